@@ -1,0 +1,60 @@
+# statusadmin: `make run` to try it, `make test` to check it. Both set everything up first.
+SHELL := /bin/sh
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# Set up once per change of the dependency list; re-running reuses the virtualenv.
+STAMP := $(VENV)/.installed
+
+.PHONY: help run test test-postgres setup migrate demo lint format check-docker bench browser clean
+
+help:
+	@echo "make run    set up (virtualenv, install, migrate, demo data) and serve on http://$(HOST):$(PORT)"
+	@echo "make test   set up and run the whole test suite"
+	@echo "make lint   ruff check + ruff format --check + hadolint"
+	@echo "make bench  benchmarks (BENCH_SCALE=small|full)"
+
+$(STAMP): pyproject.toml
+	@python_bin=$$(scripts/find-python) || exit 1; \
+	if [ ! -x $(PY) ]; then echo "Creating $(VENV) with $$python_bin"; "$$python_bin" -m venv $(VENV) || exit 1; fi
+	@# pip >= 25.1 understands [dependency-groups]; older bundled pips do not.
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet -e . --group dev
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+migrate: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
+
+demo: migrate
+	$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/
+
+run: demo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+browser:
+	@scripts/ensure-chromium
+
+test: setup browser
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: setup browser
+	DATABASE_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,26 @@
+"""The dashboard's roles, as Django groups with permissions. Views check permissions, not group
+names, so an admin can grant a single permission to one person without inventing a new role."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+SUPERVISOR = "Supervisor"
+COMPLIANCE = "Compliance"
+
+VIEW_STATUSES = "statuses.view_mirrorstatus"
+EDIT_STATUSES = "statuses.edit_status"
+
+# Superusers (admins) hold every permission implicitly.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    SUPERVISOR: [VIEW_STATUSES, EDIT_STATUSES],
+    COMPLIANCE: [VIEW_STATUSES],
+}
+
+
+def can_view_statuses(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return user.has_perm(VIEW_STATUSES)
+
+
+def can_edit_statuses(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return user.has_perm(EDIT_STATUSES)

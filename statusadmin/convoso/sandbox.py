@@ -1,0 +1,239 @@
+"""An emulator of Convoso's Status API, for running the dashboard with no Convoso account.
+
+It follows the documented contract (convoso-status-api.txt and convoso-api-notes.md): the same
+validation in the same order, the same error codes and texts, custom-only updates, duplicate
+codes, and the documented response shapes. Its state lives in the database (SandboxStatus), so
+changes survive restarts and every worker process sees the same account.
+
+Two transports reach it, and the client's code is the same for both:
+- ``SandboxAdapter``, a requests adapter mounted on the sandbox base URL (in-process);
+- ``serve()``, a real HTTP server (``manage.py convoso_sandbox --port 8765``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from requests import PreparedRequest, Response
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+
+from . import errors
+from .models import SandboxStatus
+from .validation import CODE_RE, FLAGS, HEX_RE
+
+SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - not a secret: the emulator's fixed token
+
+# The ten standard statuses of the reference's "Common Status Codes" table, as system statuses,
+# with the full flag sets from its "Standard Status Examples" where it gives them.
+#            code, name, final reached success dnc callback contact voicemail, colour, workflow
+SYSTEM_STATUSES: list[tuple[str, str, str, str, str]] = [
+    ("COMP", "Completed", "YYYNNYN", "00AA00", "sale"),
+    ("SALE", "Sale", "YYYNNYN", "00AA00", "sale"),
+    ("NA", "No Answer", "NNNNYNN", "FFAA00", ""),
+    ("BUSY", "Busy", "NNNNYNN", "FFAA00", ""),
+    ("AM", "Answering Machine", "NNNNYNY", "0000FF", ""),
+    ("DNC", "Do Not Call", "YYNYNYN", "FF0000", ""),
+    ("WN", "Wrong Number", "YNNNNNN", "FF0000", ""),
+    ("INVALID", "Invalid", "YNNNNNN", "888888", ""),
+    ("INTERESTED", "Interested", "NYYNYYN", "0000FF", ""),
+    ("NOTINT", "Not Interested", "YYNNNYN", "FF0000", ""),
+]
+CUSTOM_STATUSES: list[tuple[str, str, str, str, str]] = [
+    ("XFER", "Transferred to Closer", "NYYNNYN", "6711D1", ""),
+    ("CBHOLD", "Callback Requested", "NYNNYYN", "FFAA00", ""),
+    ("LVM", "Left Voicemail", "NNNNYNY", "0077CC", ""),
+    ("OPTOUT", "Opted Out by Text", "YYNYNYN", "AA0000", ""),
+    ("HOT", "Hot Lead", "NYYNYYN", "00AA00", ""),
+]
+
+
+def _row(spec: tuple[str, str, str, str, str], custom: bool) -> SandboxStatus:
+    code, name, flags, color, workflow = spec
+    values = {flag: flags[i] == "Y" for i, flag in enumerate(FLAGS)}
+    return SandboxStatus(
+        code=code, name=name, hex_color=color, workflow=workflow, custom=custom, **values
+    )
+
+
+def seed() -> int:
+    """Fill an empty sandbox account with the standard and demo statuses. Returns rows added."""
+    if SandboxStatus.objects.exists():
+        return 0
+    rows = [_row(s, custom=False) for s in SYSTEM_STATUSES]
+    rows += [_row(s, custom=True) for s in CUSTOM_STATUSES]
+    SandboxStatus.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def _item(row: SandboxStatus) -> dict[str, Any]:
+    """One search result, shaped like the reference's response example."""
+    item: dict[str, Any] = {"status": row.code, "name": row.name}
+    item.update({flag: "Y" if getattr(row, flag) else "N" for flag in FLAGS})
+    item["workflow_disposition_event_option"] = row.workflow
+    item["custom_status"] = row.custom
+    if row.hex_color:
+        item["hex_color"] = "#" + row.hex_color
+    return item
+
+
+def _error(code: int, endpoint: str) -> dict[str, Any]:
+    _field, text, _explanation = errors.CODES_BY_ENDPOINT[endpoint][code]
+    return {"success": False, "code": code, "error": text}
+
+
+class Sandbox:
+    """The emulated API. ``handle`` maps (path, form) to (HTTP status, JSON body)."""
+
+    def __init__(self, *, token: str = SANDBOX_TOKEN, latency_ms: float = 0) -> None:
+        self.token = token
+        self.latency = latency_ms / 1000
+
+    def handle(self, path: str, form: Mapping[str, str]) -> tuple[int, bytes]:
+        if self.latency:
+            time.sleep(self.latency)
+        endpoint = path.rstrip("/").rsplit("/", 1)[-1]
+        if not path.rstrip("/").endswith(f"/status/{endpoint}") or endpoint not in (
+            "search",
+            "insert",
+            "update",
+        ):
+            return 404, json.dumps({"success": False, "error": "Not found"}).encode()
+        if form.get("auth_token") != self.token:
+            body = {"success": False, "error": errors.BAD_AUTH_TEXT}
+            return 401, json.dumps(body).encode()
+        seed()
+        payload = getattr(self, f"_{endpoint}")(form)
+        return 200, json.dumps(payload).encode()
+
+    def _search(self, form: Mapping[str, str]) -> dict[str, Any]:
+        # An empty query lists everything (the official example sends `query=`).
+        query = form.get("query", "").strip()
+        rows = SandboxStatus.objects.all()
+        if query:
+            rows = rows.filter(Q(code__icontains=query) | Q(name__icontains=query))
+        return {"data": [_item(r) for r in rows]}
+
+    def _insert(self, form: Mapping[str, str]) -> dict[str, Any]:
+        # Checked in the order of the documented table: 6060, 6061, 6062-6068, 6078.
+        name = form.get("name", "").strip()
+        if not name:
+            return _error(6060, "insert")
+        code = form.get("status", "").strip()
+        if not CODE_RE.fullmatch(code):
+            return _error(6061, "insert")
+        flags: dict[str, bool] = {}
+        for i, flag in enumerate(FLAGS):
+            value = form.get(flag, "")
+            if value not in ("Y", "N"):
+                return _error(6062 + i, "insert")
+            flags[flag] = value == "Y"
+        color = form.get("hex_color", "")
+        if color and not (HEX_RE.fullmatch(color) and not color.startswith("#")):
+            return _error(6078, "insert")
+        code = code.upper()
+        try:
+            with transaction.atomic():
+                SandboxStatus.objects.create(
+                    code=code, name=name, hex_color=color.upper(), custom=True, **flags
+                )
+        except IntegrityError:
+            return {"success": False, "error": errors.DUPLICATE_TEXT}
+        return {"success": True, "code": 200, "data": {"new": "1", "status": code}}
+
+    def _update(self, form: Mapping[str, str]) -> dict[str, Any]:
+        code = form.get("status", "").strip().upper()
+        row = SandboxStatus.objects.filter(code=code, custom=True).first() if code else None
+        if row is None:
+            return _error(6069, "update")
+        # Convoso treats an omitted flag like an empty one (convoso-api-notes.md).
+        for i, flag in enumerate(FLAGS):
+            value = form.get(flag, "")
+            if value not in ("Y", "N"):
+                return _error(6071 + i, "update")
+            setattr(row, flag, value == "Y")
+        color = form.get("hex_color")
+        if color is not None:
+            if not (HEX_RE.fullmatch(color) and not color.startswith("#")):
+                return _error(6078, "update")
+            row.hex_color = color.upper()
+        name = form.get("name", "").strip()
+        if name:
+            row.name = name
+        row.save()
+        return {"success": True, "data": {"status": row.code}}
+
+    # --- transports ------------------------------------------------------------------------------
+
+    def wsgi(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ.get("REQUEST_METHOD") != "POST":
+            status, body = 405, b'{"success": false, "error": "Method not allowed"}'
+        else:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(length) if length else b""
+            form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+            status, body = self.handle(environ.get("PATH_INFO", ""), form)
+        start_response(
+            f"{status} {HTTPStatus(status).phrase}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+
+class SandboxAdapter(BaseAdapter):
+    """A requests transport that hands each request to the in-process Sandbox."""
+
+    def __init__(self, sandbox: Sandbox | None = None) -> None:
+        super().__init__()
+        if sandbox is None:
+            from django.conf import settings
+
+            sandbox = Sandbox(latency_ms=settings.CONVOSO_SANDBOX_LATENCY_MS)
+        self.sandbox = sandbox
+
+    def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode()
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        status, content = self.sandbox.handle(urlsplit(request.url or "").path, form)
+        response = Response()
+        response.status_code = status
+        response.reason = HTTPStatus(status).phrase
+        response._content = content
+        response.encoding = "utf-8"
+        response.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
+        response.url = request.url or ""
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def make_server(
+    host: str, port: int, sandbox: Sandbox, *, quiet: bool = False, connections_override=None
+) -> ThreadedWSGIServer:
+    """A threaded HTTP server for the sandbox. Port 0 picks a free port (``server_port``).
+
+    Django's ThreadedWSGIServer closes each thread's database connections after its request.
+    """
+    handler = _QuietHandler if quiet else WSGIRequestHandler
+    server = ThreadedWSGIServer(
+        (host, port), handler, allow_reuse_address=True, connections_override=connections_override
+    )
+    server.set_app(sandbox.wsgi)
+    return server

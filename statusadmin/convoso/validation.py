@@ -1,0 +1,114 @@
+"""Convoso's documented input rules, in one place.
+
+The create form, the inline editors and the API client all call these functions, so a value the
+dashboard accepts is a value Convoso accepts, and the messages match wherever they appear.
+Rules (convoso-status-api.txt, "Status Code Requirements" and the insert/update tables):
+code: 2-6 letters or digits; name: required; flags: Y or N; colour: six hex digits, sent without #.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+# Order matters: it is the order of the documented error codes (6062-6068, 6071-6077) and the
+# order the dashboard shows the switches in.
+FLAGS: tuple[str, ...] = ("final", "reached", "success", "dnc", "callback", "contact", "voicemail")
+
+FLAG_LABELS: dict[str, str] = {
+    "final": "Final",
+    "reached": "Reached",
+    "success": "Success",
+    "dnc": "DNC",
+    "callback": "Callback",
+    "contact": "Contact",
+    "voicemail": "Voicemail",
+}
+
+# One line each, from Convoso's help centre ("Add/Edit Dispositions"), for hints next to inputs.
+FLAG_HINTS: dict[str, str] = {
+    "final": "Leads with this status are not dialled again.",
+    "reached": "A person was actually spoken to.",
+    "success": "Counts as a success: a sale, qualified or interested lead.",
+    "dnc": "Adds the lead's phone number to the Do-Not-Call list automatically.",
+    "callback": "The agent must schedule a callback.",
+    "contact": "Counts as a handled contact.",
+    "voicemail": "A voicemail message was left.",
+}
+
+CODE_RE = re.compile(r"[A-Za-z0-9]{2,6}")
+HEX_RE = re.compile(r"#?([0-9A-Fa-f]{6})")
+
+CODE_MESSAGE = "Use 2 to 6 letters or digits, with no spaces or symbols (for example SALE or CB2)."
+NAME_MESSAGE = "Give the status a name."
+COLOR_MESSAGE = "Use six hexadecimal digits, like 00AA00 (a leading # is fine)."
+
+
+class InvalidInput(ValueError):
+    """A value breaks one of Convoso's documented rules; ``field`` names the form field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def clean_code(value: object) -> str:
+    """Return the status code in upper case, or raise InvalidInput."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not CODE_RE.fullmatch(text):
+        raise InvalidInput("code", CODE_MESSAGE)
+    return text.upper()
+
+
+def clean_name(value: object) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        raise InvalidInput("name", NAME_MESSAGE)
+    return text
+
+
+def clean_flag(field: str, value: object) -> bool:
+    """Accept a boolean or Y/N (any case); anything else is an error on that flag's field."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().upper() in ("Y", "N"):
+        return value.strip().upper() == "Y"
+    raise InvalidInput(field, f"Choose Yes or No for {FLAG_LABELS[field]}.")
+
+
+def clean_color(value: object) -> str | None:
+    """Return '#RRGGBB' (upper case) for a valid colour, None for an empty one."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    match = HEX_RE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if not match:
+        raise InvalidInput("color", COLOR_MESSAGE)
+    return "#" + match.group(1).upper()
+
+
+def safe_color(value: object) -> str | None:
+    """Colour from an untrusted source (Convoso, the database) or None; never raises.
+
+    Only a value that is exactly six hex digits survives, so nothing but a colour can ever
+    reach a style attribute.
+    """
+    try:
+        return clean_color(value)
+    except InvalidInput:
+        return None
+
+
+def clean_changes(changes: Mapping[str, object]) -> dict[str, object]:
+    """Validate a partial update: any of name, color and the flags. Unknown keys are errors."""
+    cleaned: dict[str, object] = {}
+    for field, value in changes.items():
+        if field == "name":
+            cleaned["name"] = clean_name(value)
+        elif field == "color":
+            cleaned["color"] = clean_color(value)
+        elif field in FLAGS:
+            cleaned[field] = clean_flag(field, value)
+        else:
+            raise InvalidInput(field, f"{field!r} can't be changed.")
+    return cleaned

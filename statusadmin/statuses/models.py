@@ -1,0 +1,85 @@
+"""The local mirror of the Convoso catalogue, shared by every worker through the database.
+
+Search reads only this table, so typing never calls Convoso. Rows belong to one Convoso account
+(``account``, a fingerprint of API URL and token), so switching token never shows one account's
+statuses as another's.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from statusadmin.convoso.client import Status
+from statusadmin.convoso.validation import FLAGS
+
+
+class MirrorStatus(models.Model):
+    account = models.CharField(max_length=32)
+    code = models.CharField(max_length=64)
+    # Upstream names are untrusted and unbounded: TextField, always escaped when shown.
+    name = models.TextField()
+    # Lower-cased "code name", so search is one LIKE on one column.
+    search_text = models.TextField(editable=False)
+    final = models.BooleanField(default=False)
+    reached = models.BooleanField(default=False)
+    success = models.BooleanField(default=False)
+    dnc = models.BooleanField(default=False)
+    callback = models.BooleanField(default=False)
+    contact = models.BooleanField(default=False)
+    voicemail = models.BooleanField(default=False)
+    color = models.CharField(max_length=7, blank=True)  # '#RRGGBB', validated, or ''
+    workflow = models.CharField(max_length=255, blank=True)
+    custom = models.BooleanField(default=False)
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "status (mirror)"
+        verbose_name_plural = "statuses (mirror)"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "code"], name="mirror_account_code_uniq")
+        ]
+        # Every search filters on account and splits custom from system, then orders by code.
+        indexes = [models.Index(fields=["account", "custom", "code"], name="mirror_list_idx")]
+        permissions = [("edit_status", "Can create and change Convoso statuses")]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @staticmethod
+    def search_text_for(code: str, name: str) -> str:
+        return f"{code} {name}".casefold()
+
+    def to_status(self) -> Status:
+        return Status(
+            code=self.code,
+            name=self.name,
+            color=self.color or None,
+            workflow=self.workflow or None,
+            custom=self.custom,
+            **{flag: getattr(self, flag) for flag in FLAGS},
+        )
+
+    @classmethod
+    def values_from(cls, status: Status) -> dict[str, object]:
+        return {
+            "name": status.name,
+            "search_text": cls.search_text_for(status.code, status.name),
+            "color": status.color or "",
+            "workflow": (status.workflow or "")[:255],
+            "custom": status.custom,
+            **status.flags(),
+        }
+
+
+class MirrorSync(models.Model):
+    """When the mirror of one account was last refreshed, and how the last attempt went."""
+
+    account = models.CharField(max_length=32, primary_key=True)
+    synced_at = models.DateTimeField(null=True)
+    attempted_at = models.DateTimeField(null=True)
+    last_error = models.TextField(blank=True)
+    # A refresh in progress holds this lease, so concurrent workers don't all call Convoso.
+    lease_until = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.account} synced {self.synced_at}"

@@ -1,0 +1,58 @@
+import io
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.test import override_settings
+
+from statusadmin.accounts.roles import COMPLIANCE, EDIT_STATUSES, SUPERVISOR, VIEW_STATUSES
+
+pytestmark = pytest.mark.django_db
+
+
+def perms(group: str) -> set[str]:
+    return {
+        f"{p.content_type.app_label}.{p.codename}"
+        for p in Group.objects.get(name=group).permissions.all()
+    }
+
+
+class RoleMigrationTests:
+    def test_groups_exist_with_their_permissions(self):
+        assert {VIEW_STATUSES, EDIT_STATUSES} <= perms(SUPERVISOR)
+        assert VIEW_STATUSES in perms(COMPLIANCE)
+        assert EDIT_STATUSES not in perms(COMPLIANCE)
+
+
+class SeedDemoTests:
+    def test_sandbox_creates_demo_users_with_roles(self):
+        out = io.StringIO()
+        call_command("seed_demo", "--url", "http://127.0.0.1:9000/", stdout=out)
+        supervisor = authenticate(username="supervisor", password="supervisor")
+        compliance = authenticate(username="compliance", password="compliance")
+        assert supervisor.has_perm(EDIT_STATUSES)
+        assert compliance.has_perm(VIEW_STATUSES)
+        assert not compliance.has_perm(EDIT_STATUSES)
+        text = out.getvalue()
+        assert "http://127.0.0.1:9000/" in text
+        assert "supervisor / supervisor" in text
+        assert "compliance / compliance" in text
+
+    def test_running_again_keeps_changed_passwords(self):
+        call_command("seed_demo", stdout=io.StringIO())
+        user = get_user_model().objects.get(username="supervisor")
+        user.set_password("a-better-one-123")
+        user.save()
+        call_command("seed_demo", stdout=io.StringIO())
+        assert authenticate(username="supervisor", password="a-better-one-123") is not None
+        assert get_user_model().objects.filter(username="supervisor").count() == 1
+
+    @override_settings(CONVOSO_SANDBOX=False, CONVOSO_AUTH_TOKEN="real")
+    def test_never_with_a_real_token(self):
+        out = io.StringIO()
+        call_command("seed_demo", stdout=out)
+        assert (
+            not get_user_model().objects.filter(username__in=["supervisor", "compliance"]).exists()
+        )
+        assert "createsuperuser" in out.getvalue()

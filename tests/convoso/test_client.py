@@ -1,0 +1,458 @@
+"""The Convoso client against `responses`: exact requests, parsing, errors, retries."""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+import responses
+
+from statusadmin.convoso import errors
+from statusadmin.convoso.client import ConvosoClient, Status, parse_status
+from statusadmin.convoso.validation import FLAGS, InvalidInput
+
+API = "https://convoso.test/v1"
+TOKEN = "tok-SECRET-4f9a1c"
+
+# Shapes exactly as convoso-status-api.txt shows them.
+COMP_ITEM = {
+    "status": "COMP",
+    "name": "Completed",
+    "final": "Y",
+    "reached": "Y",
+    "success": "Y",
+    "dnc": "N",
+    "callback": "N",
+    "contact": "Y",
+    "voicemail": "N",
+    "workflow_disposition_event_option": "sale",
+    "custom_status": False,
+    "hex_color": "#00AA00",
+}
+XFER_ITEM = {
+    **COMP_ITEM,
+    "status": "XFER",
+    "name": "Transferred",
+    "final": "N",
+    "workflow_disposition_event_option": "",
+    "custom_status": True,
+    "hex_color": "#6711D1",
+}
+INSERT_OK = {"success": True, "code": 200, "data": {"new": "1", "status": "SALE"}}
+UPDATE_OK = {"success": True, "data": {"status": "XFER"}}
+
+
+def url(endpoint: str) -> str:
+    return f"{API}/status/{endpoint}"
+
+
+def form_of(call: responses.Call) -> dict[str, str]:
+    body = call.request.body
+    text = body.decode() if isinstance(body, bytes) else body
+    return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+
+
+@pytest.fixture
+def client() -> ConvosoClient:
+    return ConvosoClient(api_url=API, token=TOKEN, backoff=0, retries=2)
+
+
+@pytest.fixture
+def mocked() -> responses.RequestsMock:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+ALL_FLAGS = dict.fromkeys(FLAGS, False)
+
+
+class RequestShapeTests:
+    def test_search_posts_form_with_token_in_body(self, client, mocked):
+        mocked.post(url("search"), json={"data": [COMP_ITEM]})
+        client.search("completed")
+        request = mocked.calls[0].request
+        assert request.method == "POST"
+        assert request.url == url("search")  # nothing in the query string
+        assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+        assert form_of(mocked.calls[0]) == {"auth_token": TOKEN, "query": "completed"}
+
+    def test_empty_search_sends_empty_query(self, client, mocked):
+        mocked.post(url("search"), json={"data": [COMP_ITEM, XFER_ITEM]})
+        assert [s.code for s in client.search()] == ["COMP", "XFER"]
+        assert form_of(mocked.calls[0])["query"] == ""
+
+    def test_insert_sends_every_flag_and_colour_without_hash(self, client, mocked):
+        mocked.post(url("insert"), json=INSERT_OK)
+        result = client.insert(
+            code="sale", name=" Sale Made ", color="#00aa00", flags={"final": True, "dnc": "N"}
+        )
+        assert form_of(mocked.calls[0]) == {
+            "auth_token": TOKEN,
+            "status": "SALE",
+            "name": "Sale Made",
+            "hex_color": "00AA00",
+            "final": "Y",
+            "reached": "N",
+            "success": "N",
+            "dnc": "N",
+            "callback": "N",
+            "contact": "N",
+            "voicemail": "N",
+        }
+        assert result.status.code == "SALE"
+        assert result.status.custom is True
+        assert result.reconciled is False
+
+    def test_insert_without_colour_omits_it(self, client, mocked):
+        mocked.post(url("insert"), json=INSERT_OK)
+        client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
+        assert "hex_color" not in form_of(mocked.calls[0])
+
+    def test_update_reads_merges_and_sends_all_seven_flags(self, client, mocked):
+        mocked.post(url("search"), json={"data": [XFER_ITEM]})
+        mocked.post(url("update"), json=UPDATE_OK)
+        result = client.update("xfer", {"dnc": True, "color": "#abcdef"})
+        assert form_of(mocked.calls[0]) == {"auth_token": TOKEN, "query": "XFER"}
+        sent = form_of(mocked.calls[1])
+        assert sent == {
+            "auth_token": TOKEN,
+            "status": "XFER",
+            "name": "Transferred",
+            "hex_color": "ABCDEF",
+            "final": "N",
+            "reached": "Y",
+            "success": "Y",
+            "dnc": "Y",
+            "callback": "N",
+            "contact": "Y",
+            "voicemail": "N",
+        }
+        assert result.before.dnc is False
+        assert result.after.dnc is True
+        assert result.after.color == "#ABCDEF"
+        assert result.changed == ["dnc", "color"]
+
+    def test_update_with_given_before_skips_the_read(self, client, mocked):
+        mocked.post(url("update"), json=UPDATE_OK)
+        before = parse_status(XFER_ITEM)
+        result = client.update("XFER", {"name": "Closer transfer"}, before=before)
+        assert len(mocked.calls) == 1
+        assert form_of(mocked.calls[0])["name"] == "Closer transfer"
+        assert result.before is before
+
+    def test_update_of_unknown_code_raises_not_found_without_writing(self, client, mocked):
+        mocked.post(url("search"), json={"data": [COMP_ITEM]})  # a partial match only
+        with pytest.raises(errors.StatusNotFound):
+            client.update("COM", {"dnc": True})
+        assert [c.request.url for c in mocked.calls] == [url("search")]
+
+    def test_invalid_input_is_refused_before_any_request(self, client, mocked):
+        with pytest.raises(InvalidInput) as exc:
+            client.insert(code="TOO-LONG", name="x", flags=ALL_FLAGS)
+        assert exc.value.field == "code"
+        with pytest.raises(InvalidInput) as exc:
+            client.update("XFER", {"color": "red"})
+        assert exc.value.field == "color"
+        assert len(mocked.calls) == 0
+
+
+class ParsingTests:
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [(True, True), (False, False), ("Y", True), ("N", False), ("1", True), ("0", False),
+         (1, True), (0, False), ("y", True), (None, False)],
+    )  # fmt: skip
+    def test_custom_status_spellings(self, raw, expected):
+        assert parse_status({**COMP_ITEM, "custom_status": raw}).custom is expected
+
+    def test_misspelt_integer_workflow_field(self):
+        item = {k: v for k, v in COMP_ITEM.items() if k != "workflow_disposition_event_option"}
+        item["workflow_dispositon_event_option"] = 3
+        assert parse_status(item).workflow == "3"
+
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [("#00AA00", "#00AA00"), ("00aa00", "#00AA00"), (None, None), ("", None),
+         ("red;background:url(x)", None), ("#12345", None), (123456, None)],
+    )  # fmt: skip
+    def test_colour_with_or_without_hash_or_missing_or_hostile(self, raw, expected):
+        item = {**COMP_ITEM, "hex_color": raw}
+        assert parse_status(item).color == expected
+
+    def test_missing_colour_key(self):
+        item = {k: v for k, v in COMP_ITEM.items() if k != "hex_color"}
+        assert parse_status(item).color is None
+
+    def test_flags_parse_to_booleans(self):
+        status = parse_status(COMP_ITEM)
+        assert status == Status(
+            code="COMP",
+            name="Completed",
+            final=True,
+            reached=True,
+            success=True,
+            dnc=False,
+            callback=False,
+            contact=True,
+            voicemail=False,
+            color="#00AA00",
+            workflow="sale",
+            custom=False,
+        )
+
+    def test_unexpected_types_and_non_objects_are_tolerated(self, client, mocked):
+        weird = {"status": "ODD", "name": 42, "final": 1, "custom_status": "1"}
+        mocked.post(url("search"), json={"data": [weird, "junk", None, {"name": "no code"}]})
+        (status,) = client.search()
+        assert (status.code, status.name, status.final, status.custom) == ("ODD", "42", True, True)
+
+    def test_search_reply_with_success_flag_is_accepted(self, client, mocked):
+        mocked.post(url("search"), json={"success": True, "data": [COMP_ITEM]})
+        assert client.search()[0].code == "COMP"
+
+
+def documented(endpoint: str) -> list[tuple[str, int]]:
+    return [(endpoint, code) for code in errors.CODES_BY_ENDPOINT[endpoint]]
+
+
+class DocumentedErrorTests:
+    @pytest.mark.parametrize(("endpoint", "code"), documented("insert") + documented("update"))
+    def test_each_code_maps_to_its_field_on_its_endpoint(self, client, mocked, endpoint, code):
+        field, text, explanation = errors.CODES_BY_ENDPOINT[endpoint][code]
+        mocked.post(url(endpoint), json={"success": False, "code": code, "error": text})
+        with pytest.raises(errors.ConvosoFieldError) as exc:
+            client.call(endpoint, {"status": "XFER"})
+        assert exc.value.code == code
+        assert exc.value.field == field
+        assert exc.value.upstream_message == text
+        assert exc.value.explanation == explanation
+        assert exc.value.outcome == "rejected"
+        # Plain English for a supervisor, not Convoso's wording.
+        assert explanation != text
+        assert explanation.endswith(".")
+
+    def test_6069_is_its_own_type(self, client, mocked):
+        mocked.post(url("update"), json={"success": False, "code": 6069, "error": "x"})
+        with pytest.raises(errors.StatusNotModifiable):
+            client.call("update", {})
+
+    def test_codes_are_mapped_per_endpoint(self, client, mocked):
+        # 6069 is an update code; on insert it is unknown and keeps Convoso's text.
+        mocked.post(url("insert"), json={"success": False, "code": 6069, "error": "Odd thing"})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("insert", {})
+        assert "Odd thing" in exc.value.explanation
+        assert exc.value.code == 6069
+
+    def test_unknown_code_keeps_convosos_text(self, client, mocked):
+        mocked.post(url("update"), json={"success": False, "code": 7001, "error": "Quota hit"})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        assert exc.value.upstream_message == "Quota hit"
+        assert "Quota hit" in exc.value.explanation
+
+    def test_duplicate_code(self, client, mocked):
+        mocked.post(url("insert"), json={"success": False, "error": "Status code already exists"})
+        with pytest.raises(errors.DuplicateStatus) as exc:
+            client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
+        assert exc.value.field == "code"
+        assert "already exists" in exc.value.explanation
+
+    def test_status_not_found(self, client, mocked):
+        mocked.post(url("update"), json={"success": False, "error": "Status not found"})
+        with pytest.raises(errors.StatusNotFound):
+            client.call("update", {})
+
+    @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
+    def test_invalid_token_text(self, client, mocked, endpoint):
+        body = {"success": False, "error": "Invalid authentication token"}
+        mocked.post(url(endpoint), json=body)
+        with pytest.raises(errors.TokenRejected) as exc:
+            client.call(endpoint, {})
+        assert "CONVOSO_AUTH_TOKEN" in exc.value.explanation
+
+    @pytest.mark.parametrize("status", [401, 403])
+    def test_invalid_token_http_status(self, client, mocked, status):
+        mocked.post(url("search"), status=status, body="Forbidden")
+        with pytest.raises(errors.TokenRejected):
+            client.search()
+
+
+class FailureKindTests:
+    @pytest.mark.parametrize(
+        ("raised", "kind"),
+        [
+            (requests.ConnectTimeout(), "timeout"),
+            (requests.ConnectionError("refused"), "connection"),
+        ],
+    )
+    @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
+    def test_nothing_reached_convoso(self, client, mocked, raised, kind, endpoint):
+        mocked.post(url(endpoint), body=raised)
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.call(endpoint, {})
+        assert exc.value.kind == kind
+        assert exc.value.outcome == "failed"
+
+    def test_read_timeout_on_a_write_is_unknown(self, client, mocked):
+        mocked.post(url("update"), body=requests.ReadTimeout())
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.call("update", {})
+        assert (exc.value.kind, exc.value.outcome) == ("timeout", "unknown")
+        assert "may or may not" in exc.value.explanation
+
+    def test_read_timeout_on_search_is_a_failure(self, client, mocked):
+        mocked.post(url("search"), body=requests.ReadTimeout())
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.search()
+        assert (exc.value.kind, exc.value.outcome) == ("timeout", "failed")
+
+    @pytest.mark.parametrize("status", [500, 502, 503, 504])
+    def test_server_errors(self, client, mocked, status):
+        mocked.post(url("search"), status=status, body="oops")
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.search()
+        assert exc.value.kind == "http_error"
+        assert str(status) in exc.value.explanation
+
+    @pytest.mark.parametrize("body", ["<html>Gateway</html>", "[1, 2]", '"text"', ""])
+    def test_malformed_json(self, client, mocked, body):
+        mocked.post(url("search"), body=body, status=200)
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.search()
+        assert exc.value.kind == "malformed"
+
+    def test_malformed_reply_to_update_is_unknown(self, client, mocked):
+        mocked.post(url("update"), body="<html>", status=200)
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.call("update", {})
+        assert exc.value.outcome == "unknown"
+
+    def test_search_data_not_a_list_is_malformed(self, client, mocked):
+        mocked.post(url("search"), json={"data": "nope"})
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.search()
+        assert exc.value.kind == "malformed"
+
+
+class SecretTests:
+    @pytest.mark.parametrize(
+        "reply",
+        [
+            {"body": requests.ConnectionError(f"refused auth_token={TOKEN}")},
+            {"body": requests.ReadTimeout(f"timeout auth_token={TOKEN}")},
+            {"status": 500, "body": "x"},
+            {"json": {"success": False, "code": 9, "error": "bad"}},
+            {"status": 401, "body": "no"},
+        ],
+    )
+    def test_token_never_in_errors_or_logs(self, client, mocked, caplog, reply):
+        caplog.set_level(logging.DEBUG)
+        mocked.post(url("update"), **reply)
+        with pytest.raises(errors.ConvosoError) as exc:
+            client.call("update", {"status": "XFER"})
+        assert TOKEN not in str(exc.value)
+        assert TOKEN not in repr(exc.value.args)
+        # No chained exception (which would hold the request and its body) is ever shown.
+        assert exc.value.__cause__ is None
+        assert exc.value.__context__ is None or exc.value.__suppress_context__
+        assert TOKEN not in caplog.text
+        assert TOKEN not in repr(client)
+
+    def test_each_call_is_logged_with_endpoint_and_outcome(self, client, mocked, caplog):
+        caplog.set_level(logging.INFO, logger="statusadmin.convoso")
+        mocked.post(url("search"), json={"data": []})
+        client.search()
+        (record,) = [r for r in caplog.records if r.name == "statusadmin.convoso"]
+        assert record.convoso_endpoint == "search"
+        assert record.convoso_outcome == "ok"
+        assert record.convoso_http_status == 200
+
+
+class RetryTests:
+    @pytest.mark.parametrize("status", [429, 502, 503, 504])
+    def test_search_retries_transient_statuses(self, client, mocked, status):
+        mocked.post(url("search"), status=status, body="busy")
+        mocked.post(url("search"), json={"data": [COMP_ITEM]})
+        assert client.search()[0].code == "COMP"
+        assert len(mocked.calls) == 2
+
+    def test_update_retries(self, client, mocked):
+        mocked.post(url("search"), json={"data": [XFER_ITEM]})
+        mocked.post(url("update"), status=503, body="busy")
+        mocked.post(url("update"), json=UPDATE_OK)
+        client.update("XFER", {"dnc": True})
+        assert [c.request.url for c in mocked.calls] == [
+            url("search"),
+            url("update"),
+            url("update"),
+        ]
+
+    def test_gives_up_after_configured_retries(self, client, mocked):
+        mocked.post(url("search"), status=503, body="busy")
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.search()
+        assert exc.value.kind == "http_error"
+        assert len(mocked.calls) == 3  # the first try and two retries
+
+    def test_500_is_not_retried(self, client, mocked):
+        mocked.post(url("search"), status=500, body="boom")
+        with pytest.raises(errors.ConvosoUnavailable):
+            client.search()
+        assert len(mocked.calls) == 1
+
+    @pytest.mark.parametrize("status", [429, 502, 503, 504])
+    def test_insert_is_never_retried(self, client, mocked, status):
+        mocked.post(url("insert"), status=status, body="busy")
+        mocked.post(url("insert"), json=INSERT_OK)
+        with pytest.raises(errors.ConvosoUnavailable):
+            client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
+        assert len(mocked.calls) == 1
+
+
+class InsertReconciliationTests:
+    def test_lost_reply_but_created(self, client, mocked):
+        mocked.post(url("insert"), body=requests.ReadTimeout())
+        created = {**XFER_ITEM, "status": "SALE", "name": "Sale"}
+        mocked.post(url("search"), json={"data": [created]})
+        result = client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
+        assert result.reconciled is True
+        assert result.status.code == "SALE"
+        assert [c.request.url for c in mocked.calls] == [url("insert"), url("search")]
+        assert form_of(mocked.calls[1])["query"] == "SALE"
+
+    def test_lost_reply_and_not_created(self, client, mocked):
+        mocked.post(url("insert"), body=requests.ReadTimeout())
+        mocked.post(url("search"), json={"data": []})
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
+        assert exc.value.outcome == "failed"
+        assert "was not created" in exc.value.explanation
+        assert len([c for c in mocked.calls if c.request.url == url("insert")]) == 1
+
+    def test_lost_reply_and_check_fails_too(self, client, mocked):
+        mocked.post(url("insert"), body="<html>", status=200)
+        mocked.post(url("search"), body=requests.ConnectionError())
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
+        assert exc.value.outcome == "unknown"
+        assert "could not be checked" in exc.value.explanation
+
+    def test_refused_connection_is_not_reconciled(self, client, mocked):
+        mocked.post(url("insert"), body=requests.ConnectionError())
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
+        assert exc.value.outcome == "failed"
+        assert len(mocked.calls) == 1
+
+
+def test_account_fingerprint_separates_tokens_and_hides_them():
+    a = ConvosoClient(api_url=API, token=TOKEN)
+    b = ConvosoClient(api_url=API, token=TOKEN + "x")
+    c = ConvosoClient(api_url="https://other.test/v1", token=TOKEN)
+    assert len({a.account, b.account, c.account}) == 3
+    assert TOKEN not in a.account
+    assert json.dumps(a.account).isascii()

@@ -1,0 +1,125 @@
+"""Retry behaviour that only real HTTP shows: Retry-After and refused connections."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import urllib3.util.connection
+import urllib3.util.retry
+
+from statusadmin.convoso import errors
+from statusadmin.convoso.client import MAX_RETRY_AFTER_SECONDS, ConvosoClient
+
+SEARCH_OK = json.dumps({"data": [{"status": "COMP", "name": "Completed"}]}).encode()
+
+
+class ScriptedServer:
+    """Answers POSTs from a script of (status, headers, body); the last entry repeats."""
+
+    def __init__(self, script: list[tuple[int, dict[str, str], bytes]]) -> None:
+        self.script = script
+        self.paths: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.paths.append(self.path)
+                status, headers, body = outer.script[min(len(outer.paths), len(outer.script)) - 1]
+                self.send_response(status)
+                for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Records urllib3's back-off and Retry-After sleeps instead of sleeping."""
+    recorded: list[float] = []
+    monkeypatch.setattr(urllib3.util.retry.time, "sleep", recorded.append)
+    return recorded
+
+
+@pytest.fixture
+def scripted() -> Iterator[type[ScriptedServer]]:
+    servers: list[ScriptedServer] = []
+
+    def start(script):  # type: ignore[no-untyped-def]
+        servers.append(ScriptedServer(script))
+        return servers[-1]
+
+    yield start  # type: ignore[misc]
+    for server in servers:
+        server.close()
+
+
+class RetryAfterTests:
+    def test_429_waits_as_told_then_succeeds(self, scripted, sleeps):
+        server = scripted([(429, {"Retry-After": "2"}, b"slow down"), (200, {}, SEARCH_OK)])
+        client = ConvosoClient(api_url=server.url, token="t", backoff=0)
+        assert client.search()[0].code == "COMP"
+        assert len(server.paths) == 2
+        assert sleeps == [2.0]
+
+    def test_a_huge_retry_after_is_capped(self, scripted, sleeps):
+        server = scripted([(503, {"Retry-After": "3600"}, b""), (200, {}, SEARCH_OK)])
+        client = ConvosoClient(api_url=server.url, token="t", backoff=0)
+        client.search()
+        assert sleeps == [MAX_RETRY_AFTER_SECONDS]
+
+    def test_insert_ignores_retry_after_and_fails_at_once(self, scripted, sleeps):
+        server = scripted([(429, {"Retry-After": "1"}, b"")])
+        client = ConvosoClient(api_url=server.url, token="t", backoff=0)
+        with pytest.raises(errors.ConvosoUnavailable):
+            client.insert(code="SALE", name="Sale", flags={})
+        assert server.paths == ["/v1/status/insert"]
+        assert sleeps == []
+
+
+class RefusedConnectionTests:
+    def test_search_retries_a_refused_connection(self, scripted, sleeps, monkeypatch):
+        server = scripted([(200, {}, SEARCH_OK)])
+        real = urllib3.util.connection.create_connection
+        attempts: list[object] = []
+
+        def refuse_first(address, *args, **kwargs):  # type: ignore[no-untyped-def]
+            attempts.append(address)
+            if len(attempts) <= 2:
+                raise ConnectionRefusedError(111, "Connection refused")
+            return real(address, *args, **kwargs)
+
+        monkeypatch.setattr(urllib3.connection.connection, "create_connection", refuse_first)
+        client = ConvosoClient(api_url=server.url, token="t", backoff=0.1)
+        assert client.search()[0].code == "COMP"
+        assert len(attempts) == 3
+        assert len(server.paths) == 1
+        # urllib3 retries the first failure at once, then backs off exponentially: 0.1 * 2**1.
+        assert sleeps == [0.2]
+
+    def test_nothing_listening_is_a_connection_failure(self):
+        with socket.socket() as probe:  # find a free port, then leave it closed
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        client = ConvosoClient(api_url=f"http://127.0.0.1:{port}/v1", token="t", backoff=0)
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.search()
+        assert (exc.value.kind, exc.value.outcome) == ("connection", "failed")

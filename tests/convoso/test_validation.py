@@ -1,0 +1,93 @@
+import pytest
+
+from statusadmin.convoso.validation import (
+    FLAG_HINTS,
+    FLAG_LABELS,
+    FLAGS,
+    InvalidInput,
+    clean_changes,
+    clean_code,
+    clean_color,
+    clean_flag,
+    clean_name,
+    safe_color,
+)
+
+
+class CodeTests:
+    @pytest.mark.parametrize(
+        ("raw", "clean"), [("sale", "SALE"), (" ab ", "AB"), ("A1B2C3", "A1B2C3")]
+    )
+    def test_accepted_and_upper_cased(self, raw, clean):
+        assert clean_code(raw) == clean
+
+    @pytest.mark.parametrize("raw", ["A", "ABCDEFG", "NO_ANS", "A B", "ÄBC", "", None, 12, "A\nB"])
+    def test_rejected(self, raw):
+        with pytest.raises(InvalidInput) as exc:
+            clean_code(raw)
+        assert exc.value.field == "code"
+        assert "2 to 6 letters or digits" in exc.value.message
+
+
+class NameTests:
+    def test_stripped(self):
+        assert clean_name("  Sale  ") == "Sale"
+
+    @pytest.mark.parametrize("raw", ["", "   ", None, 5])
+    def test_required(self, raw):
+        with pytest.raises(InvalidInput) as exc:
+            clean_name(raw)
+        assert exc.value.field == "name"
+
+
+class FlagTests:
+    @pytest.mark.parametrize(
+        ("raw", "value"), [(True, True), (False, False), ("Y", True), ("n", False)]
+    )
+    def test_accepted(self, raw, value):
+        assert clean_flag("dnc", raw) is value
+
+    @pytest.mark.parametrize("raw", ["", "yes", "1", 1, None])
+    def test_rejected_on_its_own_field(self, raw):
+        with pytest.raises(InvalidInput) as exc:
+            clean_flag("dnc", raw)
+        assert exc.value.field == "dnc"
+        assert "DNC" in exc.value.message
+
+    def test_every_flag_has_a_label_and_a_hint(self):
+        assert set(FLAG_LABELS) == set(FLAG_HINTS) == set(FLAGS)
+        assert len(FLAGS) == 7
+
+
+class ColourTests:
+    @pytest.mark.parametrize(
+        ("raw", "clean"),
+        [("00aa00", "#00AA00"), ("#6711d1", "#6711D1"), ("", None), (None, None), ("  ", None)],
+    )
+    def test_accepted_with_or_without_hash(self, raw, clean):
+        assert clean_color(raw) == clean
+
+    @pytest.mark.parametrize("raw", ["red", "#12345", "1234567", "##123456", "12345g", "red;x:1"])
+    def test_rejected(self, raw):
+        with pytest.raises(InvalidInput) as exc:
+            clean_color(raw)
+        assert exc.value.field == "color"
+
+    @pytest.mark.parametrize("raw", ["red;background:url(x)", "#fff", 0xFFFFFF, ["#000000"]])
+    def test_safe_colour_never_raises_and_drops_anything_else(self, raw):
+        assert safe_color(raw) is None
+
+
+class ChangesTests:
+    def test_partial_changes_are_cleaned(self):
+        assert clean_changes({"dnc": "Y", "name": " X ", "color": "abcdef"}) == {
+            "dnc": True,
+            "name": "X",
+            "color": "#ABCDEF",
+        }
+
+    def test_code_and_unknown_fields_cannot_be_changed(self):
+        for field in ("code", "status", "custom", "workflow"):
+            with pytest.raises(InvalidInput) as exc:
+                clean_changes({field: "x"})
+            assert exc.value.field == field
