@@ -1,12 +1,20 @@
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 
 import pytest
+import responses
 
 from statusadmin.convoso.client import ConvosoClient
 from statusadmin.convoso.sandbox import SANDBOX_TOKEN, Sandbox, make_server
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):  # type: ignore[no-untyped-def]
+    # PBKDF2's deliberate slowness costs ~0.3 s per user created; tests need no such protection.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 class SandboxServer:
@@ -45,3 +53,108 @@ def _sandbox_server_process() -> Iterator[SandboxServer]:
 @pytest.fixture
 def sandbox_server(_sandbox_server_process: SandboxServer, transactional_db: None) -> SandboxServer:
     return _sandbox_server_process
+
+
+# --- users and roles ------------------------------------------------------------------------------
+
+
+def make_user(username: str, role: str | None = None, **extra: object):  # type: ignore[no-untyped-def]
+    from django.contrib.auth.models import Group, User
+
+    from statusadmin.accounts.roles import ensure_roles
+
+    ensure_roles()  # transactional tests flush the groups the migration made
+    user = User.objects.create_user(username, password="pw-" + username, **extra)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def supervisor(db):  # type: ignore[no-untyped-def]
+    from statusadmin.accounts.roles import SUPERVISOR
+
+    return make_user("sue", SUPERVISOR)
+
+
+@pytest.fixture
+def compliance_user(db):  # type: ignore[no-untyped-def]
+    from statusadmin.accounts.roles import COMPLIANCE
+
+    return make_user("carl", COMPLIANCE)
+
+
+@pytest.fixture
+def admin_user(db):  # type: ignore[no-untyped-def]
+    return make_user("ada", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def supervisor_client(client, supervisor):  # type: ignore[no-untyped-def]
+    client.force_login(supervisor)
+    return client
+
+
+@pytest.fixture
+def compliance_client(client, compliance_user):  # type: ignore[no-untyped-def]
+    client.force_login(compliance_user)
+    return client
+
+
+# --- a "real" Convoso, mocked with responses ------------------------------------------------
+
+REAL_API = "https://convoso.test/v1"
+REAL_TOKEN = "tok-SECRET-real-7c1e"
+
+
+def status_item(code: str, name: str, *, custom: bool = True, **flags: str) -> dict[str, object]:
+    from statusadmin.convoso.validation import FLAGS
+
+    item: dict[str, object] = {"status": code, "name": name, "custom_status": custom}
+    item.update({flag: flags.get(flag, "N") for flag in FLAGS})
+    item["hex_color"] = "#00AA00"
+    item["workflow_disposition_event_option"] = ""
+    return item
+
+
+class RealConvoso:
+    """Settings for a real token, with Convoso's replies scripted through `responses`."""
+
+    def __init__(self, mock: responses.RequestsMock) -> None:
+        self.mock = mock
+        self.catalogue = [
+            status_item("XFER", "Transferred", reached="Y"),
+            status_item("COMP", "Completed", custom=False, final="Y"),
+        ]
+
+    def url(self, endpoint: str) -> str:
+        return f"{REAL_API}/status/{endpoint}"
+
+    def serve_catalogue(self) -> None:
+        """Answer every search with the catalogue (filtered like Convoso would)."""
+
+        def reply(request):  # type: ignore[no-untyped-def]
+            from urllib.parse import parse_qs
+
+            query = parse_qs(request.body or "").get("query", [""])[0].lower()
+            items = [
+                i
+                for i in self.catalogue
+                if query in str(i["status"]).lower() or query in str(i["name"]).lower()
+            ]
+            return 200, {}, json.dumps({"data": items})
+
+        self.mock.add_callback(responses.POST, self.url("search"), callback=reply)
+
+    def calls_to(self, endpoint: str) -> int:
+        return sum(1 for c in self.mock.calls if c.request.url == self.url(endpoint))
+
+
+@pytest.fixture
+def real_convoso(settings) -> Iterator[RealConvoso]:  # type: ignore[no-untyped-def]
+    settings.CONVOSO_SANDBOX = False
+    settings.CONVOSO_AUTH_TOKEN = REAL_TOKEN
+    settings.CONVOSO_API_URL = REAL_API
+    settings.CONVOSO_RETRY_BACKOFF = 0
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield RealConvoso(mock)

@@ -3,7 +3,7 @@ names, so an admin can grant a single permission to one person without inventing
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
 
 SUPERVISOR = "Supervisor"
 COMPLIANCE = "Compliance"
@@ -24,3 +24,15 @@ def can_view_statuses(user: AbstractBaseUser | AnonymousUser) -> bool:
 
 def can_edit_statuses(user: AbstractBaseUser | AnonymousUser) -> bool:
     return user.has_perm(EDIT_STATUSES)
+
+
+def ensure_roles() -> None:
+    """Create the role groups with their permissions if missing (the migration does this first;
+    this repairs a database where a group was deleted or flushed)."""
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            group.permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )

@@ -306,8 +306,7 @@ class ConvosoClient:
             ) from None
         except requests.ReadTimeout:
             raise errors.ConvosoUnavailable(
-                "Convoso did not answer in time."
-                + (" The change may or may not have been made." if write else ""),
+                "Convoso did not answer in time.",
                 kind="timeout",
                 may_have_applied=write,
                 endpoint=endpoint,
@@ -329,8 +328,7 @@ class ConvosoClient:
         if status >= 500 or status == 429:
             # A 5xx may come after the work was done (500) or from a proxy in front (502-504).
             raise errors.ConvosoUnavailable(
-                f"Convoso had a problem of its own (HTTP {status})."
-                + (" The change may not have been made." if endpoint != "search" else ""),
+                f"Convoso had a problem of its own (HTTP {status}).",
                 kind="http_error",
                 may_have_applied=endpoint != "search" and status == 500,
                 endpoint=endpoint,
@@ -355,8 +353,7 @@ class ConvosoClient:
     @staticmethod
     def _malformed(endpoint: str, *, may_have_applied: bool) -> errors.ConvosoUnavailable:
         return errors.ConvosoUnavailable(
-            "Convoso sent a reply the dashboard could not read."
-            + (" The change may or may not have been made." if may_have_applied else ""),
+            "Convoso sent a reply the dashboard could not read.",
             kind="malformed",
             may_have_applied=may_have_applied,
             endpoint=endpoint,
@@ -403,16 +400,16 @@ class ConvosoClient:
             found = self.get(wanted.code)
         except errors.StatusNotFound:
             raise errors.ConvosoUnavailable(
-                f"Convoso did not answer, and a check afterwards shows {wanted.code} was not "
-                "created. It is safe to try again.",
+                f"{exc.summary} A check afterwards shows {wanted.code} was not created, "
+                "so it is safe to try again.",
                 kind=exc.kind,
                 may_have_applied=False,
                 endpoint="insert",
             ) from None
         except errors.ConvosoError:
             raise errors.ConvosoUnavailable(
-                f"Convoso did not answer, and it could not be checked whether {wanted.code} was "
-                "created. Refresh from Convoso before trying again.",
+                f"{exc.summary} It could not be checked whether {wanted.code} was created, "
+                "so refresh from Convoso before trying again.",
                 kind=exc.kind,
                 may_have_applied=True,
                 endpoint="insert",

@@ -27,6 +27,7 @@ def _config() -> tuple:
         settings.CONVOSO_READ_TIMEOUT,
         settings.CONVOSO_RETRIES,
         settings.CONVOSO_RETRY_BACKOFF,
+        settings.CONVOSO_SANDBOX_LATENCY_MS,
     )
 
 

@@ -72,10 +72,17 @@ class ConvosoUnavailable(ConvosoError):
     ``kind`` is one of ``timeout``, ``connection``, ``http_error``, ``malformed``.
     ``may_have_applied`` is true when the request may have reached Convoso and been carried out
     even though no usable reply came back; the audit log records such writes as ``unknown``.
+    ``summary`` says what happened; ``explanation`` adds what it means for the change.
     """
 
-    def __init__(self, explanation: str, *, kind: str, may_have_applied: bool = False, **kwargs):
-        super().__init__(explanation, **kwargs)
+    def __init__(
+        self, summary: str, *, kind: str, may_have_applied: bool = False, **kwargs: object
+    ) -> None:
+        explanation = summary
+        if may_have_applied:
+            explanation += " The change may or may not have been made."
+        super().__init__(explanation, **kwargs)  # type: ignore[arg-type]
+        self.summary = summary
         self.kind = kind
         self.may_have_applied = may_have_applied
 

@@ -7,7 +7,7 @@ class SandboxStatus(models.Model):
     """One lead status as the emulated Convoso account holds it."""
 
     code = models.CharField(max_length=32, unique=True)
-    name = models.CharField(max_length=255)
+    name = models.TextField()
     final = models.BooleanField(default=False)
     reached = models.BooleanField(default=False)
     success = models.BooleanField(default=False)

@@ -13,6 +13,7 @@ Two transports reach it, and the client's code is the same for both:
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -29,6 +30,8 @@ from requests.structures import CaseInsensitiveDict
 from . import errors
 from .models import SandboxStatus
 from .validation import CODE_RE, FLAGS, HEX_RE
+
+logger = logging.getLogger(__name__)
 
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - not a secret: the emulator's fixed token
 
@@ -98,6 +101,14 @@ class Sandbox:
         self.latency = latency_ms / 1000
 
     def handle(self, path: str, form: Mapping[str, str]) -> tuple[int, bytes]:
+        """Answer one request. Never raises: an internal fault becomes HTTP 500, as on a server."""
+        try:
+            return self._handle(path, form)
+        except Exception:
+            logger.exception("sandbox: internal error")
+            return 500, json.dumps({"success": False, "error": "Internal server error"}).encode()
+
+    def _handle(self, path: str, form: Mapping[str, str]) -> tuple[int, bytes]:
         if self.latency:
             time.sleep(self.latency)
         endpoint = path.rstrip("/").rsplit("/", 1)[-1]

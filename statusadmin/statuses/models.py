@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.db import models
 
 from statusadmin.convoso.client import Status
-from statusadmin.convoso.validation import FLAGS
+from statusadmin.convoso.validation import FLAGS, safe_color
 
 
 class MirrorStatus(models.Model):
@@ -45,6 +45,9 @@ class MirrorStatus(models.Model):
     def __str__(self) -> str:
         return self.code
 
+    # The columns that hold Convoso's values (everything but the key and the sync time).
+    VALUE_FIELDS = ("name", "search_text", *FLAGS, "color", "workflow", "custom")
+
     @staticmethod
     def search_text_for(code: str, name: str) -> str:
         return f"{code} {name}".casefold()
@@ -53,7 +56,8 @@ class MirrorStatus(models.Model):
         return Status(
             code=self.code,
             name=self.name,
-            color=self.color or None,
+            # Re-validated on the way out: only '#RRGGBB' may ever reach a swatch.
+            color=safe_color(self.color),
             workflow=self.workflow or None,
             custom=self.custom,
             **{flag: getattr(self, flag) for flag in FLAGS},

@@ -430,7 +430,8 @@ class InsertReconciliationTests:
         with pytest.raises(errors.ConvosoUnavailable) as exc:
             client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
         assert exc.value.outcome == "failed"
-        assert "was not created" in exc.value.explanation
+        assert "shows SALE was not created, so it is safe to try again" in exc.value.explanation
+        assert exc.value.explanation.startswith("Convoso did not answer in time.")
         assert len([c for c in mocked.calls if c.request.url == url("insert")]) == 1
 
     def test_lost_reply_and_check_fails_too(self, client, mocked):
@@ -439,7 +440,8 @@ class InsertReconciliationTests:
         with pytest.raises(errors.ConvosoUnavailable) as exc:
             client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
         assert exc.value.outcome == "unknown"
-        assert "could not be checked" in exc.value.explanation
+        assert "could not be checked whether SALE was created" in exc.value.explanation
+        assert exc.value.explanation.startswith("Convoso sent a reply the dashboard could not")
 
     def test_refused_connection_is_not_reconciled(self, client, mocked):
         mocked.post(url("insert"), body=requests.ConnectionError())

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
 
-from statusadmin.accounts.roles import COMPLIANCE, SUPERVISOR
+from statusadmin.accounts.roles import COMPLIANCE, SUPERVISOR, ensure_roles
 from statusadmin.convoso.connection import is_sandbox
 from statusadmin.convoso.sandbox import seed
 
@@ -34,6 +34,7 @@ class Command(BaseCommand):
             )
             return
         seed()
+        ensure_roles()
         User = get_user_model()
         for username, role in DEMO_USERS:
             user, created = User.objects.get_or_create(username=username)

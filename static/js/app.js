@@ -1,0 +1,50 @@
+// Small behaviours htmx attributes can't express without eval (which our CSP forbids).
+(function () {
+  "use strict";
+
+  // Escape inside an inline editor or the DNC reason prompt cancels it, sending nothing.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var form = event.target.closest && event.target.closest("[data-escape-cancel]");
+    if (!form) return;
+    var cancel = form.querySelector("[data-cancel]");
+    if (cancel) {
+      event.preventDefault();
+      // A very quick Escape can land before htmx has wired up freshly swapped content; make
+      // sure it has, so Cancel swaps the row instead of navigating away.
+      if (window.htmx) window.htmx.process(form);
+      cancel.click();
+    }
+  });
+
+  // Tell assistive technology which control is waiting on the server.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    event.target.setAttribute("aria-busy", "true");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    event.target.removeAttribute("aria-busy");
+  });
+
+  // When the dashboard itself can't be reached or fails, say so instead of doing nothing.
+  function toast(text) {
+    var region = document.getElementById("toast");
+    if (!region) return;
+    var p = document.createElement("p");
+    p.className = "error";
+    p.textContent = text;
+    region.replaceChildren(p);
+  }
+  document.addEventListener("htmx:sendError", function () {
+    toast("The dashboard could not be reached. Check your connection; nothing was changed.");
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    if (status === 403) {
+      toast("You don't have permission to do that.");
+    } else if (status === 400) {
+      toast("That request wasn't understood; nothing was changed. Reload the page and try again.");
+    } else {
+      toast("Something went wrong on the dashboard (HTTP " + status + "). Reload the page and try again.");
+    }
+  });
+})();

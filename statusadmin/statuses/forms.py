@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from statusadmin.convoso import validation
+from statusadmin.convoso.validation import FLAG_HINTS, FLAG_LABELS, FLAGS
+
+
+def _convoso_rule(rule: Callable[[object], object], value: object) -> object:
+    """Apply one of Convoso's rules (validation.py), reporting a break as a form error."""
+    try:
+        return rule(value)
+    except validation.InvalidInput as exc:
+        raise ValidationError(exc.message, code="invalid") from None
+
+
+class StatusCreateForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=6,
+        help_text="2 to 6 letters or digits, stored in capitals. It can't be changed later.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    name = forms.CharField(label="Name", help_text="What agents see in the dialler.")
+    color = forms.CharField(
+        label="Colour", initial="#0077cc", widget=forms.TextInput(attrs={"type": "color"})
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        for flag in FLAGS:
+            self.fields[flag] = forms.BooleanField(
+                label=FLAG_LABELS[flag], help_text=FLAG_HINTS[flag], required=False
+            )
+
+    def flag_fields(self) -> list[forms.BoundField]:
+        return [self[flag] for flag in FLAGS]
+
+    def clean_code(self) -> object:
+        return _convoso_rule(validation.clean_code, self.cleaned_data["code"])
+
+    def clean_name(self) -> object:
+        return _convoso_rule(validation.clean_name, self.cleaned_data["name"])
+
+    def clean_color(self) -> object:
+        return _convoso_rule(validation.clean_color, self.cleaned_data["color"])

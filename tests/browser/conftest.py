@@ -1,0 +1,74 @@
+"""Real-browser tests: Playwright driving Debian's Chromium against pytest-django's live_server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings as django_settings
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from statusadmin.convoso.sandbox import seed
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# Playwright can't download its own browser here; these flags keep Debian's Chromium quiet and
+# off the network (see STYLE.md).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    # Playwright's sync API runs an event loop in this thread, which makes Django refuse ORM
+    # calls from it; these tests use the ORM only to arrange and check, never concurrently.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+class BrowserSession:
+    def __init__(self, context: BrowserContext, base_url: str) -> None:
+        self.context = context
+        self.base_url = base_url
+        self.page = context.new_page()
+        self.console: list[str] = []
+        self.page.on("console", lambda msg: self.console.append(f"{msg.type}: {msg.text}"))
+        self.page.on("pageerror", lambda exc: self.console.append(f"pageerror: {exc}"))
+
+    def login_as(self, user) -> Page:  # type: ignore[no-untyped-def]
+        """Log in through a real session cookie, without typing into the login form."""
+        from django.test import Client
+
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
+        self.context.add_cookies(
+            [{"name": cookie.key, "value": cookie.value, "url": self.base_url}]
+        )
+        return self.page
+
+    def open(self, path: str = "/") -> Page:
+        self.page.goto(self.base_url + path)
+        return self.page
+
+
+@pytest.fixture
+def session(
+    browser: Browser, live_server, transactional_db, django_db_serialized_rollback
+) -> Iterator[BrowserSession]:  # type: ignore[no-untyped-def]
+    seed()
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(10_000)
+    yield BrowserSession(context, live_server.url)
+    context.close()
