@@ -25,6 +25,25 @@
     event.target.removeAttribute("aria-busy");
   });
 
+  // The switches all submit the table's one form ("edits"), so hx-disabled-elt can't name the
+  // switch that was pressed. While its change is on its way, that row's switches are busy and
+  // can't be pressed again; the row that comes back replaces them. If nothing comes back, they
+  // are released.
+  document.addEventListener("submit", function (event) {
+    if (event.target.id !== "edits" || !event.submitter) return;
+    var row = event.submitter.closest("tbody");
+    event.submitter.setAttribute("aria-busy", "true");
+    row.querySelectorAll(".switch").forEach(function (button) { button.disabled = true; });
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.elt.id !== "edits" || event.detail.successful) return;
+    var submitter = event.detail.requestConfig.triggeringEvent.submitter;
+    var row = submitter && document.body.contains(submitter) && submitter.closest("tbody");
+    if (!row) return;
+    submitter.removeAttribute("aria-busy");
+    row.querySelectorAll(".switch").forEach(function (button) { button.disabled = false; });
+  });
+
   // When the dashboard itself can't be reached or fails, say so instead of doing nothing.
   function toast(text) {
     var region = document.getElementById("toast");

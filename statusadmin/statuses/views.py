@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from urllib.parse import urlsplit
 
 from django.contrib import messages
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
 from statusadmin.accounts.roles import EDIT_STATUSES, VIEW_STATUSES, can_edit_statuses
@@ -42,7 +42,7 @@ from .forms import StatusCreateForm
 
 # Codes that can safely appear in a URL path. Every code the dashboard creates matches; a code
 # created elsewhere that doesn't is shown but can't be edited here.
-ADDRESSABLE_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+ADDRESSABLE_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 QUERY_MAX_LENGTH = 100
 
 
@@ -59,7 +59,6 @@ def wants_partial(request: HtmxHttpRequest) -> bool:
 class FlagCell:
     name: str
     label: str
-    hint: str
     on: bool
 
 
@@ -87,7 +86,41 @@ class Row:
 
     @property
     def flags(self) -> list[FlagCell]:
-        return [FlagCell(f, FLAG_LABELS[f], FLAG_HINTS[f], getattr(self.status, f)) for f in FLAGS]
+        return [FlagCell(f, FLAG_LABELS[f], getattr(self.status, f)) for f in FLAGS]
+
+    @cached_property
+    def urls(self) -> dict[str, str]:
+        """Where this row's controls post. Writes carry the version the page showed (?v=)."""
+        base = reverse("statuses:row", args=[self.code])
+        version = f"?v={self.version}"
+        return {
+            "row": base,
+            "name": f"{base}name/{version}",
+            "color": f"{base}color/{version}",
+            "flag": f"{base}flag/{version}",
+        }
+
+    @property
+    def plain(self) -> bool:
+        """Shown as-is, with nothing about a recent action: the same for every viewer."""
+        return not (self.mode or self.message or self.error or self.highlight or self.focus)
+
+
+def render_row(row: Row, request: HttpRequest | None = None) -> str:
+    if row.plain:
+        return _render_plain_row(row.status, row.editable)
+    return render_to_string("statuses/index.html#row", {"row": row}, request=request)
+
+
+@lru_cache(maxsize=10_000)
+def _render_plain_row(status: Status, editable: bool) -> str:
+    """A plain row depends only on the status and whether it is editable, so its HTML is kept.
+
+    Search renders up to 200 rows per keystroke; re-rendering unchanged rows through the
+    template engine each time would dominate the response time. Status is a frozen value, so a
+    changed status is a different key and can never be served stale.
+    """
+    return render_to_string("statuses/index.html#row", {"row": Row(status, editable)})
 
 
 def make_row(status: Status, can_edit: bool, **kwargs: object) -> Row:
@@ -106,9 +139,10 @@ def list_context(request: HtmxHttpRequest, query: str, *, refresh: bool = False)
         "q": query,
         "result": result,
         "custom_rows": [
-            make_row(m.to_status(), can_edit, highlight=m.code == created) for m in result.custom
+            render_row(make_row(m.to_status(), can_edit, highlight=m.code == created))
+            for m in result.custom
         ],
-        "system_rows": [make_row(m.to_status(), can_edit) for m in result.system],
+        "system_rows": [render_row(make_row(m.to_status(), can_edit)) for m in result.system],
         "sync": sync,
         "sync_age": selectors.mirror_age_seconds(sync, now),
         "can_edit": can_edit,
@@ -177,7 +211,7 @@ def row_response(
                 messages.success(request, row.message)
             return back_to_list(request, code)
         context = list_context(request, code)
-        context["custom_rows"] = [row] if row else []
+        context["custom_rows"] = [render_row(row, request)] if row else []
         context["system_rows"] = []
         return render(request, "statuses/index.html", context)
     html = render_to_string(
@@ -185,7 +219,8 @@ def row_response(
     )
     if toast:
         html += render_to_string("statuses/index.html#toast", {"toast": toast}, request=request)
-    return HttpResponse(html)
+    # The row says where it goes, whichever control asked (a switch posts the table's form).
+    return reswap(retarget(HttpResponse(html), f"#row-{code}"), "outerHTML")
 
 
 def apply_change(
@@ -199,7 +234,7 @@ def apply_change(
             code=code,
             changes=changes,
             reason=reason,
-            expected_version=request.POST.get("version") or None,
+            expected_version=request.GET.get("v") or None,
         )
     except services.ReasonRequired:
         row = current_row(request, code, mode="dnc", focus="reason")

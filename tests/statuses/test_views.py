@@ -229,15 +229,17 @@ class FlagTests:
         assert 'aria-label="DNC"' in dnc
         assert 'aria-checked="false"' in dnc
         assert 'value="Y"' in dnc  # a click asks for the opposite state
-        assert 'hx-disabled-elt="this"' in dnc
+        # Every switch submits the table's one form, with its own action and the page's version.
+        assert 'form="edits"' in dnc
+        assert re.search(r'formaction="/statuses/XFER/flag/\?v=\w{12}"', dnc)
         assert '<th scope="row" class="code">XFER' in row
 
     def test_toggle_sends_one_update_and_rerenders_the_row(self, supervisor_client):
-        response = supervisor_client.post(
-            "/statuses/XFER/flag/", {"callback": "Y", "version": "x"}, **HX
-        )
+        response = supervisor_client.post("/statuses/XFER/flag/?v=x", {"callback": "Y"}, **HX)
         page = html(response)
         assert page.lstrip().startswith('<tbody id="row-XFER"')
+        assert response["HX-Retarget"] == "#row-XFER"
+        assert response["HX-Reswap"] == "outerHTML"
         assert 'aria-checked="true"' in switch(page, "callback")
         assert "Saved XFER: Callback on." in page
         assert 'hx-swap-oob="innerHTML"' in page  # the toast
@@ -273,11 +275,9 @@ class FlagTests:
 
     def test_stale_page_is_told(self, supervisor_client):
         page = html(supervisor_client.get("/"))
-        version = re.search(r'id="f-XFER".*?name="version" value="(\w+)"', page, re.S).group(1)
+        action = re.search(r'formaction="(/statuses/XFER/flag/\?v=\w+)"', page).group(1)
         SandboxStatus.objects.filter(code="XFER").update(name="Changed by someone else")
-        response = supervisor_client.post(
-            "/statuses/XFER/flag/", {"final": "Y", "version": version}, **HX
-        )
+        response = supervisor_client.post(action, {"final": "Y"}, **HX)
         assert "had been changed since your page loaded" in html(response)
         assert "Changed by someone else" in html(response)
 
