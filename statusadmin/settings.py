@@ -75,10 +75,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "statusadmin.convoso",
     "statusadmin.statuses",
+    "statusadmin.audit",
     "statusadmin.accounts",
 ]
 
 MIDDLEWARE = [
+    "statusadmin.request_context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A search response can hold 200 rows of switches; compressed it is a tenth of the size.
@@ -208,16 +210,30 @@ CONVOSO_RETRIES = int(env_number("CONVOSO_RETRIES", 2))
 CONVOSO_RETRY_BACKOFF = env_number("CONVOSO_RETRY_BACKOFF", 0.25)
 CONVOSO_SANDBOX_LATENCY_MS = env_number("CONVOSO_SANDBOX_LATENCY_MS", 0)
 
+# The audit chain's head is appended here by `manage.py audit_checkpoint` (keep it, or ship
+# its lines, somewhere the database's administrators can't rewrite).
+AUDIT_CHECKPOINT_FILE = env("AUDIT_CHECKPOINT_FILE") or str(DATA_DIR / "audit-checkpoints.jsonl")
+
+# Proxies whose X-Forwarded-For (and X-Request-ID) are believed: addresses or networks.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+
 # The status mirror is refreshed from Convoso when older than this many seconds.
 MIRROR_MAX_AGE = env_number("MIRROR_MAX_AGE", 60)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "statusadmin.logs.RequestIdLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

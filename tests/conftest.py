@@ -12,9 +12,54 @@ from statusadmin.convoso.sandbox import SANDBOX_TOKEN, Sandbox, make_server
 
 
 @pytest.fixture(autouse=True)
+def _checkpoints_in_tmp(settings, tmp_path):  # type: ignore[no-untyped-def]
+    settings.AUDIT_CHECKPOINT_FILE = str(tmp_path / "audit-checkpoints.jsonl")
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):  # type: ignore[no-untyped-def]
     # PBKDF2's deliberate slowness costs ~0.3 s per user created; tests need no such protection.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _uses_database(request: pytest.FixtureRequest) -> tuple[bool, bool]:
+    """(uses the database, in transactional mode) for the requesting test."""
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(names & {"transactional_db", "live_server"}) or bool(
+        marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    )
+    return bool(marker or names & {"db", "transactional_db", "live_server"}), transactional
+
+
+@pytest.fixture(autouse=True)
+def _audit_triggers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Keep the audit log's append-only triggers in place for every test on SQLite.
+
+    A transactional test ends with a flush, which on SQLite is a DELETE that the triggers
+    (rightly) refuse; so they are lifted just for the flush and put back before the next test.
+    PostgreSQL flushes with TRUNCATE, which leaves them alone.
+    """
+    uses_db, transactional = _uses_database(request)
+    if not uses_db:
+        yield
+        return
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        yield
+        return
+    from statusadmin.audit import triggers
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        present = {row[0] for row in cursor.fetchall()}
+    if "audit_entry_no_delete" not in present:
+        triggers.install(connection)
+    yield
+    if transactional:
+        triggers.remove(connection)
 
 
 class SandboxServer:
@@ -44,7 +89,8 @@ class SandboxServer:
 
 
 @pytest.fixture(scope="session")
-def _sandbox_server_process() -> Iterator[SandboxServer]:
+def _sandbox_server_process(django_db_setup: None) -> Iterator[SandboxServer]:
+    # Depends on django_db_setup so it stops before the test database is dropped.
     server = SandboxServer(Sandbox())
     yield server
     server.stop()

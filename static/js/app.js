@@ -25,23 +25,46 @@
     event.target.removeAttribute("aria-busy");
   });
 
-  // The switches all submit the table's one form ("edits"), so hx-disabled-elt can't name the
-  // switch that was pressed. While its change is on its way, that row's switches are busy and
-  // can't be pressed again; the row that comes back replaces them. If nothing comes back, they
-  // are released.
-  document.addEventListener("submit", function (event) {
-    if (event.target.id !== "edits" || !event.submitter) return;
-    var row = event.submitter.closest("tbody");
-    event.submitter.setAttribute("aria-busy", "true");
-    row.querySelectorAll(".switch").forEach(function (button) { button.disabled = true; });
+  // The switches all submit the table's one form ("edits"). htmx learns which switch was pressed
+  // by listening on it, which it starts doing only once a swapped-in row has settled; a key
+  // pressed sooner would post without the switch's action. The browser always knows the
+  // submitter, so take the action and the switch's own name and value from there.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.elt.id !== "edits") return;
+    var trigger = event.detail.triggeringEvent;
+    var submitter = trigger && trigger.submitter;
+    if (!submitter || !submitter.getAttribute("formaction")) return;
+    event.detail.path = submitter.getAttribute("formaction");
+    event.detail.formData.set(submitter.name, submitter.value);
   });
+
+  // While a switch's change is on its way, that row's switches are busy and refuse presses;
+  // the row that comes back replaces them. They are marked aria-disabled rather than disabled,
+  // because a disabled button drops keyboard focus, which then can't return to the new row.
+  // Capture phase: a refused press must never reach htmx's own submit handler.
+  document.addEventListener("submit", function (event) {
+    var submitter = event.submitter;
+    if (event.target.id !== "edits" || !submitter) return;
+    if (submitter.getAttribute("aria-disabled") === "true") {
+      event.preventDefault();
+      event.stopPropagation();
+      return;
+    }
+    submitter.setAttribute("aria-busy", "true");
+    submitter.closest("tbody").querySelectorAll(".switch").forEach(function (button) {
+      button.setAttribute("aria-disabled", "true");
+    });
+  }, true);
+  // If nothing comes back (an error), release them.
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.elt.id !== "edits" || event.detail.successful) return;
     var submitter = event.detail.requestConfig.triggeringEvent.submitter;
     var row = submitter && document.body.contains(submitter) && submitter.closest("tbody");
     if (!row) return;
     submitter.removeAttribute("aria-busy");
-    row.querySelectorAll(".switch").forEach(function (button) { button.disabled = false; });
+    row.querySelectorAll(".switch").forEach(function (button) {
+      button.removeAttribute("aria-disabled");
+    });
   });
 
   // When the dashboard itself can't be reached or fails, say so instead of doing nothing.

@@ -10,11 +10,15 @@ COMPLIANCE = "Compliance"
 
 VIEW_STATUSES = "statuses.view_mirrorstatus"
 EDIT_STATUSES = "statuses.edit_status"
+REVIEW_AUDIT = "audit.view_auditentry"
+EXPORT_AUDIT = "audit.export_auditentry"
+# Not given to any group: running the verification is for admins (superusers).
+VERIFY_AUDIT = "audit.verify_auditentry"
 
 # Superusers (admins) hold every permission implicitly.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     SUPERVISOR: [VIEW_STATUSES, EDIT_STATUSES],
-    COMPLIANCE: [VIEW_STATUSES],
+    COMPLIANCE: [VIEW_STATUSES, REVIEW_AUDIT, EXPORT_AUDIT],
 }
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Q
 from requests import PreparedRequest, Response
 from requests.adapters import BaseAdapter
@@ -191,7 +191,12 @@ class Sandbox:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             raw = environ["wsgi.input"].read(length) if length else b""
             form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-            status, body = self.handle(environ.get("PATH_INFO", ""), form)
+            try:
+                status, body = self.handle(environ.get("PATH_INFO", ""), form)
+            finally:
+                # A kept-alive HTTP connection would otherwise hold this thread's database
+                # connection open between requests.
+                connections.close_all()
         start_response(
             f"{status} {HTTPStatus(status).phrase}",
             [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],

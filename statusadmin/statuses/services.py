@@ -1,8 +1,10 @@
 """Every write to Convoso goes through this module, with the acting user.
 
-Views and forms call ``status_create`` and ``status_update`` only; nothing else in the project
-calls the Convoso client's insert or update. Each successful write updates the local mirror at
-once, so search shows it without waiting for the next refresh.
+Views call ``status_create`` and ``status_update`` only; nothing else in the project calls the
+Convoso client's insert or update. Each attempt is audited: a pending entry is committed before
+Convoso is called and completed with the outcome afterwards. A successful write updates the
+local mirror in the same transaction as its audit entry, so search shows it at once and a
+concurrent refresh never mistakes it for a change made outside the dashboard.
 """
 
 from __future__ import annotations
@@ -10,17 +12,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from statusadmin.audit import services as audit
+from statusadmin.audit.models import Action, AuditEntry, Outcome
+from statusadmin.audit.services import Origin
 from statusadmin.convoso import errors
 from statusadmin.convoso.client import Status
 from statusadmin.convoso.connection import get_client
-from statusadmin.convoso.validation import InvalidInput, clean_changes
+from statusadmin.convoso.validation import FLAGS, InvalidInput, clean_changes
 
 from .models import MirrorStatus, MirrorSync
 from .selectors import status_version
@@ -28,6 +33,8 @@ from .selectors import status_version
 logger = logging.getLogger(__name__)
 
 REASON_MAX_LENGTH = 500
+# An attempt still pending after this long was interrupted (the process died mid-call).
+IN_FLIGHT_WINDOW = timedelta(minutes=5)
 
 
 class ReasonRequired(InvalidInput):
@@ -67,6 +74,7 @@ def mirror_refresh(*, force: bool = False) -> MirrorSync:
     At most one worker refreshes at a time (a lease on the sync row), and after a failure the
     next attempt waits a full MIRROR_MAX_AGE too, so an outage doesn't turn every page view into
     a slow call to Convoso. Failures are recorded, not raised: readers carry on from the mirror.
+    Differences that the dashboard did not make are audited as changes made outside it.
     """
     client = get_client()
     account = client.account
@@ -93,35 +101,114 @@ def mirror_refresh(*, force: bool = False) -> MirrorSync:
         )
         sync.refresh_from_db()
         return sync
-    _replace_mirror(account, statuses)
+    _replace_mirror(account, statuses, fetched_at=now)
     sync.refresh_from_db()
     return sync
 
 
-def _replace_mirror(account: str, statuses: list[Status]) -> None:
-    now = timezone.now()
-    rows = [
-        MirrorStatus(account=account, code=s.code, synced_at=now, **MirrorStatus.values_from(s))
-        for s in {s.code: s for s in statuses}.values()
-    ]
+def _replace_mirror(account: str, statuses: list[Status], *, fetched_at: datetime) -> None:
+    """Bring the mirror in line with a catalogue fetched at ``fetched_at``, auditing drift."""
+    fetched = {s.code: s for s in statuses}
     with transaction.atomic():
-        if rows:
+        sync = MirrorSync.objects.select_for_update().get(account=account)
+        baseline = sync.synced_at is None  # the first copy of an account is not drift
+        known = {m.code: m for m in MirrorStatus.objects.filter(account=account)}
+        busy = _codes_in_flight(account)
+        now = timezone.now()
+        upserts: list[MirrorStatus] = []
+        for code, status in fetched.items():
+            mirrored = known.get(code)
+            if mirrored is not None and (mirrored.synced_at > fetched_at or code in busy):
+                continue  # a dashboard write landed after this catalogue was read, or is landing
+            if mirrored is None:
+                if not baseline and not _made_by_dashboard(account, code, None, status):
+                    audit.record_external(
+                        account=account, action=Action.EXTERNAL_CREATE, code=code,
+                        before=None, after=status,
+                    )  # fmt: skip
+            elif mirrored.to_status() != status:
+                before = mirrored.to_status()
+                if not _made_by_dashboard(account, code, before, status):
+                    audit.record_external(
+                        account=account, action=Action.EXTERNAL_UPDATE, code=code,
+                        before=before, after=status,
+                    )  # fmt: skip
+            else:
+                continue
+            upserts.append(
+                MirrorStatus(
+                    account=account, code=code, synced_at=now, **MirrorStatus.values_from(status)
+                )
+            )
+        gone = [
+            m
+            for code, m in known.items()
+            if code not in fetched and m.synced_at <= fetched_at and code not in busy
+        ]
+        for mirrored in gone:
+            audit.record_external(
+                account=account, action=Action.EXTERNAL_REMOVE, code=mirrored.code,
+                before=mirrored.to_status(), after=None,
+            )  # fmt: skip
+        if upserts:
             MirrorStatus.objects.bulk_create(
-                rows,
+                upserts,
                 update_conflicts=True,
                 unique_fields=["account", "code"],
                 update_fields=[*MirrorStatus.VALUE_FIELDS, "synced_at"],
                 batch_size=500,
             )
-        MirrorStatus.objects.filter(account=account).exclude(
-            code__in=[r.code for r in rows]
-        ).delete()
+        MirrorStatus.objects.filter(pk__in=[m.pk for m in gone]).delete()
         MirrorSync.objects.filter(account=account).update(
             synced_at=now, last_error="", lease_until=None
         )
 
 
+def _codes_in_flight(account: str) -> set[str]:
+    """Codes with a dashboard write under way: their state is the dashboard's to report."""
+    since = timezone.now() - IN_FLIGHT_WINDOW
+    return set(
+        AuditEntry.objects.filter(
+            account=account, outcome=Outcome.PENDING, created_at__gte=since
+        ).values_list("status_code", flat=True)
+    )
+
+
+def _made_by_dashboard(account: str, code: str, before: Status | None, now: Status) -> bool:
+    """Whether a difference is explained by a dashboard attempt whose reply was lost.
+
+    An attempt recorded as ``unknown`` (or interrupted while pending) may well have been
+    carried out. If what it asked for is exactly what changed, it is not drift.
+    """
+    attempts = AuditEntry.objects.filter(
+        account=account, status_code=code, outcome__in=[Outcome.UNKNOWN, Outcome.PENDING]
+    ).order_by("-created_at")[:5]
+    changed = set(before.changed_fields(now)) if before else set()
+    for attempt in attempts:
+        requested = attempt.requested or {}
+        if before is None:
+            explained = attempt.action == Action.CREATE and requested.get("code") == now.code
+        else:
+            explained = (
+                attempt.action == Action.UPDATE
+                and bool(changed)
+                and changed <= set(requested)
+                and all(getattr(now, f) == requested[f] for f in changed)
+            )
+        if explained:
+            return True
+    return False
+
+
 # --- writes --------------------------------------------------------------------------------------
+
+
+def _requested(changes: Mapping[str, object]) -> dict[str, object]:
+    """What was asked for, in the audit log's terms (flags as booleans when they are valid)."""
+    try:
+        return clean_changes(changes)
+    except InvalidInput:
+        return {k: v if isinstance(v, bool | None) else str(v) for k, v in changes.items()}
 
 
 def status_create(
@@ -131,14 +218,31 @@ def status_create(
     name: str,
     color: str | None,
     flags: Mapping[str, object],
+    origin: Origin | None = None,
 ) -> WriteResult:
     """Create a custom status in Convoso. Raises InvalidInput or a ConvosoError."""
     client = get_client()
-    result = client.insert(code=code, name=name, color=color, flags=flags)
-    mirror_store(account=client.account, status=result.status)
+    requested = {"code": str(code).strip().upper(), "name": name, "color": color}
+    requested.update({f: bool(flags.get(f)) for f in FLAGS})
+    entry = audit.begin(
+        actor=actor, origin=origin, action=Action.CREATE, code=requested["code"],
+        account=client.account, requested=requested,
+    )  # fmt: skip
+    try:
+        result = client.insert(code=code, name=name, color=color, flags=flags)
+    except Exception as exc:
+        audit.finish_with_error(entry, exc)
+        raise
+    with transaction.atomic():
+        note = "Convoso's reply was lost; a search afterwards showed the status had been created."
+        audit.finish(
+            entry, before=None, after=result.status,
+            changed=["name", *FLAGS, "color"], note=note if result.reconciled else "",
+        )  # fmt: skip
+        mirror_store(account=client.account, status=result.status)
     return WriteResult(
         status=result.status,
-        changed=["name", *result.status.flags(), "color"],
+        changed=["name", *FLAGS, "color"],
         reconciled=result.reconciled,
     )
 
@@ -150,33 +254,42 @@ def status_update(
     changes: Mapping[str, object],
     reason: str = "",
     expected_version: str | None = None,
+    origin: Origin | None = None,
 ) -> WriteResult:
-    """Change a custom status. The current values are read fresh from Convoso first.
+    """Change a custom status; the current values are read fresh from Convoso first.
 
-    Raises InvalidInput (ReasonRequired for DNC without a reason) before anything is sent, or a
-    ConvosoError. Either way the mirror ends up holding the freshest state that was read.
+    A DNC change without a reason raises ReasonRequired and is not an attempt (the dashboard
+    asks for the reason first). Otherwise every call is audited, including input that breaks
+    Convoso's rules (InvalidInput, nothing sent) and every ConvosoError. The mirror ends up
+    holding the freshest state that was read.
     """
-    cleaned = clean_changes(changes)
     reason = reason.strip()
-    if "dnc" in cleaned and not reason:
+    if "dnc" in changes and not reason:
         raise ReasonRequired
-    if len(reason) > REASON_MAX_LENGTH:
-        raise InvalidInput("reason", f"Keep the reason under {REASON_MAX_LENGTH} characters.")
     client = get_client()
+    entry = audit.begin(
+        actor=actor, origin=origin, action=Action.UPDATE, code=code,
+        account=client.account, requested=_requested(changes), reason=reason,
+    )  # fmt: skip
+    before: Status | None = None
     try:
+        if len(reason) > REASON_MAX_LENGTH:
+            raise InvalidInput("reason", f"Keep the reason under {REASON_MAX_LENGTH} characters.")
+        cleaned = clean_changes(changes)
         before = client.get(code)
-    except errors.StatusNotFound:
-        MirrorStatus.objects.filter(account=client.account, code=code).delete()
-        raise
-    try:
         result = client.update(code, cleaned, before=before)
-    except errors.ConvosoError:
-        mirror_store(account=client.account, status=before)
+    except Exception as exc:
+        audit.finish_with_error(entry, exc, before=before)
+        if isinstance(exc, errors.StatusNotFound):
+            MirrorStatus.objects.filter(account=client.account, code=code).delete()
+        elif before is not None:
+            mirror_store(account=client.account, status=before)
         raise
-    mirror_store(account=client.account, status=result.after)
-    return WriteResult(
-        status=result.after,
-        before=before,
-        changed=result.changed,
-        stale=expected_version is not None and expected_version != status_version(before),
-    )
+    stale = expected_version is not None and expected_version != status_version(before)
+    with transaction.atomic():
+        audit.finish(
+            entry, before=before, after=result.after, changed=result.changed,
+            note="The status had changed since the page was loaded." if stale else "",
+        )  # fmt: skip
+        mirror_store(account=client.account, status=result.after)
+    return WriteResult(status=result.after, before=before, changed=result.changed, stale=stale)

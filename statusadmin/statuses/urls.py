@@ -1,21 +1,9 @@
-from django.urls import path, register_converter
+from django.urls import path
 
-from . import views
-
-
-class CodeConverter:
-    """A status code in a URL (see views.ADDRESSABLE_CODE)."""
-
-    regex = views.ADDRESSABLE_CODE.pattern
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
-
-register_converter(CodeConverter, "code")
+from . import (
+    converters,  # noqa: F401  (registers <code:...>)
+    views,
+)
 
 app_name = "statuses"
 

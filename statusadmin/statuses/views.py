@@ -36,13 +36,13 @@ from statusadmin.convoso.validation import (
     FLAGS,
     InvalidInput,
 )
+from statusadmin.request_context import origin_from_request
 
 from . import selectors, services
+from .converters import ADDRESSABLE_CODE_PATTERN
 from .forms import StatusCreateForm
 
-# Codes that can safely appear in a URL path. Every code the dashboard creates matches; a code
-# created elsewhere that doesn't is shown but can't be edited here.
-ADDRESSABLE_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+ADDRESSABLE_CODE = re.compile(ADDRESSABLE_CODE_PATTERN)
 QUERY_MAX_LENGTH = 100
 
 
@@ -79,6 +79,11 @@ class Row:
     @property
     def code(self) -> str:
         return self.status.code
+
+    @property
+    def addressable(self) -> bool:
+        """Whether the code can be put in a URL (see converters.ADDRESSABLE_CODE_PATTERN)."""
+        return bool(ADDRESSABLE_CODE.fullmatch(self.code))
 
     @cached_property
     def version(self) -> str:
@@ -235,6 +240,7 @@ def apply_change(
             changes=changes,
             reason=reason,
             expected_version=request.GET.get("v") or None,
+            origin=origin_from_request(request),
         )
     except services.ReasonRequired:
         row = current_row(request, code, mode="dnc", focus="reason")
@@ -329,6 +335,7 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
                 name=data["name"],
                 color=data["color"],
                 flags={f: data[f] for f in FLAGS},
+                origin=origin_from_request(request),
             )
         except InvalidInput as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connections
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from statusadmin.convoso.sandbox import seed
@@ -72,3 +73,6 @@ def session(
     context.set_default_timeout(10_000)
     yield BrowserSession(context, live_server.url)
     context.close()
+    # While Playwright's loop runs, Django hands this thread separate connections; close them,
+    # or PostgreSQL refuses to drop the test database at the end ("being accessed").
+    connections.close_all()

@@ -83,11 +83,14 @@ class SwitchTests:
         page.on("request", lambda r: r.method == "POST" and posts.append(r.url))
         success = row(page, "XFER").get_by_role("switch", name="Success")
         success.click()
-        expect(success).to_be_disabled()
+        expect(success).to_have_attribute("aria-disabled", "true")
         expect(success).to_have_attribute("aria-busy", "true")
+        expect(success).to_be_focused()
+        page.keyboard.press("Enter")  # pressed again while busy: refused
         success.click(force=True)
         expect(success).to_have_attribute("aria-checked", "false")
-        expect(success).to_be_enabled()
+        expect(success).not_to_have_attribute("aria-disabled", "true")
+        expect(success).to_be_focused()
         assert len(posts) == 1
 
     def test_failure_shows_the_old_state_and_the_reason(self, session, supervisor):

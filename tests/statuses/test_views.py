@@ -232,7 +232,7 @@ class FlagTests:
         # Every switch submits the table's one form, with its own action and the page's version.
         assert 'form="edits"' in dnc
         assert re.search(r'formaction="/statuses/XFER/flag/\?v=\w{12}"', dnc)
-        assert '<th scope="row" class="code">XFER' in row
+        assert '<th scope="row" class="code"><a href="/statuses/XFER/history/"' in row
 
     def test_toggle_sends_one_update_and_rerenders_the_row(self, supervisor_client):
         response = supervisor_client.post("/statuses/XFER/flag/?v=x", {"callback": "Y"}, **HX)

@@ -1,0 +1,29 @@
+"""The audit log in the Django admin: readable, never writable."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import AuditEntry
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "actor_username", "status_code", "action", "outcome", "seq")
+    list_filter = ("action", "outcome")
+    search_fields = ("status_code", "actor_username", "reason")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: AuditEntry | None = None):  # type: ignore[no-untyped-def]
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
+        return False

@@ -1,0 +1,230 @@
+"""The hash chain over completed audit entries: canonical content, appending, verifying.
+
+Each completed entry gets the next sequence number and
+    hash = SHA-256(previous entry's hash + "\\n" + canonical JSON of the entry's content)
+so editing, removing, inserting or reordering entries breaks the chain from that point on, and
+cutting off the tail is caught against checkpoints kept outside the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connection, transaction
+
+from .models import AuditEntry, Outcome, touched_text
+
+GENESIS = "0" * 64
+# Any fixed 64-bit number will do: it names the lock that serialises appends on PostgreSQL.
+_ADVISORY_LOCK_KEY = 0x5A_0D17_C4A1
+
+# The content the hash covers, in the order it is written out. Everything about the attempt
+# except the chain fields themselves and the actor's foreign key (which becomes NULL if the
+# user is deleted; the copied username is what the record keeps).
+HASHED_FIELDS = (
+    "created_at",
+    "completed_at",
+    "actor_username",
+    "remote_ip",
+    "user_agent",
+    "request_id",
+    "account",
+    "action",
+    "status_code",
+    "before",
+    "requested",
+    "after",
+    "changed_fields",
+    "reason",
+    "outcome",
+    "error_code",
+    "error_message",
+    "failure_kind",
+    "note",
+)
+CHAIN_FIELDS = ("id", "seq", "prev_hash", "hash", "touched", *HASHED_FIELDS)
+
+
+def _stamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def canonical(values: Mapping[str, Any], seq: int) -> str:
+    """One stable text for an entry's content, the same whichever database it came from."""
+    content = {name: values.get(name) for name in HASHED_FIELDS}
+    content["created_at"] = _stamp(content["created_at"])
+    content["completed_at"] = _stamp(content["completed_at"])
+    content["seq"] = seq
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(prev_hash: str, values: Mapping[str, Any], seq: int) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{canonical(values, seq)}".encode()).hexdigest()
+
+
+def _lock_chain() -> None:
+    """Serialise appends so two writers can never take the same position in the chain.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: the project opens every transaction
+    with BEGIN IMMEDIATE (settings), which already admits one writer at a time.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_KEY])
+
+
+def _head() -> tuple[int, str]:
+    row = (
+        AuditEntry.objects.filter(seq__isnull=False)
+        .order_by("-seq")
+        .values_list("seq", "hash")
+        .first()
+    )
+    return row if row else (0, GENESIS)
+
+
+def _link(values: dict[str, Any]) -> dict[str, Any]:
+    """Chain fields for an entry with these values, appended at the head. Needs the lock."""
+    head_seq, head_hash = _head()
+    seq = head_seq + 1
+    return {
+        "seq": seq,
+        "prev_hash": head_hash,
+        "hash": entry_hash(head_hash, values, seq),
+        "touched": touched_text(values.get("changed_fields")),
+    }
+
+
+def append(**values: Any) -> AuditEntry:
+    """Write an already-complete entry (a change seen outside the dashboard) onto the chain."""
+    with transaction.atomic():
+        _lock_chain()
+        entry = AuditEntry(**values)
+        entry.__dict__.update(_link(_values_of(entry)))
+        entry.save()
+    return entry
+
+
+def complete(entry: AuditEntry, **outcome: Any) -> AuditEntry:
+    """Give a pending entry its outcome and its place in the chain. Allowed once."""
+    with transaction.atomic():
+        _lock_chain()
+        for name, value in outcome.items():
+            setattr(entry, name, value)
+        fields = {name: getattr(entry, name) for name in outcome}
+        fields.update(_link(_values_of(entry)))
+        if AuditEntry.objects.all()._complete_pending(entry.pk, **fields) != 1:
+            raise ValueError(f"Audit entry {entry.pk} is not pending; it was completed already.")
+    entry.__dict__.update(fields)
+    return entry
+
+
+def _values_of(entry: AuditEntry) -> dict[str, Any]:
+    values = {name: getattr(entry, name) for name in HASHED_FIELDS}
+    values["changed_fields"] = list(values["changed_fields"] or [])
+    return values
+
+
+# --- verification ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpointed:
+    seq: int
+    hash: str
+    at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    head_seq: int
+    first_bad_seq: int | None = None
+    first_bad_id: int | None = None
+    message: str = ""
+
+
+def _rows() -> Iterator[dict[str, Any]]:
+    return (
+        AuditEntry.objects.filter(seq__isnull=False)
+        .order_by("seq")
+        .values(*CHAIN_FIELDS)
+        .iterator(chunk_size=5000)
+    )
+
+
+def verify(checkpoints: Iterable[Checkpointed] = ()) -> VerifyResult:
+    """Recompute the whole chain; report the first entry that breaks it."""
+    expected_seq, prev_hash, checked = 1, GENESIS, 0
+    for row in _rows():
+        seq = row["seq"]
+        problem = None
+        if seq != expected_seq:
+            problem = (
+                f"entry {expected_seq} is missing (deleted?); the chain jumps to {seq}"
+                if seq > expected_seq
+                else f"entry {seq} appears out of order"
+            )
+            seq = expected_seq
+        elif row["prev_hash"] != prev_hash:
+            problem = (
+                f"entry {seq} does not follow entry {seq - 1}: an entry was inserted, removed "
+                "or moved before it"
+            )
+        elif row["hash"] != entry_hash(prev_hash, row, seq):
+            problem = (
+                f"entry {seq} was changed after it was written "
+                "(its content no longer matches its hash)"
+            )
+        elif row["touched"] != touched_text(row["changed_fields"]):
+            problem = f"entry {seq}: its searchable list of changed fields was altered"
+        if problem:
+            return VerifyResult(False, checked, seq - 1, seq, row["id"], problem)
+        checked += 1
+        expected_seq, prev_hash = seq + 1, row["hash"]
+    head_seq = expected_seq - 1
+
+    unchained = (
+        AuditEntry.objects.filter(seq__isnull=True)
+        .exclude(outcome=Outcome.PENDING)
+        .values_list("id", flat=True)
+        .first()
+    )
+    if unchained is not None:
+        return VerifyResult(
+            False, checked, head_seq, None, unchained,
+            f"entry id {unchained} is complete but not in the chain (inserted directly?)",
+        )  # fmt: skip
+
+    for point in checkpoints:
+        if point.seq > head_seq:
+            return VerifyResult(
+                False, checked, head_seq, head_seq + 1, None,
+                f"the chain ends at entry {head_seq}, but a checkpoint{_at(point)} recorded "
+                f"entry {point.seq}: entries were removed from the end",
+            )  # fmt: skip
+        recorded = AuditEntry.objects.filter(seq=point.seq).values_list("hash", flat=True).first()
+        if recorded != point.hash:
+            return VerifyResult(
+                False, checked, head_seq, point.seq, None,
+                f"entry {point.seq} differs from the checkpoint{_at(point)}: the chain was "
+                "rewritten",
+            )  # fmt: skip
+    return VerifyResult(True, checked, head_seq, message=f"{checked} entries verified")
+
+
+def _at(point: Checkpointed) -> str:
+    return f" of {point.at}" if point.at else ""
+
+
+def head() -> Checkpointed:
+    seq, hash_ = _head()
+    return Checkpointed(seq, hash_)

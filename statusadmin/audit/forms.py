@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django import forms
+
+from statusadmin.convoso.validation import FLAG_LABELS, FLAGS
+
+from .models import Action, Outcome
+from .selectors import Filters
+
+FIELD_CHOICES = [("", "Any field"), ("name", "Name"), ("color", "Colour")] + [
+    (flag, FLAG_LABELS[flag]) for flag in FLAGS
+]
+
+
+class AuditFilterForm(forms.Form):
+    """The filters on /audit/. Everything is optional; unreadable values are simply ignored."""
+
+    date_from = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    actor = forms.CharField(label="Who", required=False, max_length=150)
+    code = forms.CharField(label="Status code", required=False, max_length=64)
+    action = forms.ChoiceField(
+        label="Action", required=False, choices=[("", "Any action"), *Action.choices]
+    )
+    outcome = forms.ChoiceField(
+        label="Outcome", required=False, choices=[("", "Any outcome"), *Outcome.choices]
+    )
+    field = forms.ChoiceField(label="Changed field", required=False, choices=FIELD_CHOICES)
+    text = forms.CharField(label="Reason contains", required=False, max_length=200)
+
+    def filters(self) -> Filters:
+        if not self.is_valid():
+            # Keep what is readable, drop what isn't: a bad date never hides the whole log.
+            data = {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
+        else:
+            data = self.cleaned_data
+        return Filters(
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            actor=(data.get("actor") or "").strip(),
+            code=(data.get("code") or "").strip().upper(),
+            action=data.get("action") or "",
+            outcome=data.get("outcome") or "",
+            field=data.get("field") or "",
+            text=(data.get("text") or "").strip(),
+        )

@@ -1,0 +1,28 @@
+"""Refresh the status mirror from Convoso and audit every change made outside the dashboard.
+
+Run it from cron (e.g. every 5 minutes); the dashboard's own refresh does the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from statusadmin.audit.models import AuditEntry
+from statusadmin.statuses.services import mirror_refresh
+
+
+class Command(BaseCommand):
+    help = "Refresh the status mirror from Convoso, recording changes made outside the dashboard."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        before = AuditEntry.objects.filter(actor__isnull=True).count()
+        sync = mirror_refresh(force=True)
+        if sync.last_error:
+            raise CommandError(f"Convoso could not be read: {sync.last_error}")
+        seen = AuditEntry.objects.filter(actor__isnull=True).count() - before
+        self.stdout.write(
+            f"Synced account {sync.account} at {sync.synced_at:%Y-%m-%d %H:%M:%S %Z}; "
+            f"{seen} change{'s' if seen != 1 else ''} made outside the dashboard recorded."
+        )

@@ -1,0 +1,19 @@
+"""Database-level append-only rules for audit entries (see statusadmin/audit/triggers.py)."""
+
+from django.db import migrations
+
+from statusadmin.audit import triggers
+
+
+def install(apps, schema_editor):
+    triggers.install(schema_editor.connection)
+
+
+def remove(apps, schema_editor):
+    triggers.remove(schema_editor.connection)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("audit", "0001_initial")]
+
+    operations = [migrations.RunPython(install, remove)]

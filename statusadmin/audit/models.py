@@ -1,0 +1,163 @@
+"""The audit log: one row per write attempt (and per change seen outside the dashboard).
+
+Append-only on three levels: the ORM refuses updates and deletes (only a pending entry may be
+completed, once), database triggers refuse them (triggers.py), and every completed entry is
+linked into a SHA-256 hash chain (chain.py) whose head is checkpointed outside the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+
+class AuditLogIsAppendOnly(Exception):
+    """An attempt to change or delete an audit entry."""
+
+
+class Outcome(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown"
+    OBSERVED = "observed", "Observed"  # a change made outside the dashboard, seen at a sync
+
+
+class Action(models.TextChoices):
+    CREATE = "create", "Create"
+    UPDATE = "update", "Update"
+    EXTERNAL_CREATE = "external_create", "Created outside the dashboard"
+    EXTERNAL_UPDATE = "external_update", "Changed outside the dashboard"
+    EXTERNAL_REMOVE = "external_remove", "Removed outside the dashboard"
+
+
+OUTSIDE_ACTOR = "outside the dashboard"
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AuditLogIsAppendOnly("Audit entries can't be updated.")
+
+    def bulk_update(self, *args: Any, **kwargs: Any) -> int:
+        raise AuditLogIsAppendOnly("Audit entries can't be updated.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditLogIsAppendOnly("Audit entries can't be deleted.")
+
+    def _complete_pending(self, pk: int, **fields: Any) -> int:
+        """The one permitted change: a pending entry receives its outcome, once."""
+        pending = self.filter(pk=pk, outcome=Outcome.PENDING)
+        return models.QuerySet.update(pending, **fields)
+
+
+class AuditEntry(models.Model):
+    # When the attempt began (server clock, UTC) and when its outcome was recorded.
+    created_at = models.DateTimeField(db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # Copied so the record outlives the user; OUTSIDE_ACTOR for changes seen at a sync.
+    actor_username = models.CharField(max_length=150)
+    remote_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    # Which Convoso account (a fingerprint of API URL and token, never the token).
+    account = models.CharField(max_length=32)
+
+    action = models.CharField(max_length=20, choices=Action.choices)
+    status_code = models.CharField(max_length=64)
+    before = models.JSONField(null=True, blank=True)  # read fresh from Convoso
+    requested = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    changed_fields = models.JSONField(default=list, blank=True)
+    # " name dnc ": the same list as text, so "touched DNC" is one LIKE on every database.
+    touched = models.CharField(max_length=200, blank=True, editable=False)
+    reason = models.TextField(blank=True)
+
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    failure_kind = models.CharField(max_length=20, blank=True)
+    note = models.TextField(blank=True)
+
+    # The chain: position, the previous entry's hash, and this entry's hash. Set on completion.
+    seq = models.BigIntegerField(null=True, blank=True, unique=True)
+    prev_hash = models.CharField(max_length=64, blank=True)
+    hash = models.CharField(max_length=64, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit entries"
+        ordering = ["-created_at", "-id"]
+        # Keyset pagination walks (created_at, id) backwards, alone or after one equality filter.
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="audit_time_idx"),
+            models.Index(fields=["actor_username", "-created_at", "-id"], name="audit_actor_idx"),
+            models.Index(fields=["status_code", "-created_at", "-id"], name="audit_code_idx"),
+            models.Index(fields=["outcome", "-created_at", "-id"], name="audit_outcome_idx"),
+            models.Index(fields=["action", "-created_at", "-id"], name="audit_action_idx"),
+        ]
+        permissions = [
+            ("export_auditentry", "Can export the audit log"),
+            ("verify_auditentry", "Can run the audit chain verification"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq or '-'} {self.action} {self.status_code} by {self.actor_username}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly("Audit entries can't be changed once written.")
+        self.touched = touched_text(self.changed_fields)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AuditLogIsAppendOnly("Audit entries can't be deleted.")
+
+    @property
+    def is_external(self) -> bool:
+        return self.action.startswith("external_")
+
+
+def touched_text(fields: list[str] | None) -> str:
+    return f" {' '.join(fields)} " if fields else ""
+
+
+class Checkpoint(models.Model):
+    """A copy of a chain head that was also written outside the database (see the command)."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    location = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.seq} at {self.created_at}"
+
+
+class Verification(models.Model):
+    """The result of one run of the chain verification, for the integrity panel."""
+
+    ran_at = models.DateTimeField(auto_now_add=True)
+    ran_by = models.CharField(max_length=150, blank=True)
+    ok = models.BooleanField()
+    checked = models.BigIntegerField(default=0)
+    head_seq = models.BigIntegerField(null=True, blank=True)
+    first_bad_seq = models.BigIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-ran_at"]
+
+    def __str__(self) -> str:
+        return f"verification {'ok' if self.ok else 'FAILED'} at {self.ran_at}"

@@ -1,0 +1,194 @@
+"""Reads of the audit log. Listing is keyset-paginated on (created_at, id): no OFFSET and no
+COUNT(*), so any page of millions of entries costs about the same as the first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
+from django.utils import timezone
+
+from .models import AuditEntry, Outcome
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    date_from: date | None = None
+    date_to: date | None = None
+    actor: str = ""
+    code: str = ""
+    action: str = ""
+    outcome: str = ""
+    field: str = ""
+    text: str = ""
+    account: str = ""
+
+    def apply(self, entries: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
+        tz = timezone.get_current_timezone()
+        if self.date_from:
+            entries = entries.filter(created_at__gte=datetime.combine(self.date_from, time(), tz))
+        if self.date_to:
+            end = datetime.combine(self.date_to + timedelta(days=1), time(), tz)
+            entries = entries.filter(created_at__lt=end)
+        if self.actor:
+            entries = entries.filter(actor_username=self.actor)
+        if self.code:
+            entries = entries.filter(status_code=self.code)
+        if self.action:
+            entries = entries.filter(action=self.action)
+        if self.outcome:
+            entries = entries.filter(outcome=self.outcome)
+        if self.field:
+            entries = entries.filter(touched__contains=f" {self.field} ")
+        if self.text:
+            entries = entries.filter(reason__icontains=self.text)
+        if self.account:
+            entries = entries.filter(account=self.account)
+        return entries
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    created_at: datetime
+    id: int
+
+    def encode(self) -> str:
+        return f"{self.created_at.isoformat()}_{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor | None:
+        stamp, _, ident = text.rpartition("_")
+        try:
+            created_at = datetime.fromisoformat(stamp)
+            pk = int(ident)
+        except ValueError:
+            return None
+        if created_at.tzinfo is None:
+            return None
+        return cls(created_at, pk)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    entries: list[AuditEntry]
+    next_cursor: Cursor | None
+
+
+def entry_page(*, filters: Filters, after: Cursor | None = None, size: int = PAGE_SIZE) -> Page:
+    """Newest first; ``after`` continues below the last entry of the previous page."""
+    entries = filters.apply(AuditEntry.objects.all())
+    if after is not None:
+        # `<=` gives the database an index range to start from; the exclude drops the few
+        # entries that share the cursor's timestamp but were already shown.
+        entries = entries.filter(created_at__lte=after.created_at).exclude(
+            created_at=after.created_at, id__gte=after.id
+        )
+    rows = list(entries.order_by("-created_at", "-id")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows, Cursor(rows[-1].created_at, rows[-1].id) if more else None)
+
+
+def export_rows(*, filters: Filters, fields: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+    """Every matching entry, oldest first, streamed from the database in chunks."""
+    entries = filters.apply(AuditEntry.objects.all()).order_by("created_at", "id")
+    return entries.values_list(*fields).iterator(chunk_size=2000)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityBucket:
+    start: date
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    unit: str  # "day", "week" or "month"
+    start: date
+    end: date
+    buckets: list[ActivityBucket]
+
+    @property
+    def total(self) -> int:
+        return sum(b.total for b in self.buckets)
+
+    def totals(self) -> dict[str, int]:
+        result: dict[str, int] = {}
+        for bucket in self.buckets:
+            for outcome, n in bucket.counts.items():
+                result[outcome] = result.get(outcome, 0) + n
+        return result
+
+
+DEFAULT_ACTIVITY_DAYS = 30
+
+
+def activity(*, filters: Filters, today: date | None = None) -> Activity:
+    """Entries per day (or week, or month for long ranges) in the filtered range, by outcome.
+
+    Without a date range this covers the last 30 days, so the chart never scans all history.
+    """
+    today = today or timezone.localdate()
+    end = filters.date_to or today
+    start = filters.date_from or end - timedelta(days=DEFAULT_ACTIVITY_DAYS - 1)
+    span = (end - start).days + 1
+    if span <= 92:
+        unit, trunc = "day", TruncDay
+    elif span <= 2 * 366:
+        unit, trunc = "week", TruncWeek
+    else:
+        unit, trunc = "month", TruncMonth
+    ranged = replace(filters, date_from=start, date_to=end)
+    rows = (
+        ranged.apply(AuditEntry.objects.all())
+        .annotate(bucket=trunc("created_at"))
+        .values("bucket", "outcome")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    by_bucket: dict[date, dict[str, int]] = {}
+    for row in rows:
+        day = timezone.localtime(row["bucket"]).date()
+        by_bucket.setdefault(day, {})[row["outcome"]] = row["n"]
+    starts = _bucket_starts(unit, start, end)
+    return Activity(unit, start, end, [ActivityBucket(d, by_bucket.get(d, {})) for d in starts])
+
+
+def _bucket_starts(unit: str, start: date, end: date) -> list[date]:
+    """The first day of every bucket from the one holding ``start`` to the one holding ``end``."""
+    if unit == "day":
+        current = start
+    elif unit == "week":
+        current = start - timedelta(days=start.weekday())
+    else:
+        current = start.replace(day=1)
+    starts = []
+    while current <= end:
+        starts.append(current)
+        if unit == "day":
+            current += timedelta(days=1)
+        elif unit == "week":
+            current += timedelta(days=7)
+        else:
+            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return starts
+
+
+def stale_pending_count(*, older_than: timedelta) -> int:
+    return AuditEntry.objects.filter(
+        outcome=Outcome.PENDING, created_at__lt=timezone.now() - older_than
+    ).count()
+
+
+def code_history(*, account: str, code: str, after: Cursor | None = None) -> Page:
+    return entry_page(filters=Filters(code=code, account=account), after=after)

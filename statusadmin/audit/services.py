@@ -1,0 +1,177 @@
+"""Writing the audit log. The statuses service calls ``begin`` before it talks to Convoso and
+``finish`` (or ``finish_with_error``) after; the mirror refresh calls ``record_external``."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from statusadmin.convoso import errors
+from statusadmin.convoso.client import Status
+from statusadmin.convoso.validation import InvalidInput
+
+from . import chain
+from .models import OUTSIDE_ACTOR, AuditEntry, Outcome
+
+TEXT_LIMIT = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a request came from, as recorded with every attempt."""
+
+    ip: str | None = None
+    user_agent: str = ""
+    request_id: str = ""
+
+
+def _clean_text(value: object, limit: int = TEXT_LIMIT) -> str:
+    # NUL can't be stored by PostgreSQL; anything else is kept as given, up to a sane length.
+    return str(value).replace("\x00", "")[:limit]
+
+
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {_clean_text(k, 100): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(v) for v in value]
+    if value is None or isinstance(value, bool | int):
+        return value
+    return _clean_text(value)
+
+
+def _clean_ip(value: str | None) -> str | None:
+    try:
+        return ipaddress.ip_address(value).compressed if value else None
+    except ValueError:
+        return None
+
+
+def status_snapshot(status: Status | None) -> dict[str, Any] | None:
+    """A status as the audit log keeps it: every field Convoso reported."""
+    if status is None:
+        return None
+    return {
+        "code": status.code,
+        "name": status.name,
+        "color": status.color,
+        **status.flags(),
+        "workflow": status.workflow,
+        "custom": status.custom,
+    }
+
+
+def begin(
+    *,
+    actor: AbstractBaseUser,
+    origin: Origin | None,
+    action: str,
+    code: str,
+    account: str,
+    requested: Mapping[str, object],
+    reason: str = "",
+) -> AuditEntry:
+    """Record an attempt as pending, committed, before anything is sent to Convoso.
+
+    If the process dies before ``finish``, the pending entry stays visible: never silence.
+    """
+    origin = origin or Origin()
+    return AuditEntry.objects.create(
+        created_at=timezone.now(),
+        actor=actor if actor.pk else None,
+        actor_username=_clean_text(actor.get_username(), 150),
+        remote_ip=_clean_ip(origin.ip),
+        user_agent=_clean_text(origin.user_agent, 512),
+        request_id=_clean_text(origin.request_id, 64),
+        account=account,
+        action=action,
+        status_code=_clean_text(code, 64),
+        requested=_clean_json(dict(requested)),
+        reason=_clean_text(reason),
+        outcome=Outcome.PENDING,
+    )
+
+
+def finish(
+    entry: AuditEntry,
+    *,
+    before: Status | None,
+    after: Status,
+    changed: list[str],
+    note: str = "",
+) -> AuditEntry:
+    return chain.complete(
+        entry,
+        completed_at=timezone.now(),
+        outcome=Outcome.SUCCEEDED,
+        before=status_snapshot(before),
+        after=status_snapshot(after),
+        changed_fields=list(changed),
+        note=_clean_text(note),
+    )
+
+
+def finish_with_error(
+    entry: AuditEntry, error: Exception, *, before: Status | None = None
+) -> AuditEntry:
+    """Record why an attempt did not succeed, in the terms the audit log uses."""
+    fields: dict[str, Any] = {
+        "completed_at": timezone.now(),
+        "before": status_snapshot(before),
+        "changed_fields": [],
+    }
+    if isinstance(error, errors.ConvosoUnavailable):
+        fields.update(
+            outcome=Outcome.UNKNOWN if error.may_have_applied else Outcome.FAILED,
+            failure_kind=error.kind,
+            error_message=_clean_text(error.explanation),
+        )
+    elif isinstance(error, errors.ConvosoRejected):
+        fields.update(
+            outcome=Outcome.REJECTED,
+            error_code=error.code,
+            error_message=_clean_text(error.upstream_message or error.explanation),
+            failure_kind="token" if isinstance(error, errors.TokenRejected) else "",
+        )
+    elif isinstance(error, errors.ConvosoError):
+        fields.update(outcome=Outcome.FAILED, error_message=_clean_text(error.explanation))
+    elif isinstance(error, InvalidInput):
+        # Convoso's rules, checked here first: nothing was sent.
+        fields.update(
+            outcome=Outcome.REJECTED,
+            failure_kind="invalid_input",
+            error_message=_clean_text(f"Refused by the dashboard, not sent: {error}"),
+        )
+    else:
+        fields.update(
+            outcome=Outcome.FAILED,
+            failure_kind="internal",
+            error_message=_clean_text(f"The dashboard failed: {type(error).__name__}"),
+        )
+    return chain.complete(entry, **fields)
+
+
+def record_external(
+    *, account: str, action: str, code: str, before: Status | None, after: Status | None
+) -> AuditEntry:
+    """A change made outside the dashboard (Convoso's own UI, another tool), seen at a sync."""
+    now = timezone.now()
+    changed = before.changed_fields(after) if before and after else []
+    return chain.append(
+        created_at=now,
+        completed_at=now,
+        actor=None,
+        actor_username=OUTSIDE_ACTOR,
+        account=account,
+        action=action,
+        status_code=_clean_text((after or before).code, 64),  # type: ignore[union-attr]
+        before=status_snapshot(before),
+        after=status_snapshot(after),
+        changed_fields=changed,
+        outcome=Outcome.OBSERVED,
+    )

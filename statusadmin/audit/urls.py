@@ -1,0 +1,16 @@
+from django.urls import path
+
+from statusadmin.statuses import converters  # noqa: F401  (registers <code:...>)
+
+from . import views
+
+app_name = "audit"
+
+urlpatterns = [
+    path("audit/", views.audit_list, name="list"),
+    path("audit/<int:pk>/", views.audit_detail, name="detail"),
+    path("audit/export.csv", views.export_csv, name="export_csv"),
+    path("audit/export.jsonl", views.export_jsonl, name="export_jsonl"),
+    path("audit/verify/", views.verify_now, name="verify"),
+    path("statuses/<code:code>/history/", views.status_history, name="status_history"),
+]

@@ -1,0 +1,128 @@
+"""Audit entries can't be changed or deleted: not through Django, not in SQL."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+
+from statusadmin.audit import chain
+from statusadmin.audit.models import Action, AuditEntry, AuditLogIsAppendOnly, Outcome
+from statusadmin.audit.services import begin
+from tests.audit.conftest import add_entry, raw
+
+pytestmark = pytest.mark.django_db
+
+TABLE = "audit_auditentry"
+
+
+def refused(sql: str, params: list | None = None) -> bool:
+    """Run SQL in a savepoint; True if the database refused it."""
+    try:
+        with transaction.atomic():
+            raw(sql, params)
+    except (DatabaseError, IntegrityError):
+        return True
+    return False
+
+
+@pytest.fixture
+def pending(supervisor):  # type: ignore[no-untyped-def]
+    return begin(
+        actor=supervisor, origin=None, action=Action.UPDATE, code="XFER", account="sandbox",
+        requested={"dnc": True}, reason="why",
+    )  # fmt: skip
+
+
+class OrmTests:
+    def test_save_of_an_existing_entry(self):
+        entry = add_entry()
+        entry.reason = "rewritten"
+        with pytest.raises(AuditLogIsAppendOnly):
+            entry.save()
+
+    def test_delete(self):
+        entry = add_entry()
+        with pytest.raises(AuditLogIsAppendOnly):
+            entry.delete()
+
+    def test_queryset_update_and_delete(self):
+        add_entry()
+        with pytest.raises(AuditLogIsAppendOnly):
+            AuditEntry.objects.filter(status_code="XFER").update(reason="x")
+        with pytest.raises(AuditLogIsAppendOnly):
+            AuditEntry.objects.all().delete()
+        with pytest.raises(AuditLogIsAppendOnly):
+            AuditEntry.objects.bulk_update(list(AuditEntry.objects.all()), ["reason"])
+        assert AuditEntry.objects.get().reason == ""
+
+    def test_a_pending_entry_is_completed_once(self, pending):
+        chain.complete(pending, outcome=Outcome.SUCCEEDED, completed_at=timezone.now())
+        with pytest.raises(ValueError, match="not pending"):
+            chain.complete(pending, outcome=Outcome.FAILED)
+        assert AuditEntry.objects.get().outcome == "succeeded"
+
+
+class DatabaseTriggerTests:
+    """The same rules enforced by the database itself (SQLite and PostgreSQL triggers)."""
+
+    def test_update_of_a_completed_entry(self):
+        entry = add_entry()
+        assert refused(f"UPDATE {TABLE} SET reason = 'x' WHERE id = %s", [entry.pk])
+        assert refused(f"UPDATE {TABLE} SET outcome = 'failed' WHERE id = %s", [entry.pk])
+        assert AuditEntry.objects.get().reason == ""
+
+    def test_delete_of_a_completed_entry(self):
+        entry = add_entry()
+        assert refused(f"DELETE FROM {TABLE} WHERE id = %s", [entry.pk])
+        assert AuditEntry.objects.count() == 1
+
+    def test_delete_of_a_pending_entry(self, pending):
+        assert refused(f"DELETE FROM {TABLE} WHERE id = %s", [pending.pk])
+
+    def test_completing_a_pending_entry_is_allowed_once(self, pending):
+        assert not refused(
+            f"UPDATE {TABLE} SET outcome = 'failed', error_message = 'x' WHERE id = %s",
+            [pending.pk],
+        )
+        assert refused(f"UPDATE {TABLE} SET outcome = 'succeeded' WHERE id = %s", [pending.pk])
+
+    def test_completion_cannot_rewrite_what_was_recorded_at_the_start(self, pending):
+        assert refused(
+            f"UPDATE {TABLE} SET outcome = 'failed', reason = 'other' WHERE id = %s",
+            [pending.pk],
+        )
+        assert refused(
+            f"UPDATE {TABLE} SET outcome = 'failed', actor_username = 'bob' WHERE id = %s",
+            [pending.pk],
+        )
+
+    def test_a_pending_entry_cannot_be_edited_while_pending(self, pending):
+        assert refused(f"UPDATE {TABLE} SET reason = 'other' WHERE id = %s", [pending.pk])
+
+    def test_only_the_actor_link_may_be_cleared(self, supervisor):
+        entry = add_entry(actor_username="sue")
+        raw(f"UPDATE {TABLE} SET actor_id = NULL WHERE id = %s", [entry.pk])  # fine
+        assert refused(
+            f"UPDATE {TABLE} SET actor_id = NULL, actor_username = 'x' WHERE id = %s", [entry.pk]
+        )
+        assert refused(f"UPDATE {TABLE} SET actor_id = %s WHERE id = %s", [supervisor.pk, entry.pk])
+
+
+class AdminTests:
+    def test_admin_is_read_only(self, client, admin_user):
+        entry = add_entry()
+        client.force_login(admin_user)
+        assert client.get("/admin/audit/auditentry/").status_code == 200
+        assert client.get("/admin/audit/auditentry/add/").status_code == 403
+        page = client.get(f"/admin/audit/auditentry/{entry.pk}/change/")
+        assert page.status_code == 200
+        assert b'name="_save"' not in page.content
+        delete = client.post(f"/admin/audit/auditentry/{entry.pk}/delete/", {"post": "yes"})
+        assert delete.status_code == 403
+        changelist = client.post(
+            "/admin/audit/auditentry/",
+            {"action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"},
+        )
+        assert changelist.status_code in (200, 302)
+        assert AuditEntry.objects.filter(pk=entry.pk).exists()

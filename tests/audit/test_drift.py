@@ -1,0 +1,140 @@
+"""Changes made behind the dashboard's back are recorded once; its own changes never are."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+import requests
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from statusadmin.audit.models import Action, AuditEntry, Outcome
+from statusadmin.audit.services import begin, finish_with_error
+from statusadmin.convoso import errors
+from statusadmin.convoso.models import SandboxStatus
+from statusadmin.convoso.sandbox import seed
+from statusadmin.statuses import services
+from statusadmin.statuses.models import MirrorStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _baseline(db):  # type: ignore[no-untyped-def]
+    seed()
+    services.mirror_refresh()  # the first copy of an account is a baseline, not drift
+
+
+def sync() -> str:
+    out = io.StringIO()
+    call_command("sync_statuses", stdout=out)
+    return out.getvalue()
+
+
+def external() -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(actor_username="outside the dashboard").order_by("id"))
+
+
+class DriftTests:
+    def test_first_sync_of_an_account_records_nothing(self):
+        assert AuditEntry.objects.count() == 0
+        assert MirrorStatus.objects.count() == 15
+
+    def test_a_change_made_elsewhere_is_recorded_once(self):
+        SandboxStatus.objects.filter(code="HOT").update(dnc=True, name="Hot (edited in Convoso)")
+        assert "1 change made outside the dashboard recorded" in sync()
+        (entry,) = external()
+        assert (entry.action, entry.outcome, entry.actor) == (
+            Action.EXTERNAL_UPDATE, Outcome.OBSERVED, None,
+        )  # fmt: skip
+        assert entry.before["dnc"] is False
+        assert entry.after["dnc"] is True
+        assert entry.changed_fields == ["name", "dnc"]
+        assert entry.seq is not None
+        assert "0 changes" in sync()
+        assert len(external()) == 1
+
+    def test_a_status_created_elsewhere(self):
+        SandboxStatus.objects.create(code="NEW9", name="Made in Convoso", custom=True)
+        sync()
+        (entry,) = external()
+        assert (entry.action, entry.status_code, entry.before) == ("external_create", "NEW9", None)
+        assert entry.after["name"] == "Made in Convoso"
+
+    def test_a_status_removed_elsewhere(self):
+        SandboxStatus.objects.filter(code="LVM").delete()
+        sync()
+        (entry,) = external()
+        assert (entry.action, entry.after) == ("external_remove", None)
+        assert entry.before["code"] == "LVM"
+        assert not MirrorStatus.objects.filter(code="LVM").exists()
+
+    def test_a_dashboard_change_is_never_drift(self, supervisor):
+        services.status_update(actor=supervisor, code="HOT", changes={"final": "Y"})
+        services.status_create(actor=supervisor, code="NEW1", name="New", color=None, flags={})
+        sync()
+        assert external() == []
+        assert AuditEntry.objects.count() == 2
+
+    def test_a_lost_reply_that_took_effect_is_not_drift(self, supervisor, monkeypatch):
+        """The update reached Convoso but its reply was lost: recorded as unknown, then the
+        next sync finds exactly what was asked for. That is the dashboard's change."""
+        real = type(services.get_client()).call
+
+        def lose_reply(self, endpoint, fields):  # type: ignore[no-untyped-def]
+            result = real(self, endpoint, fields)
+            if endpoint == "update":
+                raise errors.ConvosoUnavailable("lost", kind="timeout", may_have_applied=True)
+            return result
+
+        monkeypatch.setattr(type(services.get_client()), "call", lose_reply)
+        with pytest.raises(errors.ConvosoUnavailable):
+            services.status_update(actor=supervisor, code="HOT", changes={"final": "Y"})
+        monkeypatch.undo()
+        assert AuditEntry.objects.get().outcome == "unknown"
+        sync()
+        assert external() == []
+        assert MirrorStatus.objects.get(code="HOT").final is True
+
+    def test_a_different_change_after_a_lost_reply_is_still_drift(self, supervisor):
+        entry = begin(
+            actor=supervisor, origin=None, action=Action.UPDATE, code="HOT",
+            account="sandbox", requested={"final": True},
+        )  # fmt: skip
+        finish_with_error(
+            entry, errors.ConvosoUnavailable("x", kind="timeout", may_have_applied=True)
+        )
+        SandboxStatus.objects.filter(code="HOT").update(voicemail=True)
+        sync()
+        assert [e.changed_fields for e in external()] == [["voicemail"]]
+
+    def test_a_write_in_flight_is_left_to_the_writer(self, supervisor):
+        begin(
+            actor=supervisor, origin=None, action=Action.UPDATE, code="HOT",
+            account="sandbox", requested={"final": True},
+        )  # fmt: skip
+        SandboxStatus.objects.filter(code="HOT").update(final=True)  # Convoso already applied it
+        sync()
+        assert external() == []
+
+    def test_a_catalogue_older_than_the_mirror_row_is_not_drift(self, supervisor, monkeypatch):
+        """A refresh read Convoso, then a dashboard write landed, then the refresh compared."""
+        client = services.get_client()
+        stale_catalogue = client.search("")
+        services.status_update(actor=supervisor, code="HOT", changes={"final": "Y"})
+        fetched_at = timezone.now() - timedelta(seconds=1)
+        services._replace_mirror(client.account, stale_catalogue, fetched_at=fetched_at)
+        assert external() == []
+        assert MirrorStatus.objects.get(code="HOT").final is True
+
+    def test_sync_failure_is_an_error(self, real_convoso):
+        real_convoso.mock.post(real_convoso.url("search"), body=requests.ConnectionError())
+        with pytest.raises(CommandError, match="could not be reached"):
+            sync()
+
+    def test_the_dashboard_refresh_records_drift_too(self, supervisor_client):
+        SandboxStatus.objects.filter(code="HOT").update(callback=False)
+        supervisor_client.post("/refresh/", {"q": ""}, HTTP_HX_REQUEST="true")
+        assert [e.changed_fields for e in external()] == [["callback"]]

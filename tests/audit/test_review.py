@@ -1,0 +1,258 @@
+"""/audit/ for compliance: roles, filters, keyset pages, detail, history, exports, integrity."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from statusadmin.audit.export import CSV_COLUMNS
+from statusadmin.audit.models import AuditEntry, Verification
+from tests.audit.conftest import add_entry
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def page(response) -> str:  # type: ignore[no-untyped-def]
+    return response.content.decode()
+
+
+def listed_ids(html: str) -> list[int]:
+    return [int(x) for x in re.findall(r'href="/audit/(\d+)/"', html)]
+
+
+@pytest.fixture
+def reviewer(compliance_client):  # type: ignore[no-untyped-def]
+    return compliance_client
+
+
+class RoleTests:
+    @pytest.mark.parametrize(
+        "url", ["/audit/", "/audit/export.csv", "/audit/export.jsonl", "/audit/1/"]
+    )
+    def test_supervisors_cannot_open_the_review(self, supervisor_client, url):
+        add_entry()
+        assert supervisor_client.get(url).status_code == 403
+
+    def test_compliance_and_admins_can(self, reviewer, client, admin_user):
+        assert reviewer.get("/audit/").status_code == 200
+        client.force_login(admin_user)
+        assert client.get("/audit/").status_code == 200
+
+    def test_anonymous_goes_to_login(self, client):
+        assert client.get("/audit/")["Location"].startswith("/accounts/login/")
+
+    def test_only_admins_may_run_verification(self, reviewer, client, admin_user):
+        assert reviewer.post("/audit/verify/").status_code == 403
+        assert "Verify now" not in page(reviewer.get("/audit/"))
+        client.force_login(admin_user)
+        assert "Verify now" in page(client.get("/audit/"))
+        response = client.post("/audit/verify/", **HX)
+        assert "Chain intact" in page(response)
+        assert Verification.objects.get().ran_by == "ada"
+
+    def test_nav_shows_the_audit_link_only_to_reviewers(self, supervisor, compliance_user):
+        from django.test import Client
+
+        for user, shown in ((supervisor, False), (compliance_user, True)):
+            browser = Client()
+            browser.force_login(user)
+            assert ('href="/audit/"' in page(browser.get("/"))) is shown
+
+
+class ListTests:
+    def test_newest_first_with_the_essentials(self, reviewer):
+        old = add_entry(at=timezone.now() - timedelta(hours=2), actor="amy")
+        new = add_entry(changed=("dnc",), reason="opt-outs", actor="bob")
+        html = page(reviewer.get("/audit/"))
+        assert listed_ids(html) == [new.pk, old.pk]
+        assert "DNC off → on" in html
+        assert "opt-outs" in html
+        assert 'class="sensitive"' in html
+
+    @pytest.mark.parametrize(
+        ("query", "expect"),
+        [
+            ({"actor": "amy"}, ["a"]),
+            ({"code": "dnc1"}, ["b"]),
+            ({"action": "create"}, ["c"]),
+            ({"outcome": "rejected"}, ["b"]),
+            ({"field": "dnc"}, ["b"]),
+            ({"field": "final"}, ["c"]),
+            ({"text": "OPT-OUT"}, ["b"]),
+            ({"date_from": "2026-03-02", "date_to": "2026-03-02"}, ["b"]),
+            ({"date_from": "2026-03-02"}, ["c", "b"]),
+            ({"date_to": "bad-date"}, ["c", "b", "a"]),
+        ],
+    )
+    def test_filters(self, reviewer, query, expect):
+        made = {
+            "a": add_entry(at=datetime(2026, 3, 1, 9, tzinfo=timezone.UTC), actor="amy"),
+            "b": add_entry(
+                at=datetime(2026, 3, 2, 9, tzinfo=timezone.UTC), code="DNC1", changed=("dnc",),
+                outcome="rejected", reason="customer opt-out request",
+            ),
+            "c": add_entry(
+                at=datetime(2026, 3, 3, 9, tzinfo=timezone.UTC), action="create", changed=("final",)
+            ),
+        }  # fmt: skip
+        html = page(reviewer.get("/audit/", query))
+        assert listed_ids(html) == [made[k].pk for k in expect]
+
+    def test_filters_apply_live_and_stay_in_the_url(self, reviewer):
+        html = page(reviewer.get("/audit/"))
+        form = re.search(r'<form id="filters".*?>', html, re.S).group(0)
+        assert 'hx-get="/audit/"' in form
+        assert 'hx-push-url="true"' in form
+        assert 'hx-trigger="change, input delay:400ms"' in form
+        partial = page(reviewer.get("/audit/", {"field": "dnc"}, **HX))
+        assert partial.lstrip().startswith('<div id="results">')
+        assert "field=dnc" in partial  # the exports keep the filter
+
+    def test_keyset_pages_cover_everything_once(self, reviewer):
+        start = timezone.now() - timedelta(days=1)
+        # Ties on the timestamp are the hard case for keyset pages.
+        made = [add_entry(at=start + timedelta(seconds=i // 3)) for i in range(120)]
+        expected = [e.pk for e in sorted(made, key=lambda e: (e.created_at, e.pk), reverse=True)]
+        seen, url, pages = [], "/audit/", 0
+        while url:
+            html = page(reviewer.get(url))
+            seen += listed_ids(html)
+            pages += 1
+            found = re.search(r'<a href="(\?[^"]*after=[^"]+)"[^>]*>Older entries', html)
+            url = "/audit/" + found.group(1).replace("&amp;", "&") if found else ""
+        assert seen == expected
+        assert pages == 3
+
+    def test_no_count_over_the_whole_table(self, reviewer):
+        for _ in range(3):
+            add_entry()
+        with CaptureQueriesContext(connection) as queries:
+            reviewer.get("/audit/", {"after": f"{timezone.now().isoformat()}_999999"})
+        counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+        # The chart counts within its date range; pending entries are counted by outcome.
+        for sql in counts:
+            assert "created_at" in sql
+        assert not any("OFFSET" in q["sql"].upper() for q in queries)
+
+    def test_garbage_cursor_is_the_first_page(self, reviewer):
+        entry = add_entry()
+        assert listed_ids(page(reviewer.get("/audit/", {"after": "not-a-cursor"}))) == [entry.pk]
+
+    def test_chart_is_server_side_svg(self, reviewer):
+        add_entry(outcome="failed")
+        add_entry()
+        html = page(reviewer.get("/audit/"))
+        assert '<svg width="100%"' in html
+        assert 'role="img"' in html
+        assert "2 entries per day" in html
+        assert "1 succeeded, 1 failed" in html
+        assert "<script" not in html.split('<figure class="chart">')[1].split("</figure>")[0]
+
+    def test_interrupted_attempts_are_flagged(self, reviewer):
+        interrupted = AuditEntry.objects.create(
+            created_at=timezone.now() - timedelta(hours=1), actor_username="sue",
+            account="sandbox", action="update", status_code="XFER", outcome="pending",
+        )  # fmt: skip
+        html = page(reviewer.get("/audit/"))
+        assert "1 attempt</a> never received an outcome" in html
+        assert listed_ids(page(reviewer.get("/audit/", {"outcome": "pending"}))) == [interrupted.pk]
+
+
+class DetailTests:
+    def test_before_after_and_request(self, reviewer):
+        entry = add_entry(
+            changed=("dnc",), reason="opt-out", remote_ip="192.0.2.1",
+            user_agent="Edge/1", request_id="r-123456789",
+        )  # fmt: skip
+        html = page(reviewer.get(f"/audit/{entry.pk}/"))
+        assert "DNC changed" in html
+        assert 'class="changed sensitive"' in html
+        for text in ("opt-out", "192.0.2.1", "Edge/1", "r-123456789", entry.hash):
+            assert text in html
+
+    def test_missing_entry_is_404(self, reviewer):
+        assert reviewer.get("/audit/999/").status_code == 404
+
+
+class HistoryTests:
+    def test_a_status_timeline_for_supervisors(self, supervisor_client):
+        mine = add_entry(code="XFER", changed=("dnc",), reason="why")
+        add_entry(code="HOT")
+        html = page(supervisor_client.get("/statuses/XFER/history/"))
+        assert "History of XFER" in html
+        assert "DNC off → on" in html
+        assert "Reason: why" in html
+        assert f'href="/audit/{mine.pk}/"' not in html  # supervisors can't open entries
+
+    def test_reviewers_get_links_to_entries(self, reviewer):
+        mine = add_entry(code="XFER")
+        assert f'href="/audit/{mine.pk}/"' in page(reviewer.get("/statuses/XFER/history/"))
+
+    def test_other_accounts_are_not_shown(self, supervisor_client):
+        add_entry(code="XFER", account="someone-else")
+        assert "No changes to XFER have been recorded" in page(
+            supervisor_client.get("/statuses/XFER/history/")
+        )
+
+    def test_rows_link_to_history(self, supervisor_client):
+        from statusadmin.convoso.sandbox import seed
+
+        seed()
+        assert 'href="/statuses/XFER/history/"' in page(supervisor_client.get("/"))
+
+
+def read_csv(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    body = b"".join(response.streaming_content).decode()
+    return list(csv.DictReader(io.StringIO(body)))
+
+
+class ExportTests:
+    def test_csv_streams_every_matching_entry_with_stable_columns(self, reviewer):
+        first = add_entry(changed=("dnc",), reason="opt-out", actor="amy")
+        add_entry(changed=("callback",))
+        response = reviewer.get("/audit/export.csv", {"field": "dnc"})
+        assert response.streaming
+        assert response["Content-Type"].startswith("text/csv")
+        assert response["Content-Disposition"].startswith('attachment; filename="audit-')
+        (row,) = read_csv(response)
+        assert list(row) == list(CSV_COLUMNS)
+        assert (row["id"], row["actor_username"], row["reason"]) == (
+            str(first.pk),
+            "amy",
+            "opt-out",
+        )
+        assert (row["before_dnc"], row["requested_dnc"], row["after_dnc"]) == ("N", "Y", "Y")
+        assert row["hash"] == first.hash
+
+    def test_csv_cells_never_run_as_formulas(self, reviewer):
+        add_entry(reason='=HYPERLINK("http://evil")', actor="+sum")
+        (row,) = read_csv(reviewer.get("/audit/export.csv"))
+        assert row["reason"] == '\'=HYPERLINK("http://evil")'
+        assert row["actor_username"] == "'+sum"
+
+    def test_jsonl_for_machines(self, reviewer):
+        entry = add_entry(changed=("final",))
+        response = reviewer.get("/audit/export.jsonl")
+        lines = b"".join(response.streaming_content).decode().splitlines()
+        record = json.loads(lines[0])
+        assert record["hash"] == entry.hash
+        assert record["after"]["final"] is True
+        assert record["changed_fields"] == ["final"]
+
+    def test_oldest_first_in_exports(self, reviewer):
+        a = add_entry(at=timezone.now() - timedelta(hours=1))
+        b = add_entry()
+        assert [r["id"] for r in read_csv(reviewer.get("/audit/export.csv"))] == [
+            str(a.pk),
+            str(b.pk),
+        ]

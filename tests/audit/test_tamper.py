@@ -1,0 +1,163 @@
+"""Tampering with the audit log in raw SQL, as someone with database rights could, is caught.
+
+Each test lifts the append-only triggers first (an attacker with those rights can), changes the
+table behind Django's back, then runs `verify_audit`, which must fail and name the first bad
+entry.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from statusadmin.audit import chain
+from statusadmin.audit.models import AuditEntry, Verification
+from tests.audit.conftest import add_entry, raw
+
+pytestmark = pytest.mark.django_db
+
+TABLE = "audit_auditentry"
+
+
+@pytest.fixture
+def five(entries_table_unlocked):  # type: ignore[no-untyped-def]
+    start = timezone.now() - timedelta(hours=1)
+    entries = [
+        add_entry(at=start + timedelta(minutes=i), actor=f"user{i}", reason=f"reason {i}")
+        for i in range(1, 6)
+    ]
+    assert chain.verify().ok
+    entries_table_unlocked()
+    return entries
+
+
+def verify_fails(*args: str) -> str:
+    with pytest.raises(CommandError) as exc:
+        call_command("verify_audit", *args, stdout=io.StringIO())
+    return str(exc.value)
+
+
+class IntactTests:
+    def test_an_untouched_log_verifies(self, five):
+        out = io.StringIO()
+        call_command("verify_audit", stdout=out)
+        assert "5 entries verified" in out.getvalue()
+        assert "head at entry 5" in out.getvalue()
+        assert Verification.objects.get().ok is True
+
+    def test_an_empty_log_verifies(self):
+        out = io.StringIO()
+        call_command("verify_audit", stdout=out)
+        assert "0 entries verified" in out.getvalue()
+
+
+class TamperTests:
+    def test_edited(self, five):
+        raw(f"UPDATE {TABLE} SET reason = 'nothing to see' WHERE seq = 3")
+        message = verify_fails()
+        assert "entry 3 was changed after it was written" in message
+        result = Verification.objects.get()
+        assert (result.ok, result.first_bad_seq) == (False, 3)
+
+    def test_edited_even_with_its_hash_recomputed(self, five):
+        # A careful forger recomputes the edited entry's hash; the next entry then breaks.
+        raw(f"UPDATE {TABLE} SET reason = 'forged' WHERE seq = 3")
+        values = AuditEntry.objects.filter(seq=3).values(*chain.HASHED_FIELDS, "prev_hash").get()
+        raw(
+            f"UPDATE {TABLE} SET hash = %s WHERE seq = 3",
+            [chain.entry_hash(values["prev_hash"], values, 3)],
+        )
+        assert "entry 4 does not follow entry 3" in verify_fails()
+
+    def test_deleted_from_the_middle(self, five):
+        raw(f"DELETE FROM {TABLE} WHERE seq = 2")
+        assert "entry 2 is missing" in verify_fails()
+
+    def test_inserted(self, five):
+        # Make room after entry 2 and slip a well-formed entry in, hashed onto entry 2.
+        for seq in (5, 4, 3):
+            raw(f"UPDATE {TABLE} SET seq = %s WHERE seq = %s", [seq + 1, seq])
+        prev = AuditEntry.objects.get(seq=2).hash
+        forged = {
+            "created_at": timezone.now() - timedelta(minutes=50),
+            "completed_at": timezone.now() - timedelta(minutes=50),
+            "actor_username": "mallory", "account": "sandbox", "action": "update",
+            "status_code": "XFER", "before": None, "requested": {}, "after": None,
+            "changed_fields": [], "reason": "", "outcome": "succeeded", "remote_ip": None,
+            "user_agent": "", "request_id": "", "error_code": None, "error_message": "",
+            "failure_kind": "", "note": "",
+        }  # fmt: skip
+        raw(
+            f"INSERT INTO {TABLE} (created_at, completed_at, actor_username, account, action, "
+            "status_code, requested, changed_fields, touched, reason, outcome, user_agent, "
+            "request_id, error_message, failure_kind, note, seq, prev_hash, hash) VALUES "
+            "(%s, %s, 'mallory', 'sandbox', 'update', 'XFER', '{}', '[]', '', '', 'succeeded', "
+            "'', '', '', '', '', 3, %s, %s)",
+            [forged["created_at"], forged["completed_at"], prev, chain.entry_hash(prev, forged, 3)],
+        )
+        assert "entry 4 does not follow entry 3" in verify_fails()
+
+    def test_reordered(self, five):
+        raw(f"UPDATE {TABLE} SET seq = -1 WHERE seq = 2")
+        raw(f"UPDATE {TABLE} SET seq = 2 WHERE seq = 3")
+        raw(f"UPDATE {TABLE} SET seq = 3 WHERE seq = -1")
+        message = verify_fails()
+        assert "entry 2 does not follow entry 1" in message
+
+    def test_truncated_below_a_checkpoint(self, five, tmp_path):
+        checkpoints = tmp_path / "checkpoints.jsonl"
+        out = io.StringIO()
+        call_command("audit_checkpoint", "--file", str(checkpoints), "--print", stdout=out)
+        line = json.loads(out.getvalue())
+        assert line["seq"] == 5
+        assert line["hash"] == AuditEntry.objects.get(seq=5).hash
+        raw(f"DELETE FROM {TABLE} WHERE seq >= 4")
+        # Without the checkpoint the shortened chain looks whole; with it, it does not.
+        assert chain.verify().ok
+        message = verify_fails("--checkpoints", str(checkpoints))
+        assert "the chain ends at entry 3, but a checkpoint" in message
+        assert "entry 5" in message
+
+    def test_rewritten_below_a_checkpoint(self, five, tmp_path):
+        checkpoints = tmp_path / "checkpoints.jsonl"
+        call_command("audit_checkpoint", "--file", str(checkpoints), stderr=io.StringIO())
+        raw(f"UPDATE {TABLE} SET hash = %s WHERE seq = 5", ["f" * 64])
+        assert "entry 5" in verify_fails("--checkpoints", str(checkpoints))
+
+    def test_search_column_altered(self, five):
+        raw(f"UPDATE {TABLE} SET touched = '' WHERE seq = 4")
+        assert "entry 4: its searchable list of changed fields was altered" in verify_fails()
+
+    def test_complete_entry_outside_the_chain(self, five):
+        raw(f"UPDATE {TABLE} SET seq = NULL WHERE seq = 5")
+        assert "not in the chain" in verify_fails()
+
+
+class CheckpointTests:
+    def test_appends_one_line_each_time(self, tmp_path):
+        path = tmp_path / "sub" / "checkpoints.jsonl"
+        add_entry()
+        call_command("audit_checkpoint", "--file", str(path), stderr=io.StringIO())
+        add_entry()
+        call_command("audit_checkpoint", "--file", str(path), stderr=io.StringIO())
+        lines = [json.loads(x) for x in path.read_text().splitlines()]
+        assert [x["seq"] for x in lines] == [1, 2]
+        assert all(len(x["hash"]) == 64 and x["at"] for x in lines)
+
+    def test_default_file_comes_from_settings(self, settings, tmp_path):
+        settings.AUDIT_CHECKPOINT_FILE = str(tmp_path / "cp.jsonl")
+        call_command("audit_checkpoint", stderr=io.StringIO())
+        assert json.loads((tmp_path / "cp.jsonl").read_text())["seq"] == 0
+
+    def test_a_garbled_checkpoint_file_is_reported(self, tmp_path):
+        path = tmp_path / "bad.jsonl"
+        path.write_text('{"seq": 1, "hash": "x"}\nnot json\n')
+        assert "line 2: not a checkpoint" in verify_fails("--checkpoints", str(path))
+
+    def test_missing_checkpoint_file_is_reported(self, tmp_path):
+        assert "No checkpoint file" in verify_fails("--checkpoints", str(tmp_path / "nope"))
