@@ -9,6 +9,7 @@ cutting off the tail is caught against checkpoints kept outside the database.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -162,9 +163,21 @@ def _rows() -> Iterator[dict[str, Any]]:
 
 
 def verify(checkpoints: Iterable[Checkpointed] = ()) -> VerifyResult:
-    """Recompute the whole chain; report the first entry that breaks it."""
+    """Recompute the whole chain; report the first entry that breaks it.
+
+    After a retention purge the oldest entries are gone: the chain then starts after a
+    checkpointed entry (the anchor) and continues from that checkpoint's hash.
+    """
+    points = list(checkpoints)
     expected_seq, prev_hash, checked = 1, GENESIS, 0
-    for row in _rows():
+    rows = _rows()
+    first = next(rows, None)
+    if first is not None and first["seq"] > 1:
+        anchor = next((p for p in points if p.seq == first["seq"] - 1), None)
+        if anchor is not None:
+            expected_seq, prev_hash = first["seq"], anchor.hash
+    start_seq = expected_seq
+    for row in itertools.chain([first] if first else [], rows):
         seq = row["seq"]
         problem = None
         if seq != expected_seq:
@@ -204,7 +217,9 @@ def verify(checkpoints: Iterable[Checkpointed] = ()) -> VerifyResult:
             f"entry id {unchained} is complete but not in the chain (inserted directly?)",
         )  # fmt: skip
 
-    for point in checkpoints:
+    for point in points:
+        if point.seq < start_seq:
+            continue  # before the retention anchor: removed on purpose, and proven by it
         if point.seq > head_seq:
             return VerifyResult(
                 False, checked, head_seq, head_seq + 1, None,
@@ -218,7 +233,10 @@ def verify(checkpoints: Iterable[Checkpointed] = ()) -> VerifyResult:
                 f"entry {point.seq} differs from the checkpoint{_at(point)}: the chain was "
                 "rewritten",
             )  # fmt: skip
-    return VerifyResult(True, checked, head_seq, message=f"{checked} entries verified")
+    message = f"{checked} entries verified"
+    if start_seq > 1:
+        message += f" (from entry {start_seq}, after the retention checkpoint)"
+    return VerifyResult(True, checked, head_seq, message=message)
 
 
 def _at(point: Checkpointed) -> str:
@@ -228,3 +246,8 @@ def _at(point: Checkpointed) -> str:
 def head() -> Checkpointed:
     seq, hash_ = _head()
     return Checkpointed(seq, hash_)
+
+
+def at(seq: int) -> Checkpointed:
+    """The chain position of entry ``seq`` (for a retention anchor)."""
+    return Checkpointed(seq, AuditEntry.objects.values_list("hash", flat=True).get(seq=seq))

@@ -17,15 +17,15 @@ def checkpoint_path() -> Path:
     return Path(settings.AUDIT_CHECKPOINT_FILE)
 
 
-def write_checkpoint(path: Path | None = None) -> tuple[Checkpoint, str]:
-    """Append the current head to the checkpoint file (one JSON object per line).
+def write_checkpoint(path: Path | None = None, *, seq: int | None = None) -> tuple[Checkpoint, str]:
+    """Append the current head (or entry ``seq``) to the checkpoint file, one JSON per line.
 
     The file is opened for appending only and flushed to disk before returning; a copy is
     kept in the database for the integrity panel, but only the file (or wherever its lines
     are shipped) is evidence, because it lives outside the database.
     """
     path = path or checkpoint_path()
-    head = chain.head()
+    head = chain.head() if seq is None else chain.at(seq)
     line = json.dumps(
         {"seq": head.seq, "hash": head.hash, "at": timezone.now().isoformat(timespec="seconds")},
         sort_keys=True,

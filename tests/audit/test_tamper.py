@@ -161,3 +161,35 @@ class CheckpointTests:
 
     def test_missing_checkpoint_file_is_reported(self, tmp_path):
         assert "No checkpoint file" in verify_fails("--checkpoints", str(tmp_path / "nope"))
+
+
+class RetentionTests:
+    """The documented purge: checkpoint the last entry to go, then remove up to it."""
+
+    def test_purge_after_an_anchor_checkpoint_still_verifies(self, five, tmp_path):
+        checkpoints = tmp_path / "checkpoints.jsonl"
+        call_command("audit_checkpoint", "--file", str(checkpoints), stderr=io.StringIO())
+        call_command(
+            "audit_checkpoint", "--file", str(checkpoints), "--seq", "2", stderr=io.StringIO()
+        )
+        raw(f"DELETE FROM {TABLE} WHERE seq <= 2")
+        out = io.StringIO()
+        call_command("verify_audit", "--checkpoints", str(checkpoints), stdout=out)
+        assert "3 entries verified (from entry 3" in out.getvalue()
+
+    def test_purge_without_an_anchor_is_reported(self, five, tmp_path):
+        raw(f"DELETE FROM {TABLE} WHERE seq <= 2")
+        assert "entry 1 is missing" in verify_fails()
+
+    def test_tampering_after_a_purge_is_still_caught(self, five, tmp_path):
+        checkpoints = tmp_path / "checkpoints.jsonl"
+        call_command(
+            "audit_checkpoint", "--file", str(checkpoints), "--seq", "2", stderr=io.StringIO()
+        )
+        raw(f"DELETE FROM {TABLE} WHERE seq <= 2")
+        raw(f"UPDATE {TABLE} SET reason = 'x' WHERE seq = 4")
+        assert "entry 4 was changed" in verify_fails("--checkpoints", str(checkpoints))
+
+    def test_anchor_must_exist(self, tmp_path):
+        with pytest.raises(CommandError, match="no audit entry 7"):
+            call_command("audit_checkpoint", "--seq", "7", stderr=io.StringIO())
