@@ -10,7 +10,7 @@ PY := $(BIN)/python
 # Set up once per change of the dependency list; re-running reuses the virtualenv.
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test test-postgres setup migrate demo lint format check-docker bench browser clean
+.PHONY: help run test test-postgres setup migrate demo lint format lock docker-check bench browser clean
 
 help:
 	@echo "make run    set up (virtualenv, install, migrate, demo data) and serve on http://$(HOST):$(PORT)"
@@ -51,6 +51,16 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint Dockerfile
+
+# requirements.lock pins every runtime dependency with hashes; the Docker image installs from it.
+lock: setup
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
+		--no-emit-find-links --output-file requirements.lock pyproject.toml
+
+# The Dockerfile's install and start steps, run in a fresh virtualenv (no Docker engine needed).
+docker-check: setup
+	$(BIN)/hadolint Dockerfile
+	scripts/docker-smoke
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from functools import lru_cache
@@ -12,7 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from statusadmin.audit.services import Origin
-from statusadmin.logs import current_request_id
+from statusadmin.logs import current_request_id, current_user
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
@@ -43,6 +45,11 @@ def client_ip(request: HttpRequest) -> str | None:
         if not _is_trusted(address):
             return address
     return remote
+
+
+def client_ip_for_axes(request: HttpRequest) -> str:
+    """django-axes locks out by address: the same trusted-proxy rules as the audit log."""
+    return client_ip(request) or "0.0.0.0"  # noqa: S104 - a placeholder, not a bind address
 
 
 def origin_from_request(request: HttpRequest) -> Origin:
@@ -76,4 +83,37 @@ class RequestIdMiddleware:
         finally:
             current_request_id.reset(token)
         response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+request_logger = logging.getLogger("statusadmin.request")
+
+
+class RequestLogMiddleware:
+    """One log line per request: method, path, status, duration, with request id and user."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user.get_username() if request.user.is_authenticated else ""
+        token = current_user.set(user)
+        started = time.monotonic()
+        try:
+            response = self.get_response(request)
+        finally:
+            current_user.reset(token)
+        request_logger.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                "user": user,
+            },
+        )
         return response

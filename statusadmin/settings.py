@@ -7,6 +7,7 @@ allowed hosts must be given explicitly: a missing one stops start-up with a clea
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "axes",
     "statusadmin.convoso",
     "statusadmin.statuses",
     "statusadmin.audit",
@@ -81,7 +83,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "statusadmin.request_context.RequestIdMiddleware",
+    # Answers /healthz before host checks and the HTTPS redirect: load balancers and the
+    # container's own health check ask by IP address over plain HTTP.
+    "statusadmin.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A search response can hold 200 rows of switches; compressed it is a tenth of the size.
     # Django's GZipMiddleware pads responses against BREACH, and CSRF tokens are masked.
@@ -90,11 +96,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "statusadmin.middleware.SessionIdleTimeoutMiddleware",
+    "statusadmin.request_context.RequestLogMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "statusadmin.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "statusadmin.urls"
@@ -159,6 +169,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username/address pair is refused before passwords are checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "statuses:index"
 LOGOUT_REDIRECT_URL = "login"
@@ -169,7 +184,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -199,6 +214,52 @@ SECURE_CSP = {
     "object-src": [CSP.NONE],
 }
 
+# --- Other security headers and cookies -----------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The dashboard uses none of these browser features; deny them to anything it might embed.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "camera", "display-capture", "geolocation", "gyroscope",
+        "magnetometer", "microphone", "payment", "publickey-credentials-get", "usb",
+    )
+}  # fmt: skip
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Sessions end after this many seconds without a request (the middleware slides the expiry).
+SESSION_IDLE_TIMEOUT = int(env_number("SESSION_IDLE_TIMEOUT", 30 * 60))
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(env_number("SECURE_HSTS_SECONDS", 31_536_000))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+# Behind a TLS-terminating proxy: "HTTP_X_FORWARDED_PROTO,https" (header name, value).
+if proxy_header := env("SECURE_PROXY_SSL_HEADER"):
+    name, _, value = proxy_header.partition(",")
+    SECURE_PROXY_SSL_HEADER = (name.strip(), value.strip() or "https")
+
+# --- Login throttling (django-axes) -------------------------------------------------------------
+AXES_FAILURE_LIMIT = int(env_number("AXES_FAILURE_LIMIT", 5))
+AXES_COOLOFF_TIME = timedelta(minutes=env_number("AXES_COOLOFF_MINUTES", 15))
+# A call centre shares one public address: lock a username *from an address*, so one person's
+# typos (or an attacker's guesses) never lock out the whole floor.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_CLIENT_IP_CALLABLE = "statusadmin.request_context.client_ip_for_axes"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+
 # --- Convoso ------------------------------------------------------------------------------------
 CONVOSO_API_URL = env("CONVOSO_API_URL", "https://api.convoso.com/v1")
 CONVOSO_AUTH_TOKEN = env("CONVOSO_AUTH_TOKEN")
@@ -217,25 +278,42 @@ AUDIT_CHECKPOINT_FILE = env("AUDIT_CHECKPOINT_FILE") or str(DATA_DIR / "audit-ch
 # Proxies whose X-Forwarded-For (and X-Request-ID) are believed: addresses or networks.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 
+# /healthz asks Convoso at most this often (seconds); in between it reports the last answer.
+HEALTHZ_CONVOSO_TTL = int(env_number("HEALTHZ_CONVOSO_TTL", 60))
+
 # The status mirror is refreshed from Convoso when older than this many seconds.
 MIRROR_MAX_AGE = env_number("MIRROR_MAX_AGE", 60)
 
+# One JSON object per line in production (for log shippers); plain text while developing.
+LOG_FORMAT = env("LOG_FORMAT", "plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "statusadmin.logs.RequestIdLogFilter"}},
+    "filters": {"context": {"()": "statusadmin.logs.RequestContextLogFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "plain": {
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(user)s] %(message)s"
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["request_id"],
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Our request log has one line per request; Django's would repeat 4xx/5xx ones.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+        # Lockouts are warnings; every successful login's "reset" line is noise.
+        "axes": {"level": "WARNING"},
     },
 }

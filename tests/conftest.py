@@ -5,7 +5,9 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import requests
 import responses
+from urllib3.exceptions import NewConnectionError, ProtocolError
 
 from statusadmin.convoso.client import ConvosoClient
 from statusadmin.convoso.sandbox import SANDBOX_TOKEN, Sandbox, make_server
@@ -83,9 +85,10 @@ class SandboxServer:
         return ConvosoClient(api_url=self.url, token=token, **kwargs)  # type: ignore[arg-type]
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self._thread.join(5)
 
 
 @pytest.fixture(scope="session")
@@ -147,6 +150,16 @@ def compliance_client(client, compliance_user):  # type: ignore[no-untyped-def]
     return client
 
 
+def refused(detail: str = "Connection refused") -> requests.ConnectionError:
+    """What requests raises when nothing answers the TCP connection: nothing was sent."""
+    return requests.ConnectionError(NewConnectionError(None, detail))  # type: ignore[arg-type]
+
+
+def dropped() -> requests.ConnectionError:
+    """What requests raises when the connection breaks after the request went out."""
+    return requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError()))
+
+
 # --- a "real" Convoso, mocked with responses ------------------------------------------------
 
 REAL_API = "https://convoso.test/v1"
@@ -186,7 +199,11 @@ class RealConvoso:
             items = [
                 i
                 for i in self.catalogue
-                if query in str(i["status"]).lower() or query in str(i["name"]).lower()
+                if not query
+                or (
+                    isinstance(i, dict)
+                    and (query in str(i["status"]).lower() or query in str(i["name"]).lower())
+                )
             ]
             return 200, {}, json.dumps({"data": items})
 

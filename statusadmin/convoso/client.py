@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from . import errors
@@ -131,6 +132,14 @@ def account_fingerprint(api_url: str, token: str) -> str:
     account is never shown as another's. It reveals nothing about the token."""
     digest = hashlib.sha256(f"{api_url.rstrip('/')}\n{token}".encode()).hexdigest()
     return digest[:16]
+
+
+def _was_sent(exc: requests.RequestException) -> bool:
+    """Whether the request may have reached Convoso: anything but a failure to connect."""
+    cause = exc.args[0] if exc.args else None
+    if isinstance(cause, MaxRetryError):
+        cause = cause.reason
+    return not isinstance(cause, NewConnectionError)
 
 
 class _CappedRetry(Retry):
@@ -311,11 +320,18 @@ class ConvosoClient:
                 may_have_applied=write,
                 endpoint=endpoint,
             ) from None
-        except requests.RequestException:
-            # `from None`: the chained exception holds the request, and so the token.
+        except requests.RequestException as exc:
+            # `from None` below: the chained exception holds the request, and so the token.
+            if not _was_sent(exc):
+                raise errors.ConvosoUnavailable(
+                    "Convoso could not be reached (the connection failed), so nothing was changed.",
+                    kind="connection",
+                    endpoint=endpoint,
+                ) from None
             raise errors.ConvosoUnavailable(
-                "Convoso could not be reached (the connection failed), so nothing was changed.",
+                "The connection to Convoso broke before it answered.",
                 kind="connection",
+                may_have_applied=write,
                 endpoint=endpoint,
             ) from None
 

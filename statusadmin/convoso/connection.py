@@ -47,10 +47,16 @@ def get_client() -> ConvosoClient:
 
 
 def _build() -> ConvosoClient:
-    timeouts = {
-        "connect_timeout": settings.CONVOSO_CONNECT_TIMEOUT,
-        "read_timeout": settings.CONVOSO_READ_TIMEOUT,
-    }
+    return build_client(
+        connect_timeout=settings.CONVOSO_CONNECT_TIMEOUT,
+        read_timeout=settings.CONVOSO_READ_TIMEOUT,
+        retries=settings.CONVOSO_RETRIES,
+    )
+
+
+def build_client(*, connect_timeout: float, read_timeout: float, retries: int) -> ConvosoClient:
+    """A new client for the configured account (the health check wants shorter timeouts)."""
+    timeouts = {"connect_timeout": connect_timeout, "read_timeout": read_timeout}
     if is_sandbox():
         from .sandbox import SANDBOX_TOKEN, SandboxAdapter
 
@@ -64,7 +70,7 @@ def _build() -> ConvosoClient:
     return ConvosoClient(
         api_url=settings.CONVOSO_API_URL,
         token=settings.CONVOSO_AUTH_TOKEN,
-        retries=settings.CONVOSO_RETRIES,
+        retries=retries,
         backoff=settings.CONVOSO_RETRY_BACKOFF,
         **timeouts,
     )

@@ -7,7 +7,8 @@ changes survive restarts and every worker process sees the same account.
 
 Two transports reach it, and the client's code is the same for both:
 - ``SandboxAdapter``, a requests adapter mounted on the sandbox base URL (in-process);
-- ``serve()``, a real HTTP server (``manage.py convoso_sandbox --port 8765``).
+- ``SandboxServer``, a real HTTP server (``manage.py convoso_sandbox --port 8765``).
+Faults can be switched on (``manage.py convoso_sandbox_fault``) to see every failure for real.
 """
 
 from __future__ import annotations
@@ -16,19 +17,23 @@ import json
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
+from http.client import RemoteDisconnected
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+import requests
 from django.db import IntegrityError, connections, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from requests import PreparedRequest, Response
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import ProtocolError
 
 from . import errors
-from .models import SandboxStatus
+from .models import SandboxFault, SandboxStatus
 from .validation import CODE_RE, FLAGS, HEX_RE
 
 logger = logging.getLogger(__name__)
@@ -93,37 +98,51 @@ def _error(code: int, endpoint: str) -> dict[str, Any]:
     return {"success": False, "code": code, "error": text}
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    drop: bool = False  # close the connection without answering
+    delay: float = 0.0  # wait this long before answering (after the work is done)
+
+
+def _json(status: int, payload: dict[str, Any]) -> Reply:
+    return Reply(status, json.dumps(payload).encode())
+
+
 class Sandbox:
-    """The emulated API. ``handle`` maps (path, form) to (HTTP status, JSON body)."""
+    """The emulated API: ``respond`` maps (path, form) to a Reply; the transports deliver it."""
 
     def __init__(self, *, token: str = SANDBOX_TOKEN, latency_ms: float = 0) -> None:
         self.token = token
         self.latency = latency_ms / 1000
 
-    def handle(self, path: str, form: Mapping[str, str]) -> tuple[int, bytes]:
+    def respond(self, path: str, form: Mapping[str, str]) -> Reply:
         """Answer one request. Never raises: an internal fault becomes HTTP 500, as on a server."""
         try:
-            return self._handle(path, form)
+            return self._respond(path, form)
         except Exception:
             logger.exception("sandbox: internal error")
-            return 500, json.dumps({"success": False, "error": "Internal server error"}).encode()
+            return _json(500, {"success": False, "error": "Internal server error"})
 
-    def _handle(self, path: str, form: Mapping[str, str]) -> tuple[int, bytes]:
+    def _respond(self, path: str, form: Mapping[str, str]) -> Reply:
         if self.latency:
             time.sleep(self.latency)
         endpoint = path.rstrip("/").rsplit("/", 1)[-1]
-        if not path.rstrip("/").endswith(f"/status/{endpoint}") or endpoint not in (
-            "search",
-            "insert",
-            "update",
-        ):
-            return 404, json.dumps({"success": False, "error": "Not found"}).encode()
+        if not path.rstrip("/").endswith(f"/status/{endpoint}") or endpoint not in ENDPOINTS:
+            return _json(404, {"success": False, "error": "Not found"})
+        fault = take_fault(endpoint)
+        if fault is not None and fault.kind in _BEFORE_WORK:
+            return _BEFORE_WORK[fault.kind]
         if form.get("auth_token") != self.token:
-            body = {"success": False, "error": errors.BAD_AUTH_TEXT}
-            return 401, json.dumps(body).encode()
+            return _json(401, {"success": False, "error": errors.BAD_AUTH_TEXT})
         seed()
-        payload = getattr(self, f"_{endpoint}")(form)
-        return 200, json.dumps(payload).encode()
+        reply = _json(200, getattr(self, f"_{endpoint}")(form))
+        if fault is None:
+            return reply
+        if fault.kind == SandboxFault.Kind.MALFORMED:
+            return Reply(200, b"<html><body>502 Bad Gateway</body></html>")
+        return Reply(reply.status, reply.body, delay=fault.delay_seconds)  # TIMEOUT
 
     def _search(self, form: Mapping[str, str]) -> dict[str, Any]:
         # An empty query lists everything (the official example sends `query=`).
@@ -182,26 +201,35 @@ class Sandbox:
         row.save()
         return {"success": True, "data": {"status": row.code}}
 
-    # --- transports ------------------------------------------------------------------------------
 
-    def wsgi(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        if environ.get("REQUEST_METHOD") != "POST":
-            status, body = 405, b'{"success": false, "error": "Method not allowed"}'
-        else:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            raw = environ["wsgi.input"].read(length) if length else b""
-            form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-            try:
-                status, body = self.handle(environ.get("PATH_INFO", ""), form)
-            finally:
-                # A kept-alive HTTP connection would otherwise hold this thread's database
-                # connection open between requests.
-                connections.close_all()
-        start_response(
-            f"{status} {HTTPStatus(status).phrase}",
-            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+ENDPOINTS = ("search", "insert", "update")
+# Faults that strike before the request is carried out.
+_BEFORE_WORK = {
+    SandboxFault.Kind.DISCONNECT: Reply(0, b"", drop=True),
+    SandboxFault.Kind.HTTP_500: _json(500, {"success": False, "error": "Internal server error"}),
+    SandboxFault.Kind.HTTP_503: _json(503, {"success": False, "error": "Service unavailable"}),
+    SandboxFault.Kind.UNKNOWN_CODE: _json(
+        200, {"success": False, "code": 9999, "error": "Sandbox fault: account suspended"}
+    ),
+    SandboxFault.Kind.BAD_TOKEN: _json(401, {"success": False, "error": errors.BAD_AUTH_TEXT}),
+}
+
+
+def take_fault(endpoint: str) -> SandboxFault | None:
+    """The oldest fault switched on for this endpoint, counted down once."""
+    for fault in SandboxFault.objects.filter(endpoint__in=[endpoint, ""]):
+        if fault.remaining is None:
+            return fault
+        taken = SandboxFault.objects.filter(pk=fault.pk, remaining__gt=0).update(
+            remaining=F("remaining") - 1
         )
-        return [body]
+        SandboxFault.objects.filter(pk=fault.pk, remaining=0).delete()
+        if taken:
+            return fault
+    return None
+
+
+# --- transports ------------------------------------------------------------------------------
 
 
 class SandboxAdapter(BaseAdapter):
@@ -220,11 +248,24 @@ class SandboxAdapter(BaseAdapter):
         if isinstance(body, str):
             body = body.encode()
         form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        status, content = self.sandbox.handle(urlsplit(request.url or "").path, form)
+        reply = self.sandbox.respond(urlsplit(request.url or "").path, form)
+        # The same failures a socket would show, as the exceptions requests would raise.
+        if reply.drop:
+            raise requests.ConnectionError(
+                ProtocolError("Connection aborted.", RemoteDisconnected("closed")),
+                request=request,
+            )
+        if reply.delay:
+            timeout = kwargs.get("timeout")
+            read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
+            if read_timeout is not None and reply.delay >= read_timeout:
+                time.sleep(read_timeout)
+                raise requests.ReadTimeout("Read timed out.", request=request)
+            time.sleep(reply.delay)
         response = Response()
-        response.status_code = status
-        response.reason = HTTPStatus(status).phrase
-        response._content = content
+        response.status_code = reply.status
+        response.reason = HTTPStatus(reply.status).phrase
+        response._content = reply.body
         response.encoding = "utf-8"
         response.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
         response.url = request.url or ""
@@ -235,21 +276,56 @@ class SandboxAdapter(BaseAdapter):
         pass
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: SandboxServer
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        try:
+            reply = self.server.sandbox.respond(urlsplit(self.path).path, form)
+        finally:
+            # Each request runs in its own thread: give its database connection back now.
+            connections.close_all()
+        if reply.drop:
+            self.close_connection = True
+            return
+        if reply.delay:
+            time.sleep(reply.delay)
+        self._send(reply.status, reply.body)
+
+    def do_GET(self) -> None:
+        self._send(405, b'{"success": false, "error": "Method not allowed"}')
+
+    def _send(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        # One request per connection: a stopped sandbox then refuses the very next call,
+        # instead of answering on connections kept alive from before.
+        self.send_header("Connection", "close")
+        self.close_connection = True
+        self.end_headers()
+        self.wfile.write(body)
+
     def log_message(self, format: str, *args: Any) -> None:
-        pass
+        if not self.server.quiet:
+            logger.info("sandbox %s", format % args)
 
 
-def make_server(
-    host: str, port: int, sandbox: Sandbox, *, quiet: bool = False, connections_override=None
-) -> ThreadedWSGIServer:
-    """A threaded HTTP server for the sandbox. Port 0 picks a free port (``server_port``).
+class SandboxServer(ThreadingHTTPServer):
+    """The sandbox over real HTTP. Port 0 picks a free port (``server_port``)."""
 
-    Django's ThreadedWSGIServer closes each thread's database connections after its request.
-    """
-    handler = _QuietHandler if quiet else WSGIRequestHandler
-    server = ThreadedWSGIServer(
-        (host, port), handler, allow_reuse_address=True, connections_override=connections_override
-    )
-    server.set_app(sandbox.wsgi)
-    return server
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox, *, quiet: bool = False) -> None:
+        super().__init__(address, _Handler)
+        self.sandbox = sandbox
+        self.quiet = quiet
+
+
+def make_server(host: str, port: int, sandbox: Sandbox, *, quiet: bool = False) -> SandboxServer:
+    return SandboxServer((host, port), sandbox, quiet=quiet)

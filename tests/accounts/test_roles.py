@@ -4,11 +4,16 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 
 from statusadmin.accounts.roles import COMPLIANCE, EDIT_STATUSES, SUPERVISOR, VIEW_STATUSES
 
 pytestmark = pytest.mark.django_db
+
+
+def login_check(**credentials: str):  # type: ignore[no-untyped-def]
+    # django-axes needs the request (it locks out per username and address).
+    return authenticate(RequestFactory().post("/accounts/login/"), **credentials)
 
 
 def perms(group: str) -> set[str]:
@@ -29,8 +34,8 @@ class SeedDemoTests:
     def test_sandbox_creates_demo_users_with_roles(self):
         out = io.StringIO()
         call_command("seed_demo", "--url", "http://127.0.0.1:9000/", stdout=out)
-        supervisor = authenticate(username="supervisor", password="supervisor")
-        compliance = authenticate(username="compliance", password="compliance")
+        supervisor = login_check(username="supervisor", password="supervisor")
+        compliance = login_check(username="compliance", password="compliance")
         assert supervisor.has_perm(EDIT_STATUSES)
         assert compliance.has_perm(VIEW_STATUSES)
         assert not compliance.has_perm(EDIT_STATUSES)
@@ -45,7 +50,7 @@ class SeedDemoTests:
         user.set_password("a-better-one-123")
         user.save()
         call_command("seed_demo", stdout=io.StringIO())
-        assert authenticate(username="supervisor", password="a-better-one-123") is not None
+        assert login_check(username="supervisor", password="a-better-one-123") is not None
         assert get_user_model().objects.filter(username="supervisor").count() == 1
 
     @override_settings(CONVOSO_SANDBOX=False, CONVOSO_AUTH_TOKEN="real")

@@ -6,7 +6,6 @@ import io
 from datetime import timedelta
 
 import pytest
-import requests
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -17,6 +16,7 @@ from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
 from statusadmin.statuses import services
 from statusadmin.statuses.models import MirrorStatus
+from tests.conftest import refused
 
 pytestmark = pytest.mark.django_db
 
@@ -130,7 +130,7 @@ class DriftTests:
         assert MirrorStatus.objects.get(code="HOT").final is True
 
     def test_sync_failure_is_an_error(self, real_convoso):
-        real_convoso.mock.post(real_convoso.url("search"), body=requests.ConnectionError())
+        real_convoso.mock.post(real_convoso.url("search"), body=refused())
         with pytest.raises(CommandError, match="could not be reached"):
             sync()
 

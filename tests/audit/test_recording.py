@@ -14,6 +14,7 @@ from statusadmin.convoso.connection import SANDBOX_ACCOUNT, get_client
 from statusadmin.convoso.sandbox import seed
 from statusadmin.convoso.validation import InvalidInput
 from statusadmin.statuses import services
+from tests.conftest import dropped, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +146,8 @@ class RejectionTests:
 
 TRANSPORT = [
     ("connect-timeout", {"body": requests.ConnectTimeout()}, "failed", "timeout"),
-    ("refused", {"body": requests.ConnectionError()}, "failed", "connection"),
+    ("refused", {"body": refused()}, "failed", "connection"),
+    ("dropped", {"body": dropped()}, "unknown", "connection"),
     ("read-timeout", {"body": requests.ReadTimeout()}, "unknown", "timeout"),
     ("http-502", {"status": 502}, "failed", "http_error"),
     ("http-500", {"status": 500}, "unknown", "http_error"),
@@ -166,7 +168,7 @@ class TransportFailureTests:
         assert entry.before["code"] == "XFER"
 
     def test_read_of_before_fails(self, supervisor, real_convoso):
-        real_convoso.mock.post(real_convoso.url("search"), body=requests.ConnectionError())
+        real_convoso.mock.post(real_convoso.url("search"), body=refused())
         with pytest.raises(errors.ConvosoUnavailable):
             update(supervisor)
         entry = only_entry()
@@ -192,7 +194,7 @@ class TransportFailureTests:
 
     def test_insert_lost_reply_and_check_failed(self, supervisor, real_convoso):
         real_convoso.mock.post(real_convoso.url("insert"), body=requests.ReadTimeout())
-        real_convoso.mock.post(real_convoso.url("search"), body=requests.ConnectionError())
+        real_convoso.mock.post(real_convoso.url("search"), body=refused())
         with pytest.raises(errors.ConvosoUnavailable):
             services.status_create(actor=supervisor, code="NEW1", name="New", color=None, flags={})
         assert only_entry().outcome == "unknown"

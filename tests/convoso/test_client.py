@@ -13,6 +13,7 @@ import responses
 from statusadmin.convoso import errors
 from statusadmin.convoso.client import ConvosoClient, Status, parse_status
 from statusadmin.convoso.validation import FLAGS, InvalidInput
+from tests.conftest import dropped, refused
 
 API = "https://convoso.test/v1"
 TOKEN = "tok-SECRET-4f9a1c"
@@ -286,7 +287,7 @@ class FailureKindTests:
         ("raised", "kind"),
         [
             (requests.ConnectTimeout(), "timeout"),
-            (requests.ConnectionError("refused"), "connection"),
+            (refused(), "connection"),
         ],
     )
     @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
@@ -295,6 +296,19 @@ class FailureKindTests:
         with pytest.raises(errors.ConvosoUnavailable) as exc:
             client.call(endpoint, {})
         assert exc.value.kind == kind
+        assert exc.value.outcome == "failed"
+
+    def test_a_connection_broken_after_sending_a_write_is_unknown(self, client, mocked):
+        mocked.post(url("update"), body=dropped())
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.call("update", {})
+        assert (exc.value.kind, exc.value.outcome) == ("connection", "unknown")
+        assert "may or may not" in exc.value.explanation
+
+    def test_a_connection_broken_during_search_is_a_failure(self, client, mocked):
+        mocked.post(url("search"), body=dropped())
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.search()
         assert exc.value.outcome == "failed"
 
     def test_read_timeout_on_a_write_is_unknown(self, client, mocked):
@@ -342,7 +356,7 @@ class SecretTests:
     @pytest.mark.parametrize(
         "reply",
         [
-            {"body": requests.ConnectionError(f"refused auth_token={TOKEN}")},
+            {"body": refused(f"refused auth_token={TOKEN}")},
             {"body": requests.ReadTimeout(f"timeout auth_token={TOKEN}")},
             {"status": 500, "body": "x"},
             {"json": {"success": False, "code": 9, "error": "bad"}},
@@ -436,7 +450,7 @@ class InsertReconciliationTests:
 
     def test_lost_reply_and_check_fails_too(self, client, mocked):
         mocked.post(url("insert"), body="<html>", status=200)
-        mocked.post(url("search"), body=requests.ConnectionError())
+        mocked.post(url("search"), body=refused())
         with pytest.raises(errors.ConvosoUnavailable) as exc:
             client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
         assert exc.value.outcome == "unknown"
@@ -444,7 +458,7 @@ class InsertReconciliationTests:
         assert exc.value.explanation.startswith("Convoso sent a reply the dashboard could not")
 
     def test_refused_connection_is_not_reconciled(self, client, mocked):
-        mocked.post(url("insert"), body=requests.ConnectionError())
+        mocked.post(url("insert"), body=refused())
         with pytest.raises(errors.ConvosoUnavailable) as exc:
             client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
         assert exc.value.outcome == "failed"

@@ -8,11 +8,12 @@ import threading
 from urllib.request import Request, urlopen
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from statusadmin.convoso import errors
 from statusadmin.convoso.connection import SANDBOX_ACCOUNT, get_client
-from statusadmin.convoso.models import SandboxStatus
+from statusadmin.convoso.models import SandboxFault, SandboxStatus
 from statusadmin.convoso.sandbox import (
     CUSTOM_STATUSES,
     SANDBOX_TOKEN,
@@ -70,13 +71,13 @@ class InProcessTests:
     def test_latency_is_applied(self, monkeypatch):
         slept: list[float] = []
         monkeypatch.setattr("statusadmin.convoso.sandbox.time.sleep", slept.append)
-        Sandbox(latency_ms=150).handle("/v1/status/search", {"auth_token": SANDBOX_TOKEN})
+        Sandbox(latency_ms=150).respond("/v1/status/search", {"auth_token": SANDBOX_TOKEN})
         assert slept == [0.15]
 
     def test_unknown_path_is_404(self):
-        status, body = Sandbox().handle("/v1/leads/search", {"auth_token": SANDBOX_TOKEN})
-        assert status == 404
-        assert json.loads(body)["success"] is False
+        reply = Sandbox().respond("/v1/leads/search", {"auth_token": SANDBOX_TOKEN})
+        assert reply.status == 404
+        assert json.loads(reply.body)["success"] is False
 
 
 class HttpTests:
@@ -123,10 +124,53 @@ class HttpTests:
             raise KeyboardInterrupt
 
         monkeypatch.setattr(
-            "django.core.servers.basehttp.ThreadedWSGIServer.serve_forever", fake_serve_forever
+            "statusadmin.convoso.sandbox.SandboxServer.serve_forever", fake_serve_forever
         )
         out = io.StringIO()
         call_command("convoso_sandbox", "--port", "0", stdout=out)
         assert started.is_set()
         assert "Convoso sandbox on http://127.0.0.1:" in out.getvalue()
         assert SandboxStatus.objects.filter(code="COMP").exists()
+
+
+class FaultSwitchTests:
+    def test_command_sets_and_clears_faults(self):
+        out = io.StringIO()
+        call_command("convoso_sandbox_fault", "update", "timeout", "--times", "2", stdout=out)
+        assert "timeout on update, 2 time(s)" in out.getvalue()
+        fault = SandboxFault.objects.get()
+        assert (fault.endpoint, fault.kind, fault.remaining) == ("update", "timeout", 2)
+        call_command("convoso_sandbox_fault", "any", "http_503", "--times", "0", stdout=out)
+        assert SandboxFault.objects.get(kind="http_503").remaining is None
+        call_command("convoso_sandbox_fault", "--clear", stdout=out)
+        assert not SandboxFault.objects.exists()
+
+    def test_command_needs_endpoint_and_kind(self):
+        with pytest.raises(CommandError):
+            call_command("convoso_sandbox_fault", "update", stdout=io.StringIO())
+
+    def test_faults_count_down_and_vanish(self):
+        SandboxFault.objects.create(endpoint="search", kind="http_500", remaining=2)
+        statuses = [
+            Sandbox().respond("/v1/status/search", {"auth_token": SANDBOX_TOKEN}).status
+            for _ in range(3)
+        ]
+        assert statuses == [500, 500, 200]
+        assert not SandboxFault.objects.exists()
+
+    def test_other_endpoints_are_unaffected(self):
+        SandboxFault.objects.create(endpoint="insert", kind="bad_token", remaining=None)
+        assert Sandbox().respond("/v1/status/search", {"auth_token": SANDBOX_TOKEN}).status == 200
+
+    def test_in_process_faults_look_like_network_failures(self, settings):
+        settings.CONVOSO_READ_TIMEOUT = 0.05
+        SandboxFault.objects.create(endpoint="update", kind="disconnect", remaining=1)
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            get_client().update("XFER", {"final": True})
+        assert (exc.value.kind, exc.value.outcome) == ("connection", "unknown")
+        SandboxFault.objects.create(endpoint="update", kind="timeout", remaining=1)
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            get_client().update("XFER", {"callback": True})
+        assert (exc.value.kind, exc.value.outcome) == ("timeout", "unknown")
+        # A lost reply is not a lost change: the timeout fault applies the request first.
+        assert SandboxStatus.objects.get(code="XFER").callback is True

@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import requests
 from django.utils import timezone
 
 from statusadmin.convoso import errors
@@ -17,6 +16,7 @@ from statusadmin.convoso.validation import InvalidInput
 from statusadmin.statuses import services
 from statusadmin.statuses.models import MirrorStatus, MirrorSync
 from statusadmin.statuses.selectors import status_version
+from tests.conftest import refused
 
 pytestmark = pytest.mark.django_db
 
@@ -75,16 +75,14 @@ class MirrorRefreshTests:
     def test_failure_is_recorded_and_the_copy_kept(self, real_convoso):
         real_convoso.serve_catalogue()
         services.mirror_refresh()
-        real_convoso.mock.replace(
-            "POST", real_convoso.url("search"), body=requests.ConnectionError()
-        )
+        real_convoso.mock.replace("POST", real_convoso.url("search"), body=refused())
         sync = services.mirror_refresh(force=True)
         assert "could not be reached" in sync.last_error
         assert sync.lease_until is None
         assert MirrorStatus.objects.filter(account=get_client().account).count() == 2
 
     def test_after_a_failure_the_next_try_waits(self, real_convoso):
-        real_convoso.mock.post(real_convoso.url("search"), body=requests.ConnectionError())
+        real_convoso.mock.post(real_convoso.url("search"), body=refused())
         services.mirror_refresh()
         services.mirror_refresh()
         assert real_convoso.calls_to("search") == 1

@@ -13,7 +13,7 @@ from statusadmin.convoso.connection import SANDBOX_ACCOUNT
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
 from statusadmin.statuses.models import MirrorStatus, MirrorSync
-from tests.conftest import status_item
+from tests.conftest import refused, status_item
 
 pytestmark = pytest.mark.django_db
 
@@ -389,7 +389,7 @@ class NameTests:
 FAULTS = {
     "timeout": ({"body": requests.ReadTimeout()}, "Convoso did not answer in time."),
     "connect-timeout": ({"body": requests.ConnectTimeout()}, "could not be reached in time"),
-    "refused": ({"body": requests.ConnectionError()}, "could not be reached"),
+    "refused": ({"body": refused()}, "could not be reached"),
     "http-500": ({"status": 500}, "had a problem of its own (HTTP 500)"),
     "malformed": ({"body": "<html>oops"}, "a reply the dashboard could not read"),
     "unknown-code": (
@@ -431,9 +431,7 @@ class FailureTests:
         from tests.conftest import REAL_TOKEN
 
         real_convoso.serve_catalogue()
-        real_convoso.mock.post(
-            real_convoso.url("update"), body=requests.ConnectionError(f"token={REAL_TOKEN}")
-        )
+        real_convoso.mock.post(real_convoso.url("update"), body=refused(f"token={REAL_TOKEN}"))
         page = html(supervisor_client.post("/statuses/XFER/flag/", {"final": "Y"}, **HX))
         assert REAL_TOKEN not in page
         assert "Traceback" not in page

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Container entry point.
+#   serve            (default) run gunicorn; with MIGRATE_ON_START=1, migrate first
+#   migrate          apply migrations and create the cache table, then exit (a release step)
+#   manage ARGS...   any manage.py command, e.g. `manage createsuperuser`
+set -eu
+cd "$(dirname "$0")/.."
+
+migrate() {
+    python manage.py migrate --noinput
+    python manage.py createcachetable
+}
+
+command="${1:-serve}"
+[ $# -gt 0 ] && shift
+case "$command" in
+    serve)
+        if [ "${MIGRATE_ON_START:-0}" = "1" ]; then
+            migrate
+        fi
+        exec gunicorn --config gunicorn.conf.py statusadmin.wsgi
+        ;;
+    migrate)
+        migrate
+        ;;
+    manage)
+        exec python manage.py "$@"
+        ;;
+    *)
+        exec "$command" "$@"
+        ;;
+esac

@@ -1,0 +1,86 @@
+"""/healthz: is this instance able to serve? For load balancers and the container health check.
+
+Answered by middleware near the top of the stack, so it needs no login, no allowed host (it is
+asked by IP address) and no HTTPS (it is asked from inside the network).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from statusadmin.convoso.connection import build_client, get_client, is_sandbox
+from statusadmin.convoso.errors import ConvosoError
+
+PATH = "/healthz"
+PROBE_CACHE_KEY = "healthz:convoso"
+
+
+def database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    except DatabaseError:
+        return False
+
+
+def convoso_reachability() -> dict[str, Any]:
+    """Whether Convoso answered a search recently. Cached: Convoso is asked at most once per
+    HEALTHZ_CONVOSO_TTL seconds, however often the health check runs."""
+    cached = cache.get(PROBE_CACHE_KEY)
+    if cached is not None:
+        return cached
+    probe = build_client(connect_timeout=2, read_timeout=3, retries=0)
+    try:
+        probe.search("healthz")
+        result: dict[str, Any] = {"reachable": True, "error": ""}
+    except ConvosoError as exc:
+        result = {"reachable": False, "error": exc.explanation}
+    result["checked_at"] = timezone.now().isoformat(timespec="seconds")
+    cache.set(PROBE_CACHE_KEY, result, settings.HEALTHZ_CONVOSO_TTL)
+    return result
+
+
+def mirror_age() -> float | None:
+    from statusadmin.statuses.models import MirrorSync
+
+    sync = MirrorSync.objects.filter(account=get_client().account).first()
+    if sync is None or sync.synced_at is None:
+        return None
+    return round((timezone.now() - sync.synced_at).total_seconds(), 1)
+
+
+def report() -> tuple[int, dict[str, Any]]:
+    if not database_ok():
+        # Nothing else can be checked without the database (the cache lives there too).
+        return 503, {"status": "unavailable", "database": {"ok": False}}
+    convoso = {"mode": "sandbox" if is_sandbox() else "live", **convoso_reachability()}
+    body = {
+        "status": "ok" if convoso["reachable"] else "degraded",
+        "database": {"ok": True},
+        "convoso": convoso,
+        "mirror": {"age_seconds": mirror_age()},
+        "sandbox": is_sandbox(),
+    }
+    return 200, body
+
+
+class HealthCheckMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path != PATH:
+            return self.get_response(request)
+        status, body = report()
+        response = HttpResponse(json.dumps(body), status=status, content_type="application/json")
+        response["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,90 @@
+"""/healthz: no login, no host check, no HTTPS redirect; 503 when the database is down."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.cache import cache
+from django.db import DatabaseError
+
+from statusadmin import health
+from tests.conftest import refused
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_probe():  # type: ignore[no-untyped-def]
+    cache.delete(health.PROBE_CACHE_KEY)
+
+
+def get(client, **extra):  # type: ignore[no-untyped-def]
+    response = client.get("/healthz", **extra)
+    return response, json.loads(response.content)
+
+
+def test_reports_database_convoso_mirror_and_mode(client):
+    client.get("/")  # anonymous: nothing synced yet
+    response, body = get(client)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"
+    assert body["status"] == "ok"
+    assert body["database"] == {"ok": True}
+    assert body["convoso"]["mode"] == "sandbox"
+    assert body["convoso"]["reachable"] is True
+    assert body["sandbox"] is True
+    assert body["mirror"] == {"age_seconds": None}
+
+
+def test_mirror_age_once_synced(supervisor_client):
+    supervisor_client.get("/")
+    _, body = get(supervisor_client)
+    assert 0 <= body["mirror"]["age_seconds"] < 5
+
+
+def test_needs_no_login_no_allowed_host_and_no_https(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    response, body = get(client, HTTP_HOST="10.1.2.3:8000")
+    assert response.status_code == 200
+    assert body["status"] == "ok"
+
+
+def test_convoso_is_asked_at_most_once_per_ttl(client, real_convoso):
+    real_convoso.serve_catalogue()
+    for _ in range(5):
+        get(client)
+    assert real_convoso.calls_to("search") == 1
+
+
+def test_unreachable_convoso_is_degraded_not_down(client, real_convoso):
+    real_convoso.mock.post(real_convoso.url("search"), body=refused())
+    response, body = get(client)
+    assert response.status_code == 200
+    assert body["status"] == "degraded"
+    assert body["convoso"]["reachable"] is False
+    assert body["convoso"]["mode"] == "live"
+    assert "could not be reached" in body["convoso"]["error"]
+
+
+def test_database_down_is_503(client, monkeypatch):
+    class BrokenCursor:
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            raise DatabaseError("connection refused")
+
+        def __exit__(self, *args):  # type: ignore[no-untyped-def]
+            return False
+
+    monkeypatch.setattr(health.connection, "cursor", lambda: BrokenCursor())
+    response, body = get(client)
+    assert response.status_code == 503
+    assert body == {"status": "unavailable", "database": {"ok": False}}
+
+
+def test_token_never_in_the_report(client, real_convoso):
+    from tests.conftest import REAL_TOKEN
+
+    real_convoso.mock.post(real_convoso.url("search"), status=401)
+    response, _ = get(client)
+    assert REAL_TOKEN not in response.content.decode()
