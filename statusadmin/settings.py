@@ -196,6 +196,8 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# Served at the site root: browsers ask for /favicon.ico on pages without an icon (the admin).
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 if DEBUG:

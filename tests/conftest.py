@@ -12,6 +12,8 @@ from urllib3.exceptions import NewConnectionError, ProtocolError
 from statusadmin.convoso.client import ConvosoClient
 from statusadmin.convoso.sandbox import SANDBOX_TOKEN, Sandbox, make_server
 
+pytest_plugins = ["tests.secret_scan"]
+
 
 @pytest.fixture(autouse=True)
 def _checkpoints_in_tmp(settings, tmp_path):  # type: ignore[no-untyped-def]
@@ -49,8 +51,11 @@ def _audit_triggers(request: pytest.FixtureRequest) -> Iterator[None]:
     request.getfixturevalue("transactional_db" if transactional else "db")
     from django.db import connection
 
+    from tests.secret_scan import dump_audit_rows
+
     if connection.vendor != "sqlite":
         yield
+        dump_audit_rows()
         return
     from statusadmin.audit import triggers
 
@@ -60,6 +65,9 @@ def _audit_triggers(request: pytest.FixtureRequest) -> Iterator[None]:
     if "audit_entry_no_delete" not in present:
         triggers.install(connection)
     yield
+    from tests.secret_scan import dump_audit_rows
+
+    dump_audit_rows()
     if transactional:
         triggers.remove(connection)
 
@@ -163,7 +171,7 @@ def dropped() -> requests.ConnectionError:
 # --- a "real" Convoso, mocked with responses ------------------------------------------------
 
 REAL_API = "https://convoso.test/v1"
-REAL_TOKEN = "tok-SECRET-real-7c1e"
+from tests.tokens import REAL_TOKEN  # noqa: E402  (re-exported for tests)
 
 
 def status_item(code: str, name: str, *, custom: bool = True, **flags: str) -> dict[str, object]:

@@ -69,14 +69,11 @@ def test_unreachable_convoso_is_degraded_not_down(client, real_convoso):
 
 
 def test_database_down_is_503(client, monkeypatch):
-    class BrokenCursor:
-        def __enter__(self):  # type: ignore[no-untyped-def]
-            raise DatabaseError("connection refused")
+    class DownDatabase:
+        def cursor(self):  # type: ignore[no-untyped-def]
+            raise DatabaseError("could not connect to server: Connection refused")
 
-        def __exit__(self, *args):  # type: ignore[no-untyped-def]
-            return False
-
-    monkeypatch.setattr(health.connection, "cursor", lambda: BrokenCursor())
+    monkeypatch.setattr(health, "connection", DownDatabase())
     response, body = get(client)
     assert response.status_code == 503
     assert body == {"status": "unavailable", "database": {"ok": False}}

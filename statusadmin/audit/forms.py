@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+from datetime import date
+
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from statusadmin.convoso.validation import FLAG_LABELS, FLAGS
 
 from .models import Action, Outcome
 from .selectors import Filters
+
+# Dates far outside any plausible log (like 9999-12-31) are ignored rather than overflowing.
+DATE_RANGE = [MinValueValidator(date(2000, 1, 1)), MaxValueValidator(date(2999, 12, 30))]
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"})
 
 FIELD_CHOICES = [("", "Any field"), ("name", "Name"), ("color", "Colour")] + [
     (flag, FLAG_LABELS[flag]) for flag in FLAGS
@@ -16,11 +23,9 @@ class AuditFilterForm(forms.Form):
     """The filters on /audit/. Everything is optional; unreadable values are simply ignored."""
 
     date_from = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="From", required=False, validators=DATE_RANGE, widget=DATE_WIDGET
     )
-    date_to = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_to = forms.DateField(label="To", required=False, validators=DATE_RANGE, widget=DATE_WIDGET)
     actor = forms.CharField(label="Who", required=False, max_length=150)
     code = forms.CharField(label="Status code", required=False, max_length=64)
     action = forms.ChoiceField(

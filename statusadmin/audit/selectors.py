@@ -131,6 +131,8 @@ class Activity:
 
 
 DEFAULT_ACTIVITY_DAYS = 30
+# The chart never covers more than this: five years of months is 60 bars.
+MAX_ACTIVITY_DAYS = 5 * 366
 
 
 def activity(*, filters: Filters, today: date | None = None) -> Activity:
@@ -141,6 +143,7 @@ def activity(*, filters: Filters, today: date | None = None) -> Activity:
     today = today or timezone.localdate()
     end = filters.date_to or today
     start = filters.date_from or end - timedelta(days=DEFAULT_ACTIVITY_DAYS - 1)
+    start = max(start, end - timedelta(days=MAX_ACTIVITY_DAYS))
     span = (end - start).days + 1
     if span <= 92:
         unit, trunc = "day", TruncDay

@@ -9,6 +9,7 @@ code: 2-6 letters or digits; name: required; flags: Y or N; colour: six hex digi
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 
 # Order matters: it is the order of the documented error codes (6062-6068, 6071-6077) and the
@@ -41,6 +42,7 @@ HEX_RE = re.compile(r"#?([0-9A-Fa-f]{6})")
 
 CODE_MESSAGE = "Use 2 to 6 letters or digits, with no spaces or symbols (for example SALE or CB2)."
 NAME_MESSAGE = "Give the status a name."
+CONTROL_MESSAGE = "Use letters, digits, spaces and punctuation only (no control characters)."
 COLOR_MESSAGE = "Use six hexadecimal digits, like 00AA00 (a leading # is fine)."
 
 
@@ -65,6 +67,10 @@ def clean_name(value: object) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if not text:
         raise InvalidInput("name", NAME_MESSAGE)
+    # Not a documented rule, but NUL and friends can't be shown to agents, and PostgreSQL
+    # (ours and, likely, Convoso's) can't store NUL at all.
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise InvalidInput("name", CONTROL_MESSAGE)
     return text
 
 

@@ -156,7 +156,8 @@ def list_context(request: HtmxHttpRequest, query: str, *, refresh: bool = False)
 
 
 def search_query(request: HttpRequest) -> str:
-    return request.GET.get("q", "").strip()[:QUERY_MAX_LENGTH]
+    # NUL can't be part of a SQL string on PostgreSQL, and no code or name contains one.
+    return request.GET.get("q", "").replace("\x00", "").strip()[:QUERY_MAX_LENGTH]
 
 
 @require_GET

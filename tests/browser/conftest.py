@@ -46,6 +46,16 @@ class BrowserSession:
         self.console: list[str] = []
         self.page.on("console", lambda msg: self.console.append(f"{msg.type}: {msg.text}"))
         self.page.on("pageerror", lambda exc: self.console.append(f"pageerror: {exc}"))
+        # Subresources (scripts, styles, icons, htmx requests) that failed to load.
+        self.failed: list[str] = []
+        self.page.on(
+            "response",
+            lambda r: (
+                r.status >= 400
+                and r.request.resource_type != "document"
+                and self.failed.append(f"{r.status} {r.url}")
+            ),
+        )
 
     def login_as(self, user) -> Page:  # type: ignore[no-untyped-def]
         """Log in through a real session cookie, without typing into the login form."""

@@ -14,9 +14,10 @@ from statusadmin.convoso import errors
 from statusadmin.convoso.client import ConvosoClient, Status, parse_status
 from statusadmin.convoso.validation import FLAGS, InvalidInput
 from tests.conftest import dropped, refused
+from tests.tokens import CLIENT_TOKEN
 
 API = "https://convoso.test/v1"
-TOKEN = "tok-SECRET-4f9a1c"
+TOKEN = CLIENT_TOKEN
 
 # Shapes exactly as convoso-status-api.txt shows them.
 COMP_ITEM = {

@@ -33,6 +33,15 @@ class NameTests:
     def test_stripped(self):
         assert clean_name("  Sale  ") == "Sale"
 
+    @pytest.mark.parametrize("raw", ["a\x00b", "line\nbreak", "bell\x07"])
+    def test_control_characters_are_refused(self, raw):
+        with pytest.raises(InvalidInput) as exc:
+            clean_name(raw)
+        assert "control characters" in exc.value.message
+
+    def test_other_unicode_is_fine(self):
+        assert clean_name("Rückruf, später ✓") == "Rückruf, später ✓"
+
     @pytest.mark.parametrize("raw", ["", "   ", None, 5])
     def test_required(self, raw):
         with pytest.raises(InvalidInput) as exc:

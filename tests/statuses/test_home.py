@@ -4,6 +4,7 @@ from django.contrib.auth.models import Group, User
 from django.test import override_settings
 
 from statusadmin.accounts.roles import COMPLIANCE, SUPERVISOR
+from tests.tokens import PAGE_TOKEN
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +40,7 @@ class HomeTests:
 
     @override_settings(
         CONVOSO_SANDBOX=False,
-        CONVOSO_AUTH_TOKEN="tok-SECRET-91",
+        CONVOSO_AUTH_TOKEN=PAGE_TOKEN,
         CONVOSO_API_URL="https://c.test/v1",
     )
     @responses.activate
@@ -50,4 +51,4 @@ class HomeTests:
         client.force_login(user)
         html = client.get("/").content.decode()
         assert "Sandbox" not in html
-        assert "tok-SECRET-91" not in html
+        assert PAGE_TOKEN not in html

@@ -512,3 +512,42 @@ class CreateTests:
         real_convoso.mock.post(real_convoso.url("insert"), body=requests.ReadTimeout())
         response = supervisor_client.post("/statuses/new/", self.valid())
         assert response["Location"] == "/?created=VIP1#row-VIP1"
+
+
+class ConcurrentEditTests:
+    def test_two_supervisors_editing_the_same_status(self, supervisor, db):
+        from django.test import Client
+
+        from statusadmin.audit.models import AuditEntry
+        from tests.conftest import make_user
+
+        anna, ben = Client(), Client()
+        anna.force_login(supervisor)
+        ben.force_login(make_user("ben", "Supervisor"))
+        action = r'formaction="(/statuses/XFER/flag/\?v=\w+)"'
+        anna_url = re.search(action, html(anna.get("/"))).group(1)
+        ben_url = re.search(action, html(ben.get("/"))).group(1)
+        assert anna_url == ben_url  # both pages show the same XFER
+
+        first = html(anna.post(anna_url, {"callback": "Y"}, **HX))
+        assert "had been changed" not in first
+        second = html(ben.post(ben_url, {"final": "Y"}, **HX))
+        assert "XFER had been changed since your page loaded" in second
+        assert 'aria-checked="true"' in switch(second, "callback")  # Anna's change is kept
+
+        anna_entry, ben_entry = AuditEntry.objects.order_by("seq")
+        assert (anna_entry.actor_username, ben_entry.actor_username) == ("sue", "ben")
+        assert anna_entry.before["callback"] is False
+        assert ben_entry.before["callback"] is True  # the true before, read fresh from Convoso
+        assert ben_entry.after == {**ben_entry.before, "final": True}
+        assert "changed since the page was loaded" in ben_entry.note
+        row = SandboxStatus.objects.get(code="XFER")
+        assert (row.callback, row.final) == (True, True)
+
+
+def test_a_nul_in_the_search_is_ignored(supervisor_client):
+    """Found by the property tests: PostgreSQL can't compare text containing NUL."""
+    seed()
+    response = supervisor_client.get("/", {"q": "xf\x00er"})
+    assert response.status_code == 200
+    assert 'id="row-XFER"' in html(response)
