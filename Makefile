@@ -16,7 +16,7 @@ help:
 	@echo "make run    set up (virtualenv, install, migrate, demo data) and serve on http://$(HOST):$(PORT)"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make lint   ruff check + ruff format --check + hadolint"
-	@echo "make bench  benchmarks (BENCH_SCALE=small|full)"
+	@echo "make bench  benchmarks (BENCH_SCALE=small|full; see bench/README.md)"
 
 $(STAMP): pyproject.toml
 	@python_bin=$$(scripts/find-python) || exit 1; \
@@ -61,6 +61,12 @@ lock: setup
 docker-check: setup
 	$(BIN)/hadolint Dockerfile
 	scripts/docker-smoke
+
+BENCH_SCALE ?= small
+# Builds the data once (BENCH_DATABASE_URL, PostgreSQL), measures, prints one table.
+bench: setup
+	@scripts/ensure-tool wrk
+	BENCH_SCALE=$(BENCH_SCALE) $(PY) bench/run.py
 
 format: setup
 	$(BIN)/ruff check --fix .

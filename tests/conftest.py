@@ -37,19 +37,25 @@ def _uses_database(request: pytest.FixtureRequest) -> tuple[bool, bool]:
 
 
 @pytest.fixture(autouse=True)
-def _audit_triggers(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Keep the audit log's append-only triggers in place for every test on SQLite.
+def _database_test_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every database test starts with an empty cache and the audit triggers in place, and
+    leaves its audit rows to the secret scan.
 
-    A transactional test ends with a flush, which on SQLite is a DELETE that the triggers
-    (rightly) refuse; so they are lifted just for the flush and put back before the next test.
-    PostgreSQL flushes with TRUNCATE, which leaves them alone.
+    A transactional test ends with a flush, which on SQLite is a DELETE that the append-only
+    triggers (rightly) refuse; so they are lifted just for the flush and put back before the
+    next test. PostgreSQL flushes with TRUNCATE, which leaves them alone.
     """
     uses_db, transactional = _uses_database(request)
     if not uses_db:
         yield
         return
     request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.core.cache import cache
     from django.db import connection
+
+    # The cache table outlives a transactional test's flush; what it holds (sessions' users,
+    # the mirror's freshness) describes rows that no longer exist.
+    cache.clear()
 
     from tests.secret_scan import dump_audit_rows
 
@@ -156,6 +162,20 @@ def supervisor_client(client, supervisor):  # type: ignore[no-untyped-def]
 def compliance_client(client, compliance_user):  # type: ignore[no-untyped-def]
     client.force_login(compliance_user)
     return client
+
+
+def age_mirror(seconds: float) -> None:
+    """Pretend the mirror's last sync attempt was `seconds` ago (and that no worker has the
+    fresh state cached)."""
+    from datetime import timedelta
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from statusadmin.statuses.models import MirrorSync
+
+    MirrorSync.objects.update(attempted_at=timezone.now() - timedelta(seconds=seconds))
+    cache.clear()
 
 
 def refused(detail: str = "Connection refused") -> requests.ConnectionError:

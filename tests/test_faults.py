@@ -16,8 +16,7 @@ import pytest
 from statusadmin.audit.models import AuditEntry
 from statusadmin.convoso.models import SandboxFault, SandboxStatus
 from statusadmin.convoso.sandbox import SANDBOX_TOKEN, Sandbox, seed
-from statusadmin.statuses.models import MirrorSync
-from tests.conftest import SandboxServer
+from tests.conftest import SandboxServer, age_mirror
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -79,7 +78,7 @@ def switch_on(server: SandboxServer, kind: str, endpoint: str) -> None:
 @pytest.mark.parametrize("kind", MESSAGES)
 def test_search(dashboard, convoso_server, kind):
     switch_on(convoso_server, kind, "search")
-    MirrorSync.objects.update(attempted_at=None)
+    age_mirror(10**6)
     response = dashboard.post("/refresh/", {"q": ""}, **HX)
     assert response.status_code == 200
     html = response.content.decode()

@@ -5,13 +5,29 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from statusadmin.convoso.validation import FLAG_LABELS
+
 from .models import AuditEntry
+
+
+class ChangedFieldFilter(admin.SimpleListFilter):
+    title = "changed field"
+    parameter_name = "changed"
+
+    def lookups(self, request, model_admin):  # type: ignore[no-untyped-def]
+        return [("name", "Name"), ("color", "Colour"), *FLAG_LABELS.items()]
+
+    def queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        if self.value():
+            return queryset.filter(touched__contains=f" {self.value()} ")
+        return queryset
 
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
     list_display = ("created_at", "actor_username", "status_code", "action", "outcome", "seq")
-    list_filter = ("action", "outcome")
+    list_filter = ("action", "outcome", ChangedFieldFilter)
+    list_per_page = 50
     search_fields = ("status_code", "actor_username", "reason")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")

@@ -3,10 +3,8 @@ COUNT(*), so any page of millions of entries costs about the same as the first."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
@@ -95,10 +93,8 @@ def entry_page(*, filters: Filters, after: Cursor | None = None, size: int = PAG
     return Page(rows, Cursor(rows[-1].created_at, rows[-1].id) if more else None)
 
 
-def export_rows(*, filters: Filters, fields: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
-    """Every matching entry, oldest first, streamed from the database in chunks."""
-    entries = filters.apply(AuditEntry.objects.all()).order_by("created_at", "id")
-    return entries.values_list(*fields).iterator(chunk_size=2000)
+def filtered(filters: Filters) -> QuerySet[AuditEntry]:
+    return filters.apply(AuditEntry.objects.all())
 
 
 @dataclass(frozen=True, slots=True)

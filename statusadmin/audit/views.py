@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
@@ -20,7 +22,7 @@ from statusadmin.statuses.services import IN_FLIGHT_WINDOW
 
 from . import charts, export, integrity, selectors
 from .forms import AuditFilterForm
-from .models import AuditEntry, Checkpoint, Verification
+from .models import Action, AuditEntry, Checkpoint, Outcome, Verification
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -93,9 +95,32 @@ def _onoff(value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Line:
+    """One entry as the list shows it, with its text worked out here rather than by filters
+    in the template (fifty rows of date formatting was most of a page's time)."""
+
     entry: AuditEntry
     summary: str
     sensitive: bool
+
+    @property
+    def url(self) -> str:
+        return reverse("audit:detail", args=[self.entry.pk])
+
+    @property
+    def when_iso(self) -> str:
+        return self.entry.created_at.isoformat()
+
+    @property
+    def when_text(self) -> str:
+        return self.entry.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+    @property
+    def action(self) -> str:
+        return Action(self.entry.action).label
+
+    @property
+    def outcome(self) -> str:
+        return Outcome(self.entry.outcome).label
 
 
 def is_sensitive(entry: AuditEntry) -> bool:
@@ -160,10 +185,10 @@ def _export(request: HttpRequest, kind: str) -> StreamingHttpResponse:
     filters = AuditFilterForm(request.GET).filters()
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     if kind == "csv":
-        body, content_type = export.csv_lines(filters), "text/csv; charset=utf-8"
+        body, content_type = export.csv_chunks(filters), "text/csv; charset=utf-8"
     else:
-        body, content_type = export.jsonl_lines(filters), "application/x-ndjson; charset=utf-8"
-    response = StreamingHttpResponse(export.batched(body), content_type=content_type)
+        body, content_type = export.jsonl_chunks(filters), "application/x-ndjson; charset=utf-8"
+    response = StreamingHttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{kind}"'
     return response
 

@@ -15,8 +15,8 @@ SEARCH_LIMIT = 200
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    custom: list[MirrorStatus]
-    system: list[MirrorStatus]
+    custom: list[Status]
+    system: list[Status]
     total: int
 
     @property
@@ -31,17 +31,20 @@ class SearchResult:
 def status_search(*, account: str, query: str = "", limit: int = SEARCH_LIMIT) -> SearchResult:
     """Statuses whose code or name contains ``query`` (case-insensitive), custom first.
 
-    Returns at most ``limit`` rows and the total number of matches.
+    Returns at most ``limit`` rows and the total number of matches. Two queries on purpose:
+    the page walks the (account, custom, code) index and stops after ``limit`` matches, while
+    a window count over the same query would have to sort every match first (4x slower).
     """
     rows = MirrorStatus.objects.filter(account=account)
     needle = query.strip().casefold()
     if needle:
         rows = rows.filter(search_text__contains=needle)
-    total = rows.count()
-    page = list(rows.order_by("-custom", "code")[:limit])
+    page = rows.order_by("-custom", "code").values_list(*MirrorStatus.STATUS_FIELDS)[:limit]
+    statuses = [MirrorStatus.status_from(row) for row in page]
+    total = len(statuses) if len(statuses) < limit else rows.count()
     return SearchResult(
-        custom=[r for r in page if r.custom],
-        system=[r for r in page if not r.custom],
+        custom=[s for s in statuses if s.custom],
+        system=[s for s in statuses if not s.custom],
         total=total,
     )
 

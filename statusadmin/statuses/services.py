@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -80,9 +81,11 @@ def mirror_refresh(*, force: bool = False) -> MirrorSync:
     account = client.account
     now = timezone.now()
     max_age = timedelta(seconds=settings.MIRROR_MAX_AGE)
+    if not force and (known := cache.get(_sync_key(account))) is not None:
+        return known  # still fresh: no need to ask the database on every keystroke
     sync, _ = MirrorSync.objects.get_or_create(account=account)
     if not force and sync.attempted_at and now - sync.attempted_at < max_age:
-        return sync
+        return _remember(sync)
     # Take the lease with one conditional UPDATE: whichever worker matches the old state wins.
     lease_until = now + timedelta(seconds=settings.CONVOSO_READ_TIMEOUT * 3 + 5)
     claimed = (
@@ -99,10 +102,22 @@ def mirror_refresh(*, force: bool = False) -> MirrorSync:
         MirrorSync.objects.filter(account=account).update(
             last_error=exc.explanation, lease_until=None
         )
-        sync.refresh_from_db()
-        return sync
-    _replace_mirror(account, statuses, fetched_at=now)
+    else:
+        _replace_mirror(account, statuses, fetched_at=now)
     sync.refresh_from_db()
+    return _remember(sync)
+
+
+def _sync_key(account: str) -> str:
+    return f"mirror-sync:{account}"
+
+
+def _remember(sync: MirrorSync) -> MirrorSync:
+    """Share a sync state that needs no refresh with every worker, until it needs one."""
+    if sync.attempted_at is not None:
+        fresh_for = settings.MIRROR_MAX_AGE - (timezone.now() - sync.attempted_at).total_seconds()
+        if fresh_for > 1:
+            cache.set(_sync_key(sync.account), sync, fresh_for)
     return sync
 
 

@@ -20,6 +20,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
@@ -111,6 +112,16 @@ class Row:
         return not (self.mode or self.message or self.error or self.highlight or self.focus)
 
 
+class RenderedRows(list[str]):
+    """Rows already rendered (and escaped): the template prints them in one go, not one by one
+    through its own loop, which for 200 rows cost more than everything else in a search."""
+
+    def __html__(self) -> SafeString:
+        return mark_safe("".join(self))  # noqa: S308 - each row was rendered (escaped) already
+
+    __str__ = __html__  # the template engine calls str() before it looks for __html__
+
+
 def render_row(row: Row, request: HttpRequest | None = None) -> str:
     if row.plain:
         return _render_plain_row(row.status, row.editable)
@@ -143,11 +154,13 @@ def list_context(request: HtmxHttpRequest, query: str, *, refresh: bool = False)
     return {
         "q": query,
         "result": result,
-        "custom_rows": [
-            render_row(make_row(m.to_status(), can_edit, highlight=m.code == created))
-            for m in result.custom
-        ],
-        "system_rows": [render_row(make_row(m.to_status(), can_edit)) for m in result.system],
+        "custom_rows": RenderedRows(
+            render_row(make_row(status, can_edit, highlight=status.code == created))
+            for status in result.custom
+        ),
+        "system_rows": RenderedRows(
+            render_row(make_row(status, can_edit)) for status in result.system
+        ),
         "sync": sync,
         "sync_age": selectors.mirror_age_seconds(sync, now),
         "can_edit": can_edit,
@@ -217,8 +230,8 @@ def row_response(
                 messages.success(request, row.message)
             return back_to_list(request, code)
         context = list_context(request, code)
-        context["custom_rows"] = [render_row(row, request)] if row else []
-        context["system_rows"] = []
+        context["custom_rows"] = RenderedRows([render_row(row, request)] if row else [])
+        context["system_rows"] = RenderedRows()
         return render(request, "statuses/index.html", context)
     html = render_to_string(
         "statuses/index.html#row", {"row": row, "gone_code": code}, request=request

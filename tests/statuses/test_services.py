@@ -16,7 +16,7 @@ from statusadmin.convoso.validation import InvalidInput
 from statusadmin.statuses import services
 from statusadmin.statuses.models import MirrorStatus, MirrorSync
 from statusadmin.statuses.selectors import status_version
-from tests.conftest import refused
+from tests.conftest import age_mirror, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ class MirrorRefreshTests:
     def test_a_stale_mirror_is_refreshed(self, settings):
         services.mirror_refresh()
         SandboxStatus.objects.filter(code="XFER").update(name="Changed in Convoso")
-        MirrorSync.objects.update(attempted_at=timezone.now() - timedelta(seconds=61))
+        age_mirror(61)
         services.mirror_refresh()
         assert mirrored("XFER").name == "Changed in Convoso"
 
@@ -53,7 +53,7 @@ class MirrorRefreshTests:
         settings.MIRROR_MAX_AGE = 5
         services.mirror_refresh()
         SandboxStatus.objects.filter(code="XFER").update(name="Renamed")
-        MirrorSync.objects.update(attempted_at=timezone.now() - timedelta(seconds=6))
+        age_mirror(6)
         services.mirror_refresh()
         assert mirrored("XFER").name == "Renamed"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 import requests
@@ -12,8 +11,8 @@ from django.utils import timezone
 from statusadmin.convoso.connection import SANDBOX_ACCOUNT
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
-from statusadmin.statuses.models import MirrorStatus, MirrorSync
-from tests.conftest import refused, status_item
+from statusadmin.statuses.models import MirrorStatus
+from tests.conftest import age_mirror, refused, status_item
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +145,7 @@ class SyncTests:
         real_convoso.mock.replace(
             "POST", real_convoso.url("search"), body=requests.ConnectTimeout()
         )
-        MirrorSync.objects.update(attempted_at=timezone.now() - timedelta(minutes=5))
+        age_mirror(300)
         page = html(supervisor_client.get("/"))
         assert "Convoso could not be reached in time" in page
         assert "Showing the copy from" in page
