@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
+
 from statusadmin.convoso.client import Status
 
 from .models import MirrorStatus, MirrorSync
@@ -32,16 +34,28 @@ def status_search(*, account: str, query: str = "", limit: int = SEARCH_LIMIT) -
     """Statuses whose code or name contains ``query`` (case-insensitive), custom first.
 
     Returns at most ``limit`` rows and the total number of matches. Two queries on purpose:
-    the page walks the (account, custom, code) index and stops after ``limit`` matches, while
+    the page walks the (account, -custom, code) index and stops after ``limit`` matches, while
     a window count over the same query would have to sort every match first (4x slower).
+    Written in SQL because this runs on every keystroke, and building the same two queries
+    through the ORM each time cost as much as running them.
     """
-    rows = MirrorStatus.objects.filter(account=account)
+    table = MirrorStatus._meta.db_table
+    where, params = "account = %s", [account]
     needle = query.strip().casefold()
     if needle:
-        rows = rows.filter(search_text__contains=needle)
-    page = rows.order_by("-custom", "code").values_list(*MirrorStatus.STATUS_FIELDS)[:limit]
-    statuses = [MirrorStatus.status_from(row) for row in page]
-    total = len(statuses) if len(statuses) < limit else rows.count()
+        where += f" AND search_text {connection.operators['contains']}"
+        params.append(f"%{connection.ops.prep_for_like_query(needle)}%")
+    columns = ", ".join(connection.ops.quote_name(c) for c in MirrorStatus.STATUS_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {table} WHERE {where} ORDER BY custom DESC, code LIMIT %s",  # noqa: S608 - fixed names; values are parameters
+            [*params, limit],
+        )
+        statuses = [MirrorStatus.status_from(tuple(row)) for row in cursor.fetchall()]
+        total = len(statuses)
+        if total == limit:
+            cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)  # noqa: S608
+            total = cursor.fetchone()[0]
     return SearchResult(
         custom=[s for s in statuses if s.custom],
         system=[s for s in statuses if not s.custom],

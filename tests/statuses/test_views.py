@@ -113,6 +113,11 @@ class SearchTests:
             supervisor_client.get("/", {"q": query}, **HX)
         assert calls == []
 
+    @pytest.mark.parametrize("query", ["%", "_", "\\", "%x%"])
+    def test_like_wildcards_are_literal(self, supervisor_client, query):
+        page = html(supervisor_client.get("/", {"q": query}))
+        assert "0 statuses match" in page
+
     def test_query_is_escaped(self, supervisor_client):
         page = html(supervisor_client.get("/", {"q": "<script>alert(1)</script>"}))
         assert "<script>alert(1)" not in page
