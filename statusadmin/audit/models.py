@@ -55,7 +55,7 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
 
 class AuditEntry(models.Model):
     # When the attempt began (server clock, UTC) and when its outcome was recorded.
-    created_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField()
     completed_at = models.DateTimeField(null=True, blank=True)
 
     actor = models.ForeignKey(
