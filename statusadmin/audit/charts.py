@@ -110,8 +110,9 @@ def build(activity: Activity) -> Chart:
     legend = [
         (label, colour, totals.get(key, 0)) for key, label, colour in SERIES if totals.get(key)
     ]
+    noun = "entry" if activity.total == 1 else "entries"
     summary = (
-        f"{activity.total} entries per {activity.unit} from {activity.start:%d %b %Y} to "
+        f"{activity.total} {noun} per {activity.unit} from {activity.start:%d %b %Y} to "
         f"{activity.end:%d %b %Y}: "
         + (", ".join(f"{n} {label.lower()}" for label, _, n in legend) or "none")
         + "."

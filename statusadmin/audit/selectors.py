@@ -3,10 +3,12 @@ COUNT(*), so any page of millions of entries costs about the same as the first."
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, QuerySet
+from django.core.cache import cache
+from django.db.models import Count, Max, QuerySet
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
@@ -127,6 +129,8 @@ class Activity:
 
 
 DEFAULT_ACTIVITY_DAYS = 30
+# Only bounds memory: an entry appended or completed changes the key (see activity()).
+ACTIVITY_CACHE_SECONDS = 3600
 # The chart never covers more than this: five years of months is 60 bars.
 MAX_ACTIVITY_DAYS = 5 * 366
 
@@ -148,6 +152,15 @@ def activity(*, filters: Filters, today: date | None = None) -> Activity:
     else:
         unit, trunc = "month", TruncMonth
     ranged = replace(filters, date_from=start, date_to=end)
+    # The log only grows: entries are appended, and pending ones complete once (and so take
+    # the next sequence number). The newest id and sequence number therefore say exactly
+    # whether these counts can have changed, and a review session asking again (another
+    # page, the same filter) is answered without counting again.
+    newest = AuditEntry.objects.aggregate(id=Max("id"), seq=Max("seq"))
+    state = f"{ranged!r}:{unit}:{newest['id']}:{newest['seq']}"
+    key = "audit-activity:" + hashlib.sha256(state.encode()).hexdigest()
+    if (cached := cache.get(key)) is not None:
+        return cached
     rows = (
         ranged.apply(AuditEntry.objects.all())
         .annotate(bucket=trunc("created_at"))
@@ -160,7 +173,9 @@ def activity(*, filters: Filters, today: date | None = None) -> Activity:
         day = timezone.localtime(row["bucket"]).date()
         by_bucket.setdefault(day, {})[row["outcome"]] = row["n"]
     starts = _bucket_starts(unit, start, end)
-    return Activity(unit, start, end, [ActivityBucket(d, by_bucket.get(d, {})) for d in starts])
+    result = Activity(unit, start, end, [ActivityBucket(d, by_bucket.get(d, {})) for d in starts])
+    cache.set(key, result, ACTIVITY_CACHE_SECONDS)
+    return result
 
 
 def _bucket_starts(unit: str, start: date, end: date) -> list[date]:

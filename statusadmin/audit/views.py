@@ -162,12 +162,11 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
         "chart": charts.build(selectors.activity(filters=filters)),
         "can_export": request.user.has_perm(EXPORT_AUDIT),
         "can_verify": request.user.has_perm(VERIFY_AUDIT),
-        **integrity_context(),
     }
-    template = "audit/list.html"
     if wants_partial(request):
-        template += "#results"
-    return render(request, template, context)
+        return render(request, "audit/list.html#results", context)
+    # The integrity panel is outside the results, so a filter change doesn't redo it.
+    return render(request, "audit/list.html", {**context, **integrity_context()})
 
 
 @require_GET

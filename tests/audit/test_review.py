@@ -162,6 +162,23 @@ class ListTests:
         assert "1 succeeded, 1 failed" in html
         assert "<script" not in html.split('<figure class="chart">')[1].split("</figure>")[0]
 
+    def test_chart_counts_never_go_stale(self, reviewer, supervisor):
+        from statusadmin.audit import chain
+        from statusadmin.audit.services import begin
+
+        add_entry()
+        assert "1 entry per day" in page(reviewer.get("/audit/", **HX))
+        add_entry(outcome="failed")
+        assert "1 succeeded, 1 failed" in page(reviewer.get("/audit/", **HX))
+        pending = begin(
+            actor=supervisor, origin=None, action="update", code="X", account="a", requested={}
+        )
+        assert "1 pending" in page(reviewer.get("/audit/", **HX))
+        chain.complete(pending, outcome="unknown", completed_at=timezone.now())
+        html = page(reviewer.get("/audit/", **HX))
+        assert "1 unknown" in html
+        assert "pending" not in html.split('<figure class="chart">')[1].split("</figure>")[0]
+
     def test_interrupted_attempts_are_flagged(self, reviewer):
         interrupted = AuditEntry.objects.create(
             created_at=timezone.now() - timedelta(hours=1), actor_username="sue",
