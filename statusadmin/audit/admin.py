@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from statusadmin.convoso.validation import FLAG_LABELS
+from statusadmin.readonly_admin import ReadOnlyAdmin
 
 from .models import AuditEntry
 
@@ -24,7 +25,7 @@ class ChangedFieldFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "actor_username", "status_code", "action", "outcome", "seq")
     list_filter = ("action", "outcome", ChangedFieldFilter)
     list_per_page = 50
@@ -34,12 +35,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: AuditEntry | None = None):  # type: ignore[no-untyped-def]
         return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
-        return False

@@ -3,11 +3,9 @@
 from django.db import models
 
 
-class SandboxStatus(models.Model):
-    """One lead status as the emulated Convoso account holds it."""
+class StatusFlags(models.Model):
+    """The seven Y/N flags of a lead status (validation.FLAGS), as booleans."""
 
-    code = models.CharField(max_length=32, unique=True)
-    name = models.TextField()
     final = models.BooleanField(default=False)
     reached = models.BooleanField(default=False)
     success = models.BooleanField(default=False)
@@ -15,6 +13,16 @@ class SandboxStatus(models.Model):
     callback = models.BooleanField(default=False)
     contact = models.BooleanField(default=False)
     voicemail = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+
+
+class SandboxStatus(StatusFlags):
+    """One lead status as the emulated Convoso account holds it."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.TextField()
     # Six hex digits without '#', or empty; the search response adds the '#', as Convoso does.
     hex_color = models.CharField(max_length=6, blank=True)
     workflow = models.CharField(max_length=64, blank=True)

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
+
+from statusadmin.readonly_admin import ReadOnlyAdmin
 
 from .models import MirrorStatus
 
 
 @admin.register(MirrorStatus)
-class MirrorStatusAdmin(admin.ModelAdmin):
+class MirrorStatusAdmin(ReadOnlyAdmin):
     list_display = ("code", "name", "custom", "final", "reached", "success", "dnc", "account")
     list_filter = ("custom", "account")
     search_fields = ("code", "name")
     ordering = ("-custom", "code")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: MirrorStatus | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: MirrorStatus | None = None) -> bool:
-        return False

@@ -12,23 +12,17 @@ from functools import lru_cache
 from django.db import models
 
 from statusadmin.convoso.client import Status
+from statusadmin.convoso.models import StatusFlags
 from statusadmin.convoso.validation import FLAGS, safe_color
 
 
-class MirrorStatus(models.Model):
+class MirrorStatus(StatusFlags):
     account = models.CharField(max_length=32)
     code = models.CharField(max_length=64)
     # Upstream names are untrusted and unbounded: TextField, always escaped when shown.
     name = models.TextField()
     # Lower-cased "code name", so search is one LIKE on one column.
     search_text = models.TextField(editable=False)
-    final = models.BooleanField(default=False)
-    reached = models.BooleanField(default=False)
-    success = models.BooleanField(default=False)
-    dnc = models.BooleanField(default=False)
-    callback = models.BooleanField(default=False)
-    contact = models.BooleanField(default=False)
-    voicemail = models.BooleanField(default=False)
     color = models.CharField(max_length=7, blank=True)  # '#RRGGBB', validated, or ''
     workflow = models.CharField(max_length=255, blank=True)
     custom = models.BooleanField(default=False)
