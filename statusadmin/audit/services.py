@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,16 +55,7 @@ def _clean_ip(value: str | None) -> str | None:
 
 def status_snapshot(status: Status | None) -> dict[str, Any] | None:
     """A status as the audit log keeps it: every field Convoso reported."""
-    if status is None:
-        return None
-    return {
-        "code": status.code,
-        "name": status.name,
-        "color": status.color,
-        **status.flags(),
-        "workflow": status.workflow,
-        "custom": status.custom,
-    }
+    return None if status is None else dataclasses.asdict(status)
 
 
 def begin(

@@ -67,10 +67,6 @@ def status_get(*, account: str, code: str) -> MirrorStatus | None:
     return MirrorStatus.objects.filter(account=account, code=code).first()
 
 
-def mirror_sync_get(*, account: str) -> MirrorSync | None:
-    return MirrorSync.objects.filter(account=account).first()
-
-
 def mirror_age_seconds(sync: MirrorSync | None, now: datetime) -> float | None:
     if sync is None or sync.synced_at is None:
         return None

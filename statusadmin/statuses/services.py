@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 REASON_MAX_LENGTH = 500
 # An attempt still pending after this long was interrupted (the process died mid-call).
 IN_FLIGHT_WINDOW = timedelta(minutes=5)
+# What a create sets, as the audit log lists it among the changed fields.
+CREATED_FIELDS = ("name", *FLAGS, "color")
 
 
 class ReasonRequired(InvalidInput):
@@ -252,12 +254,12 @@ def status_create(
         note = "Convoso's reply was lost; a search afterwards showed the status had been created."
         audit.finish(
             entry, before=None, after=result.status,
-            changed=["name", *FLAGS, "color"], note=note if result.reconciled else "",
+            changed=list(CREATED_FIELDS), note=note if result.reconciled else "",
         )  # fmt: skip
         mirror_store(account=client.account, status=result.status)
     return WriteResult(
         status=result.status,
-        changed=["name", *FLAGS, "color"],
+        changed=list(CREATED_FIELDS),
         reconciled=result.reconciled,
     )
 

@@ -17,11 +17,17 @@ TABLE = "audit_auditentry"
 
 
 def refused(sql: str, params: list | None = None) -> bool:
-    """Run SQL in a savepoint; True if the database refused it."""
+    """Run SQL in a savepoint; True if the append-only trigger refused it.
+
+    Any other database error (a typo, a constraint) is re-raised, so it can't pass for the
+    trigger's refusal.
+    """
     try:
         with transaction.atomic():
             raw(sql, params)
-    except (DatabaseError, IntegrityError):
+    except (DatabaseError, IntegrityError) as exc:
+        if "audit entr" not in str(exc):
+            raise
         return True
     return False
 

@@ -126,8 +126,17 @@ class TamperTests:
     def test_rewritten_below_a_checkpoint(self, five, tmp_path):
         checkpoints = tmp_path / "checkpoints.jsonl"
         call_command("audit_checkpoint", "--file", str(checkpoints), stderr=io.StringIO())
-        raw(f"UPDATE {TABLE} SET hash = %s WHERE seq = 5", ["f" * 64])
-        assert "entry 5" in verify_fails("--checkpoints", str(checkpoints))
+        # Rewrite the head entry and re-hash it, so that the chain on its own still verifies.
+        raw(f"UPDATE {TABLE} SET reason = 'nothing to see' WHERE seq = 5")
+        values = AuditEntry.objects.filter(seq=5).values(*chain.HASHED_FIELDS, "prev_hash").get()
+        raw(
+            f"UPDATE {TABLE} SET hash = %s WHERE seq = 5",
+            [chain.entry_hash(values["prev_hash"], values, 5)],
+        )
+        assert chain.verify().ok
+        message = verify_fails("--checkpoints", str(checkpoints))
+        assert "entry 5 differs from the checkpoint" in message
+        assert "the chain was rewritten" in message
 
     def test_search_column_altered(self, five):
         raw(f"UPDATE {TABLE} SET touched = '' WHERE seq = 4")

@@ -8,7 +8,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from statusadmin.convoso.models import SandboxStatus
+from statusadmin.convoso.models import SandboxFault, SandboxStatus
 
 pytestmark = pytest.mark.browser
 
@@ -91,7 +91,9 @@ class SwitchTests:
         expect(success).to_have_attribute("aria-checked", "false")
         expect(success).not_to_have_attribute("aria-disabled", "true")
         expect(success).to_be_focused()
+        page.wait_for_timeout(1000)  # longer than a request: a queued second POST would be out
         assert len(posts) == 1
+        assert SandboxStatus.objects.get(code="XFER").success is False
 
     def test_failure_shows_the_old_state_and_the_reason(self, session, supervisor):
         page = session.login_as(supervisor)
@@ -102,6 +104,19 @@ class SwitchTests:
         expect(row(page, "XFER").get_by_role("alert")).to_contain_text(
             "Only custom statuses can be changed"
         )
+        # Now shown as the system status it became, with Final still off (the first flag).
+        expect(row(page, "XFER").locator("td.flag").first).to_have_text("No")
+        assert SandboxStatus.objects.get(code="XFER").final is False
+
+    def test_failed_call_leaves_the_switch_as_it_was(self, session, supervisor):
+        page = session.login_as(supervisor)
+        session.open("/?q=xfer")
+        SandboxFault.objects.create(endpoint="update", kind="unknown_code", remaining=1)
+        final = row(page, "XFER").get_by_role("switch", name="Final")
+        final.click()
+        expect(row(page, "XFER").get_by_role("alert")).to_contain_text("account suspended")
+        expect(final).to_have_attribute("aria-checked", "false")
+        assert SandboxStatus.objects.get(code="XFER").final is False
 
 
 class DncPromptTests:

@@ -134,10 +134,13 @@ class UpdateTests:
             )
         assert exc.value.field == "reason"
 
-    def test_invalid_change_is_refused_before_any_call(self, supervisor):
+    def test_invalid_change_is_refused_before_any_call(self, supervisor, monkeypatch):
+        sent: list[object] = []
+        monkeypatch.setattr(type(get_client()), "call", lambda *a, **k: sent.append(a))
         with pytest.raises(InvalidInput) as exc:
             services.status_update(actor=supervisor, code="XFER", changes={"color": "red"})
         assert exc.value.field == "color"
+        assert sent == []
 
     def test_system_status_is_rejected_by_convoso(self, supervisor):
         with pytest.raises(errors.StatusNotModifiable):
@@ -201,7 +204,10 @@ class CreateTests:
 def test_the_service_is_the_only_writer():
     """Nothing but statuses/services.py may call the client's insert or update."""
     root = Path(__file__).resolve().parents[2] / "statusadmin"
-    call = re.compile(r"\bclient(\(\))?\.(insert|update)\(")
+    # A client however it is reached: client, self._client, get_client(), build_client(...).
+    call = re.compile(r"client(\([^()]*\))?\s*\.\s*(insert|update)\(")
+    for form in ("client.insert(", "get_client().update(", "self._client.update("):
+        assert call.search(form), form
     writers = {
         path.relative_to(root).as_posix()
         for path in root.rglob("*.py")

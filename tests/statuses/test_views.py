@@ -554,4 +554,6 @@ def test_a_nul_in_the_search_is_ignored(supervisor_client):
     seed()
     response = supervisor_client.get("/", {"q": "xf\x00er"})
     assert response.status_code == 200
-    assert 'id="row-XFER"' in html(response)
+    page = html(response)
+    assert 'id="row-XFER"' in page
+    assert 'id="row-COMP"' not in page  # the query was cleaned, not thrown away
