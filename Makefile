@@ -30,7 +30,6 @@ setup: $(STAMP)
 
 migrate: setup
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
 
 demo: migrate
 	$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/

@@ -1,14 +1,13 @@
 #!/bin/sh
 # Container entry point.
 #   serve            (default) run gunicorn; with MIGRATE_ON_START=1, migrate first
-#   migrate          apply migrations and create the cache table, then exit (a release step)
+#   migrate          apply migrations (which also create the cache table), then exit
 #   manage ARGS...   any manage.py command, e.g. `manage createsuperuser`
 set -eu
 cd "$(dirname "$0")/.."
 
 migrate() {
     python manage.py migrate --noinput
-    python manage.py createcachetable
 }
 
 command="${1:-serve}"

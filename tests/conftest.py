@@ -41,9 +41,11 @@ def _database_test_state(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every database test starts with an empty cache and the audit triggers in place, and
     leaves its audit rows to the secret scan.
 
-    A transactional test ends with a flush, which on SQLite is a DELETE that the append-only
-    triggers (rightly) refuse; so they are lifted just for the flush and put back before the
-    next test. PostgreSQL flushes with TRUNCATE, which leaves them alone.
+    The triggers must be there because `migrate` put them there: this fixture never installs
+    them, it only checks. A transactional test ends with a flush (DELETE on SQLite, TRUNCATE
+    on PostgreSQL), which the triggers rightly refuse; so they are lifted for the flush, and
+    the flush's own post_migrate signal (the production code that `migrate` runs) puts them
+    back. If it didn't, the next database test fails here.
     """
     uses_db, transactional = _uses_database(request)
     if not uses_db:
@@ -53,26 +55,15 @@ def _database_test_state(request: pytest.FixtureRequest) -> Iterator[None]:
     from django.core.cache import cache
     from django.db import connection
 
+    from statusadmin.audit import triggers
+    from tests.secret_scan import dump_audit_rows
+
+    missing = triggers.missing(connection)
+    assert not missing, f"the audit table's append-only triggers are missing: {missing}"
     # The cache table outlives a transactional test's flush; what it holds (sessions' users,
     # the mirror's freshness) describes rows that no longer exist.
     cache.clear()
-
-    from tests.secret_scan import dump_audit_rows
-
-    if connection.vendor != "sqlite":
-        yield
-        dump_audit_rows()
-        return
-    from statusadmin.audit import triggers
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        present = {row[0] for row in cursor.fetchall()}
-    if "audit_entry_no_delete" not in present:
-        triggers.install(connection)
     yield
-    from tests.secret_scan import dump_audit_rows
-
     dump_audit_rows()
     if transactional:
         triggers.remove(connection)

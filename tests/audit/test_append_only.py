@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
@@ -132,3 +136,40 @@ class AdminTests:
         )
         assert changelist.status_code in (200, 302)
         assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+class SystemCheckTests:
+    """`manage.py check` says so when the database has lost the guard."""
+
+    def test_check_passes_with_the_guard(self):
+        call_command("check", stdout=io.StringIO())
+
+    def test_check_fails_without_a_trigger(self):
+        from django.db import connection
+
+        from statusadmin.audit import triggers
+
+        triggers.remove(connection)  # undone with the test's transaction
+        with pytest.raises(SystemCheckError, match=r"audit\.E001"):
+            call_command("check", stdout=io.StringIO(), stderr=io.StringIO())
+
+    def test_a_disabled_postgresql_trigger_counts_as_missing(self):
+        from django.db import connection
+
+        from statusadmin.audit import triggers
+
+        if connection.vendor != "postgresql":
+            # SQLite can't disable a trigger, only drop it (the test above).
+            assert triggers.missing(connection) == []
+            return
+        raw(f"ALTER TABLE {TABLE} DISABLE TRIGGER audit_entry_append_only")
+        assert triggers.missing(connection) == ["audit_entry_append_only"]
+
+    @pytest.mark.django_db(transaction=True)
+    def test_truncate_is_refused_on_postgresql(self):
+        from django.db import connection
+
+        add_entry()
+        if connection.vendor == "postgresql":
+            assert refused(f"TRUNCATE {TABLE}")
+        assert AuditEntry.objects.count() == 1
