@@ -74,6 +74,45 @@ def clean_name(value: object) -> str:
     return text
 
 
+REASON_MAX_LENGTH = 500
+REASON_MIN_WORD_CHARACTERS = 3
+REASON_MISSING = "Say briefly why DNC is being changed. It goes in the audit log."
+REASON_NOT_WORDS = (
+    f"Write the reason in words: at least {REASON_MIN_WORD_CHARACTERS} letters or digits. "
+    "It goes in the audit log."
+)
+# Letters (category Lo) that every font draws as nothing: a "reason" made of them is blank.
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+# Removed outright: format characters (zero-width, bidi overrides), surrogates, private-use
+# and unassigned code points. Control characters and whitespace become single spaces.
+_DROPPED = frozenset(("Cf", "Cs", "Co", "Cn"))
+
+
+def clean_reason(value: object) -> str:
+    """The reason for a DNC change, as it will be stored, or InvalidInput("reason").
+
+    It is the one brake on a careless DNC change and what compliance reads later, so it must
+    be text a person can read: NUL, control and format characters are removed, whitespace is
+    collapsed, and at least a few letters or digits must remain.
+    """
+    text = value if isinstance(value, str) else ""
+    kept = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in _DROPPED or ch in _INVISIBLE_LETTERS:
+            continue
+        kept.append(" " if category == "Cc" or ch.isspace() else ch)
+    reason = " ".join("".join(kept).split())
+    if not reason:
+        raise InvalidInput("reason", REASON_MISSING)
+    words = sum(1 for ch in reason if unicodedata.category(ch)[0] in "LN")
+    if words < REASON_MIN_WORD_CHARACTERS:
+        raise InvalidInput("reason", REASON_NOT_WORDS)
+    if len(reason) > REASON_MAX_LENGTH:
+        raise InvalidInput("reason", f"Keep the reason under {REASON_MAX_LENGTH} characters.")
+    return reason
+
+
 def clean_flag(field: str, value: object) -> bool:
     """Accept a boolean or Y/N (any case); anything else is an error on that flag's field."""
     if isinstance(value, bool):

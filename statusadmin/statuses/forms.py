@@ -36,6 +36,15 @@ class StatusCreateForm(forms.Form):
                 label=FLAG_LABELS[flag], help_text=FLAG_HINTS[flag], required=False
             )
 
+        # After the flags, so the question follows the DNC box it depends on.
+        self.fields["reason"] = forms.CharField(
+            label="Why is DNC on?",
+            required=False,
+            widget=forms.TextInput(attrs={"maxlength": validation.REASON_MAX_LENGTH}),
+            help_text="Needed when DNC is ticked: leads given this status are added to the "
+            "Do-Not-Call list. Your reason is kept in the audit log.",
+        )
+
     def flag_fields(self) -> list[forms.BoundField]:
         return [self[flag] for flag in FLAGS]
 
@@ -47,3 +56,15 @@ class StatusCreateForm(forms.Form):
 
     def clean_color(self) -> object:
         return _convoso_rule(validation.clean_color, self.cleaned_data["color"])
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if not data.get("dnc"):
+            data["reason"] = ""  # asked only about DNC; nothing else to explain
+            return data
+        # The same rule as turning DNC on for an existing status.
+        try:
+            data["reason"] = validation.clean_reason(data.get("reason", ""))
+        except validation.InvalidInput as exc:
+            self.add_error("reason", exc.message)
+        return data

@@ -26,14 +26,19 @@ from statusadmin.audit.services import Origin
 from statusadmin.convoso import errors
 from statusadmin.convoso.client import Status
 from statusadmin.convoso.connection import get_client
-from statusadmin.convoso.validation import FLAGS, InvalidInput, clean_changes
+from statusadmin.convoso.validation import (
+    FLAGS,
+    REASON_MISSING,
+    InvalidInput,
+    clean_changes,
+    clean_reason,
+)
 
 from .models import MirrorStatus, MirrorSync
 from .selectors import status_version
 
 logger = logging.getLogger(__name__)
 
-REASON_MAX_LENGTH = 500
 # An attempt still pending after this long was interrupted (the process died mid-call).
 IN_FLIGHT_WINDOW = timedelta(minutes=5)
 # What a create sets, as the audit log lists it among the changed fields.
@@ -41,12 +46,24 @@ CREATED_FIELDS = ("name", *FLAGS, "color")
 
 
 class ReasonRequired(InvalidInput):
-    """Changing DNC needs a written reason (for compliance review) before anything is sent."""
+    """Changing DNC needs a written reason (for compliance review) before anything is sent.
 
-    def __init__(self) -> None:
-        super().__init__(
-            "reason", "Say briefly why DNC is being changed. It goes in the audit log."
-        )
+    Not an attempt: the dashboard asks for the reason (again) and nothing is audited yet.
+    """
+
+    def __init__(self, message: str = REASON_MISSING) -> None:
+        super().__init__("reason", message)
+
+
+def checked_reason(reason: str, *, required: bool) -> str:
+    """The reason as it will be stored: validation.clean_reason's rule whenever one is needed
+    (a DNC change or a new status with DNC on) or given."""
+    if not required and not reason.strip():
+        return ""
+    try:
+        return clean_reason(reason)
+    except InvalidInput as exc:
+        raise ReasonRequired(exc.message) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +237,11 @@ def _made_by_dashboard(account: str, code: str, before: Status | None, now: Stat
 # --- writes --------------------------------------------------------------------------------------
 
 
+def _truthy(value: object) -> bool:
+    """A flag as forms and callers give it: True, or "Y" in any case."""
+    return value is True or (isinstance(value, str) and value.strip().upper() == "Y")
+
+
 def _requested(changes: Mapping[str, object]) -> dict[str, object]:
     """What was asked for, in the audit log's terms (flags as booleans when they are valid)."""
     try:
@@ -235,15 +257,20 @@ def status_create(
     name: str,
     color: str | None,
     flags: Mapping[str, object],
+    reason: str = "",
     origin: Origin | None = None,
 ) -> WriteResult:
-    """Create a custom status in Convoso. Raises InvalidInput or a ConvosoError."""
+    """Create a custom status in Convoso. Raises InvalidInput or a ConvosoError.
+
+    A status created with DNC on needs a reason, exactly as turning DNC on does.
+    """
+    reason = checked_reason(reason, required=_truthy(flags.get("dnc")))
     client = get_client()
     requested = {"code": str(code).strip().upper(), "name": name, "color": color}
-    requested.update({f: bool(flags.get(f)) for f in FLAGS})
+    requested.update({f: _truthy(flags.get(f)) for f in FLAGS})
     entry = audit.begin(
         actor=actor, origin=origin, action=Action.CREATE, code=requested["code"],
-        account=client.account, requested=requested,
+        account=client.account, requested=requested, reason=reason,
     )  # fmt: skip
     try:
         result = client.insert(code=code, name=name, color=color, flags=flags)
@@ -280,9 +307,7 @@ def status_update(
     Convoso's rules (InvalidInput, nothing sent) and every ConvosoError. The mirror ends up
     holding the freshest state that was read.
     """
-    reason = reason.strip()
-    if "dnc" in changes and not reason:
-        raise ReasonRequired
+    reason = checked_reason(reason, required="dnc" in changes)
     client = get_client()
     entry = audit.begin(
         actor=actor, origin=origin, action=Action.UPDATE, code=code,
@@ -290,8 +315,6 @@ def status_update(
     )  # fmt: skip
     before: Status | None = None
     try:
-        if len(reason) > REASON_MAX_LENGTH:
-            raise InvalidInput("reason", f"Keep the reason under {REASON_MAX_LENGTH} characters.")
         cleaned = clean_changes(changes)
         before = client.get(code)
         result = client.update(code, cleaned, before=before)

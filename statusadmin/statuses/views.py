@@ -256,8 +256,13 @@ def apply_change(
             expected_version=request.GET.get("v") or None,
             origin=origin_from_request(request),
         )
-    except services.ReasonRequired:
-        row = current_row(request, code, mode="dnc", focus="reason")
+    except services.ReasonRequired as exc:
+        # The switch asks first (no reason sent); a reason that was sent but isn't one is told.
+        submitted = "reason" in request.POST
+        row = current_row(
+            request, code, mode="dnc", focus="reason",
+            error=exc.message if submitted else "", reason=reason.replace("\x00", ""),
+        )  # fmt: skip
         if row is not None:
             row.dnc_target = changes.get("dnc") == "Y"
         return row_response(request, code, row)
@@ -349,6 +354,7 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
                 name=data["name"],
                 color=data["color"],
                 flags={f: data[f] for f in FLAGS},
+                reason=data["reason"],
                 origin=origin_from_request(request),
             )
         except InvalidInput as exc:

@@ -70,9 +70,10 @@ class SuccessTests:
     def test_create(self, supervisor):
         services.status_create(
             actor=supervisor, code="vip1", name="VIP", color="#abcdef",
-            flags={"dnc": True}, origin=ORIGIN,
+            flags={"dnc": True}, reason="VIP opt-outs", origin=ORIGIN,
         )  # fmt: skip
         entry = only_entry()
+        assert entry.reason == "VIP opt-outs"
         assert (entry.action, entry.outcome, entry.status_code) == ("create", "succeeded", "VIP1")
         assert entry.before is None
         assert entry.after["dnc"] is True

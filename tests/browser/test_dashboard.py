@@ -184,6 +184,25 @@ class CreateTests:
             "aria-checked", "true"
         )
 
+    def test_dnc_asks_why_and_the_reason_is_kept(self, session, supervisor):
+        from statusadmin.audit.models import AuditEntry
+
+        page = session.login_as(supervisor)
+        session.open("/statuses/new/")
+        reason = page.get_by_label("Why is DNC on?")
+        expect(reason).to_be_hidden()
+        page.get_by_label("Code").fill("OPT9")
+        page.get_by_label("Name").fill("Opted out")
+        page.get_by_label("DNC", exact=True).check()
+        expect(reason).to_be_visible()
+        page.get_by_role("button", name="Create status").click()
+        expect(page.locator("#id_reason_error")).to_contain_text("why DNC is being changed")
+        expect(page.get_by_label("Why is DNC on?")).to_be_visible()
+        page.get_by_label("Why is DNC on?").fill("Text opt-outs")
+        page.get_by_role("button", name="Create status").click()
+        expect(page).to_have_url(re.compile(r"\?created=OPT9#row-OPT9$"))
+        assert AuditEntry.objects.get(status_code="OPT9").reason == "Text opt-outs"
+
     def test_errors_appear_next_to_their_field(self, session, supervisor):
         page = session.login_as(supervisor)
         session.open("/statuses/new/")

@@ -120,6 +120,40 @@ class UpdateTests:
                 )
         assert sent == []
 
+    @pytest.mark.parametrize("reason", ["\x00", "\u200b", "\u200b\u200d\ufeff", "\t\n", ".."])
+    def test_a_reason_made_of_nothing_readable_is_no_reason(self, supervisor, monkeypatch, reason):
+        sent: list[object] = []
+        monkeypatch.setattr(type(get_client()), "call", lambda *a, **k: sent.append(a))
+        with pytest.raises(services.ReasonRequired):
+            services.status_update(
+                actor=supervisor, code="XFER", changes={"dnc": "Y"}, reason=reason
+            )
+        assert sent == []
+
+    def test_creating_with_dnc_on_needs_a_reason(self, supervisor, monkeypatch):
+        sent: list[object] = []
+        monkeypatch.setattr(type(get_client()), "call", lambda *a, **k: sent.append(a))
+        for reason in ("", "\x00", "\u200b"):
+            with pytest.raises(services.ReasonRequired):
+                services.status_create(
+                    actor=supervisor, code="OPT2", name="Opt-out", color=None,
+                    flags={"dnc": True}, reason=reason,
+                )  # fmt: skip
+        assert sent == []
+
+    def test_creating_with_dnc_on_audits_the_reason(self, supervisor):
+        from statusadmin.audit.models import AuditEntry
+
+        services.status_create(
+            actor=supervisor, code="OPT2", name="Opt-out", color=None,
+            flags={"dnc": "Y", "final": "N"}, reason="SMS opt-outs",
+        )  # fmt: skip
+        entry = AuditEntry.objects.get()
+        assert entry.reason == "SMS opt-outs"
+        assert entry.requested["dnc"] is True
+        assert entry.requested["final"] is False
+        assert SandboxStatus.objects.get(code="OPT2").dnc is True
+
     def test_dnc_with_a_reason(self, supervisor):
         result = services.status_update(
             actor=supervisor, code="XFER", changes={"dnc": True}, reason="Customer opt-outs"

@@ -329,6 +329,31 @@ class DncReasonTests:
         assert "autofocus" in switch(page, "dnc")
         assert SandboxStatus.objects.get(code="XFER").dnc is False
 
+    @pytest.mark.parametrize("reason", ["\x00", "\u200b\u200b", "\u3164\u3164\u3164", ".."])
+    def test_a_reason_that_is_not_words_is_explained_and_nothing_is_sent(
+        self, supervisor_client, reason
+    ):
+        from statusadmin.audit.models import AuditEntry
+
+        page = html(
+            supervisor_client.post("/statuses/XFER/flag/", {"dnc": "Y", "reason": reason}, **HX)
+        )
+        assert "Why turn DNC on for XFER?" in page
+        prompt_error = re.search(r'<p class="error" id="msg-XFER" role="alert">(.*?)</p>', page)
+        assert prompt_error, page
+        assert "letters or digits" in prompt_error.group(1) or "why DNC" in prompt_error.group(1)
+        assert SandboxStatus.objects.get(code="XFER").dnc is False
+        assert not AuditEntry.objects.exists()
+
+    def test_the_reason_is_stored_as_readable_text(self, supervisor_client):
+        from statusadmin.audit.models import AuditEntry
+
+        supervisor_client.post(
+            "/statuses/XFER/flag/", {"dnc": "Y", "reason": "\u200bOpt-out\x00 list\u202e"}, **HX
+        )
+        assert AuditEntry.objects.get().reason == "Opt-out list"
+        assert SandboxStatus.objects.get(code="XFER").dnc is True
+
     def test_without_javascript_the_prompt_is_a_page(self, supervisor_client):
         response = supervisor_client.post("/statuses/XFER/flag/", {"dnc": "Y"})
         assert response.status_code == 200
@@ -456,7 +481,8 @@ class CreateTests:
 
     def test_success_redirects_to_the_list_with_the_row_highlighted(self, supervisor_client):
         response = supervisor_client.post(
-            "/statuses/new/", {**self.valid(), "success": "on", "dnc": "on"}
+            "/statuses/new/",
+            {**self.valid(), "success": "on", "dnc": "on", "reason": "Opt-out campaign"},
         )
         assert response.status_code == 302
         assert response["Location"] == "/?created=VIP1#row-VIP1"
@@ -467,6 +493,54 @@ class CreateTests:
         page = html(supervisor_client.get(response["Location"]))
         assert '<tbody id="row-VIP1" class="status-row highlight">' in page
         assert "Created VIP1 in Convoso." in page
+
+    def test_the_form_asks_why_dnc_is_on_without_javascript(self, supervisor_client):
+        page = html(supervisor_client.get("/statuses/new/"))
+        field = re.search(r'<input[^>]*name="reason"[^>]*>', page)
+        assert field, page
+        assert 'maxlength="500"' in field.group(0)
+        assert 'for="id_reason">Why is DNC on?</label>' in page
+        # It follows the DNC box, inside the same form.
+        form = page[page.index('id="create-form"') :]
+        form = form[: form.index("</form>")]
+        assert 0 < form.index('name="dnc"') < form.index('name="reason"')
+
+    @pytest.mark.parametrize("reason", ["", "   ", "\x00", "\u200b", "ok"])
+    def test_dnc_on_needs_a_real_reason(self, supervisor_client, reason):
+        from statusadmin.audit.models import AuditEntry
+
+        page = html(
+            supervisor_client.post(
+                "/statuses/new/", {**self.valid(), "dnc": "on", "reason": reason}, **HX
+            )
+        )
+        errors = re.search(r'<ul class="errorlist" id="id_reason_error">(.*?)</ul>', page, re.S)
+        assert errors, page
+        assert "DNC" in errors.group(1) or "letters or digits" in errors.group(1)
+        assert not SandboxStatus.objects.filter(code="VIP1").exists()
+        assert not AuditEntry.objects.exists()
+
+    def test_dnc_on_with_a_reason_is_created_and_the_reason_audited(self, supervisor_client):
+        from statusadmin.audit.models import AuditEntry
+
+        response = supervisor_client.post(
+            "/statuses/new/", {**self.valid(), "dnc": "on", "reason": " Opt-outs\u200b by text "}
+        )
+        assert response.status_code == 302
+        assert SandboxStatus.objects.get(code="VIP1").dnc is True
+        entry = AuditEntry.objects.get()
+        assert (entry.action, entry.outcome, entry.reason) == (
+            "create",
+            "succeeded",
+            "Opt-outs by text",
+        )
+
+    def test_without_dnc_no_reason_is_asked_or_kept(self, supervisor_client):
+        from statusadmin.audit.models import AuditEntry
+
+        supervisor_client.post("/statuses/new/", {**self.valid(), "reason": "stray text"})
+        assert SandboxStatus.objects.get(code="VIP1").dnc is False
+        assert AuditEntry.objects.get().reason == ""
 
     def test_htmx_success_is_a_client_redirect(self, supervisor_client):
         response = supervisor_client.post("/statuses/new/", self.valid(), **HX)
