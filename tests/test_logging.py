@@ -56,6 +56,7 @@ def test_request_and_convoso_lines(supervisor_client, json_lines):
     assert [(c["convoso_endpoint"], c["convoso_outcome"]) for c in calls] == [
         ("search", "ok"),
         ("update", "ok"),
+        ("search", "ok"),  # the read-back of what Convoso now holds
     ]
     assert all(c["user"] == "sue" and c["duration_ms"] >= 0 for c in calls)
 

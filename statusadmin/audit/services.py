@@ -22,6 +22,21 @@ from .models import OUTSIDE_ACTOR, AuditEntry, Outcome
 TEXT_LIMIT = 2000
 
 
+class NotSent(Exception):
+    """The dashboard itself declined to send a write (a conflict, a busy status).
+
+    ``explanation`` is shown to the person; ``outcome`` and ``failure_kind`` classify the
+    attempt in the audit log.
+    """
+
+    outcome: str = Outcome.REJECTED
+    failure_kind: str = "not_sent"
+
+    def __init__(self, explanation: str) -> None:
+        super().__init__(explanation)
+        self.explanation = explanation
+
+
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where a request came from, as recorded with every attempt."""
@@ -132,6 +147,12 @@ def finish_with_error(
         )
     elif isinstance(error, errors.ConvosoError):
         fields.update(outcome=Outcome.FAILED, error_message=_clean_text(error.explanation))
+    elif isinstance(error, NotSent):
+        fields.update(
+            outcome=error.outcome,
+            failure_kind=error.failure_kind,
+            error_message=_clean_text(f"Not sent by the dashboard: {error.explanation}"),
+        )
     elif isinstance(error, InvalidInput):
         # Convoso's rules, checked here first: nothing was sent.
         fields.update(

@@ -96,3 +96,22 @@ class MirrorSync(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} synced {self.synced_at}"
+
+
+class StatusWriteLease(models.Model):
+    """On SQLite, who is writing a status right now (see locks.py); PostgreSQL uses advisory
+    locks instead. A row lives only while its write does, or until ``expires_at`` if the
+    process holding it died."""
+
+    account = models.CharField(max_length=32)
+    code = models.CharField(max_length=64)
+    holder = models.CharField(max_length=32)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "code"], name="write_lease_account_code")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}:{self.code} until {self.expires_at}"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
 
 from statusadmin.convoso.client import Status
+from statusadmin.convoso.validation import FLAGS
 
 from .models import MirrorStatus, MirrorSync
 
@@ -73,10 +75,40 @@ def mirror_age_seconds(sync: MirrorSync | None, now: datetime) -> float | None:
     return (now - sync.synced_at).total_seconds()
 
 
-def status_version(status: Status) -> str:
-    """A short fingerprint of everything a supervisor sees in a row.
+def _name_digest(name: str) -> str:
+    return hashlib.blake2b(name.encode(), digest_size=4).hexdigest()
 
-    Forms carry it back, so the service can tell that a status changed after the page loaded.
+
+def status_version(status: Status) -> str:
+    """What a supervisor sees in a row, compactly: the seven flags as Y/N, the colour (six hex
+    digits, or "n" for none) and a digest of the name, e.g. "NYYNNYN6711D1" + "3fa2b0c1".
+
+    Forms carry it back (?v=), so the service can tell exactly which fields changed after the
+    page was loaded, and refuse a change that would overwrite one the person never saw.
     """
-    text = repr((status.code, status.name, status.color, *status.flags().values()))
-    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
+    flags = "".join("Y" if on else "N" for on in status.flags().values())
+    color = status.color.removeprefix("#") if status.color else "n"
+    return f"{flags}{color}{_name_digest(status.name)}"
+
+
+_VERSION = re.compile(rf"([YN]{{{len(FLAGS)}}})([0-9A-F]{{6}}|n)([0-9a-f]{{8}})")
+
+
+def changed_since(version: str, status: Status) -> set[str] | None:
+    """The fields of ``status`` that differ from what the page with ``version`` showed.
+
+    None when the version can't be read (a hand-made or truncated URL): then nothing is known
+    about what the person saw.
+    """
+    match = _VERSION.fullmatch(version)
+    if match is None:
+        return None
+    flags, color, name = match.groups()
+    changed = {
+        f for f, seen in zip(FLAGS, flags, strict=True) if getattr(status, f) != (seen == "Y")
+    }
+    if (None if color == "n" else f"#{color}") != status.color:
+        changed.add("color")
+    if name != _name_digest(status.name):
+        changed.add("name")
+    return changed

@@ -10,7 +10,8 @@ concurrent refresh never mistakes it for a change made outside the dashboard.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,11 +23,12 @@ from django.utils import timezone
 
 from statusadmin.audit import services as audit
 from statusadmin.audit.models import Action, AuditEntry, Outcome
-from statusadmin.audit.services import Origin
+from statusadmin.audit.services import NotSent, Origin
 from statusadmin.convoso import errors
-from statusadmin.convoso.client import Status
+from statusadmin.convoso.client import MAX_RETRY_AFTER_SECONDS, ConvosoClient, Status
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.validation import (
+    FLAG_LABELS,
     FLAGS,
     REASON_MISSING,
     InvalidInput,
@@ -34,8 +36,9 @@ from statusadmin.convoso.validation import (
     clean_reason,
 )
 
+from .locks import LockTimeout, status_write_lock
 from .models import MirrorStatus, MirrorSync
-from .selectors import status_version
+from .selectors import changed_since
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,11 @@ logger = logging.getLogger(__name__)
 IN_FLIGHT_WINDOW = timedelta(minutes=5)
 # What a create sets, as the audit log lists it among the changed fields.
 CREATED_FIELDS = ("name", *FLAGS, "color")
+READ_BACK_FAILED = (
+    "Convoso accepted the change but could not be read back; 'after' is what was sent."
+)
+# What a person can change on an existing status.
+EDITABLE_FIELDS = ("name", *FLAGS, "color")
 
 
 class ReasonRequired(InvalidInput):
@@ -53,6 +61,44 @@ class ReasonRequired(InvalidInput):
 
     def __init__(self, message: str = REASON_MISSING) -> None:
         super().__init__("reason", message)
+
+
+class EditConflict(NotSent):
+    """The change would overwrite a change to the same field that the person never saw."""
+
+    failure_kind = "conflict"
+
+    def __init__(self, code: str, fields: list[str], current: Status) -> None:
+        described = ", ".join(_describe(f, current) for f in fields)
+        super().__init__(
+            f"{code} was changed after your page loaded (now {described}), by someone else or "
+            "in Convoso. Nothing was sent, so that change stands. The row now shows the current "
+            "values: check them and try again if your change is still needed."
+        )
+        self.fields = fields
+        self.current = current
+
+
+class StatusBusy(NotSent):
+    """Another write to the same status held it for longer than a request should wait."""
+
+    outcome = Outcome.FAILED
+    failure_kind = "busy"
+
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            f"Another change to {code} is still being sent to Convoso. Nothing was changed; "
+            "try again in a moment."
+        )
+
+
+def _describe(field_name: str, status: Status) -> str:
+    value = getattr(status, field_name)
+    if field_name in FLAGS:
+        return f"{FLAG_LABELS[field_name]} {'on' if value else 'off'}"
+    if field_name == "color":
+        return f"colour {value or 'none'}"
+    return f"name “{value}”"
 
 
 def checked_reason(reason: str, *, required: bool) -> str:
@@ -250,6 +296,40 @@ def _requested(changes: Mapping[str, object]) -> dict[str, object]:
         return {k: v if isinstance(v, bool | None) else str(v) for k, v in changes.items()}
 
 
+def _one_writer(account: str, code: str) -> AbstractContextManager[None]:
+    """The write lock of one status (locks.py), with bounds derived from Convoso's timeouts.
+
+    A second writer waits about as long as one Convoso call may take; a lease outlives a dead
+    holder for at most as long as a whole write (three calls, with retries) could take.
+    """
+    call = settings.CONVOSO_CONNECT_TIMEOUT + settings.CONVOSO_READ_TIMEOUT
+    attempts = settings.CONVOSO_RETRIES + 1
+    return status_write_lock(
+        account,
+        code,
+        wait=call + 2,
+        lease=3 * attempts * (call + MAX_RETRY_AFTER_SECONDS) + 10,
+    )
+
+
+def _guarded(
+    client: ConvosoClient, entry: AuditEntry, code: str, write: Callable[[], WriteResult]
+) -> WriteResult:
+    """Run ``write`` holding the status's write lock; audit any failure that ``write`` did
+    not record itself (invalid input, a lock that never came free, a bug)."""
+    try:
+        with _one_writer(client.account, code):
+            return write()
+    except LockTimeout:
+        busy = StatusBusy(code)
+        audit.finish_with_error(entry, busy)
+        raise busy from None
+    except Exception as exc:
+        if entry.outcome == Outcome.PENDING:
+            audit.finish_with_error(entry, exc)
+        raise
+
+
 def status_create(
     *,
     actor: AbstractBaseUser,
@@ -260,7 +340,7 @@ def status_create(
     reason: str = "",
     origin: Origin | None = None,
 ) -> WriteResult:
-    """Create a custom status in Convoso. Raises InvalidInput or a ConvosoError.
+    """Create a custom status in Convoso. Raises InvalidInput, NotSent or a ConvosoError.
 
     A status created with DNC on needs a reason, exactly as turning DNC on does.
     """
@@ -272,23 +352,27 @@ def status_create(
         actor=actor, origin=origin, action=Action.CREATE, code=requested["code"],
         account=client.account, requested=requested, reason=reason,
     )  # fmt: skip
-    try:
-        result = client.insert(code=code, name=name, color=color, flags=flags)
-    except Exception as exc:
-        audit.finish_with_error(entry, exc)
-        raise
-    with transaction.atomic():
-        note = "Convoso's reply was lost; a search afterwards showed the status had been created."
-        audit.finish(
-            entry, before=None, after=result.status,
-            changed=list(CREATED_FIELDS), note=note if result.reconciled else "",
-        )  # fmt: skip
-        mirror_store(account=client.account, status=result.status)
-    return WriteResult(
-        status=result.status,
-        changed=list(CREATED_FIELDS),
-        reconciled=result.reconciled,
-    )
+
+    def write() -> WriteResult:
+        try:
+            result = client.insert(code=code, name=name, color=color, flags=flags)
+        except Exception as exc:
+            audit.finish_with_error(entry, exc)
+            raise
+        with transaction.atomic():
+            note = (
+                "Convoso's reply was lost; a search afterwards showed the status had been created."
+            )
+            audit.finish(
+                entry, before=None, after=result.status,
+                changed=list(CREATED_FIELDS), note=note if result.reconciled else "",
+            )  # fmt: skip
+            mirror_store(account=client.account, status=result.status)
+        return WriteResult(
+            status=result.status, changed=list(CREATED_FIELDS), reconciled=result.reconciled
+        )
+
+    return _guarded(client, entry, requested["code"], write)
 
 
 def status_update(
@@ -300,12 +384,14 @@ def status_update(
     expected_version: str | None = None,
     origin: Origin | None = None,
 ) -> WriteResult:
-    """Change a custom status; the current values are read fresh from Convoso first.
+    """Change a custom status, one writer at a time; the values are read fresh from Convoso.
 
     A DNC change without a reason raises ReasonRequired and is not an attempt (the dashboard
-    asks for the reason first). Otherwise every call is audited, including input that breaks
-    Convoso's rules (InvalidInput, nothing sent) and every ConvosoError. The mirror ends up
-    holding the freshest state that was read.
+    asks for the reason first). Otherwise every call is audited: input that breaks Convoso's
+    rules (InvalidInput), a change that would overwrite one the person never saw (EditConflict,
+    judged against ``expected_version``, the version their page showed), a status busy with
+    another write (StatusBusy), and every ConvosoError. After a successful update Convoso is
+    read again, and what it holds is what the audit log and the mirror record as "after".
     """
     reason = checked_reason(reason, required="dnc" in changes)
     client = get_client()
@@ -313,23 +399,76 @@ def status_update(
         actor=actor, origin=origin, action=Action.UPDATE, code=code,
         account=client.account, requested=_requested(changes), reason=reason,
     )  # fmt: skip
-    before: Status | None = None
+    cleaned = _validated(entry, changes)
+
+    def write() -> WriteResult:
+        before: Status | None = None
+        try:
+            before = client.get(code)
+            unseen = _unseen_changes(expected_version, before)
+            _refuse_overwriting_unseen(code, cleaned, before, unseen)
+            sent = client.update(code, cleaned, before=before).after
+        except Exception as exc:
+            audit.finish_with_error(entry, exc, before=before)
+            if isinstance(exc, errors.StatusNotFound):
+                MirrorStatus.objects.filter(account=client.account, code=code).delete()
+            elif before is not None:
+                mirror_store(account=client.account, status=before)
+            raise
+        after, confirmed = _read_back(client, code, sent)
+        changed = before.changed_fields(after)
+        notes = []
+        if unseen:
+            notes.append("The status had changed since the page was loaded.")
+        if not confirmed:
+            notes.append(READ_BACK_FAILED)
+        elif unasked := [f for f in changed if f not in cleaned]:
+            notes.append(
+                f"Convoso also reports changes that were not asked for: {', '.join(unasked)}."
+            )
+        with transaction.atomic():
+            audit.finish(entry, before=before, after=after, changed=changed, note=" ".join(notes))
+            mirror_store(account=client.account, status=after)
+        return WriteResult(status=after, before=before, changed=changed, stale=bool(unseen))
+
+    return _guarded(client, entry, code, write)
+
+
+def _validated(entry: AuditEntry, changes: Mapping[str, object]) -> dict[str, object]:
+    """Convoso's input rules, checked before anything is sent (and audited when broken)."""
     try:
-        cleaned = clean_changes(changes)
-        before = client.get(code)
-        result = client.update(code, cleaned, before=before)
-    except Exception as exc:
-        audit.finish_with_error(entry, exc, before=before)
-        if isinstance(exc, errors.StatusNotFound):
-            MirrorStatus.objects.filter(account=client.account, code=code).delete()
-        elif before is not None:
-            mirror_store(account=client.account, status=before)
+        return clean_changes(changes)
+    except InvalidInput as exc:
+        audit.finish_with_error(entry, exc)
         raise
-    stale = expected_version is not None and expected_version != status_version(before)
-    with transaction.atomic():
-        audit.finish(
-            entry, before=before, after=result.after, changed=result.changed,
-            note="The status had changed since the page was loaded." if stale else "",
-        )  # fmt: skip
-        mirror_store(account=client.account, status=result.after)
-    return WriteResult(status=result.after, before=before, changed=result.changed, stale=stale)
+
+
+def _unseen_changes(expected_version: str | None, current: Status) -> set[str]:
+    """Fields that changed after the person's page was loaded (all of them if unknowable)."""
+    if expected_version is None:
+        return set()
+    changed = changed_since(expected_version, current)
+    return set(EDITABLE_FIELDS) if changed is None else changed
+
+
+def _refuse_overwriting_unseen(
+    code: str, cleaned: Mapping[str, object], current: Status, unseen: set[str]
+) -> None:
+    """A change to a field that someone else changed after this person's page loaded would
+    silently undo their change. Changes to other fields merge safely (all fields are sent,
+    read fresh), and asking for the value the field already has overwrites nothing."""
+    overwritten = [
+        f
+        for f in EDITABLE_FIELDS
+        if f in unseen and cleaned.get(f) is not None and cleaned[f] != getattr(current, f)
+    ]
+    if overwritten:
+        raise EditConflict(code, overwritten, current)
+
+
+def _read_back(client: ConvosoClient, code: str, sent: Status) -> tuple[Status, bool]:
+    """What Convoso holds after an accepted update, and whether it could be read at all."""
+    try:
+        return client.get(code), True
+    except errors.ConvosoError:
+        return sent, False

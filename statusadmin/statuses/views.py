@@ -27,6 +27,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
 from statusadmin.accounts.roles import EDIT_STATUSES, VIEW_STATUSES, can_edit_statuses
+from statusadmin.audit.services import NotSent
 from statusadmin.convoso import errors
 from statusadmin.convoso.client import Status
 from statusadmin.convoso.connection import get_client
@@ -272,7 +273,7 @@ def apply_change(
         if row is not None and mode == "dnc":
             row.dnc_target = changes.get("dnc") == "Y"
         return row_response(request, code, row)
-    except errors.ConvosoError as exc:
+    except (errors.ConvosoError, NotSent) as exc:
         row = current_row(request, code, error=exc.explanation, focus=describe)
         return row_response(request, code, row)
     message = f"Saved {code}: {result_summary(result)}."
@@ -359,7 +360,7 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
             )
         except InvalidInput as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        except errors.ConvosoError as exc:
+        except (errors.ConvosoError, NotSent) as exc:
             field = getattr(exc, "field", None)
             form.add_error(field if field in form.fields else None, exc.explanation)
         else:

@@ -80,8 +80,17 @@ class SuccessTests:
         assert entry.requested["code"] == "VIP1"
 
     def test_stale_page_is_noted(self, supervisor):
-        update(supervisor, expected_version="not-what-convoso-has")
-        assert "changed since the page was loaded" in only_entry().note
+        from dataclasses import replace
+
+        from statusadmin.statuses.selectors import status_version
+
+        current = get_client().get("XFER")
+        # The page showed another name; the change is to a different field, so it merges.
+        shown = status_version(replace(current, name="What the page showed"))
+        update(supervisor, expected_version=shown)
+        entry = only_entry()
+        assert entry.outcome == Outcome.SUCCEEDED
+        assert "changed since the page was loaded" in entry.note
 
 
 class RejectionTests:
@@ -238,7 +247,8 @@ class CrashTests:
 
         monkeypatch.setattr(type(get_client()), "call", spy)
         update(supervisor)
-        assert seen == ["pending", "pending"]  # the fresh read, then the update
+        # The fresh read, the update, and the read-back of what Convoso now holds.
+        assert seen == ["pending", "pending", "pending"]
         assert only_entry().outcome == "succeeded"
 
     def test_completion_happens_once(self, supervisor):

@@ -235,11 +235,13 @@ class FlagTests:
         assert 'value="Y"' in dnc  # a click asks for the opposite state
         # Every switch submits the table's one form, with its own action and the page's version.
         assert 'form="edits"' in dnc
-        assert re.search(r'formaction="/statuses/XFER/flag/\?v=\w{12}"', dnc)
+        assert re.search(r'formaction="/statuses/XFER/flag/\?v=\w{21}"', dnc)
         assert '<th scope="row" class="code"><a href="/statuses/XFER/history/"' in row
 
     def test_toggle_sends_one_update_and_rerenders_the_row(self, supervisor_client):
-        response = supervisor_client.post("/statuses/XFER/flag/?v=x", {"callback": "Y"}, **HX)
+        page = html(supervisor_client.get("/"))
+        action = re.search(r'formaction="(/statuses/XFER/flag/\?v=\w+)"', page).group(1)
+        response = supervisor_client.post(action, {"callback": "Y"}, **HX)
         page = html(response)
         assert page.lstrip().startswith('<tbody id="row-XFER"')
         assert response["HX-Retarget"] == "#row-XFER"
@@ -284,6 +286,26 @@ class FlagTests:
         response = supervisor_client.post(action, {"final": "Y"}, **HX)
         assert "had been changed since your page loaded" in html(response)
         assert "Changed by someone else" in html(response)
+
+
+class ConflictTests:
+    def test_overwriting_a_change_you_never_saw_is_refused_in_plain_words(self, supervisor_client):
+        from statusadmin.audit.models import AuditEntry
+
+        page = html(supervisor_client.get("/"))
+        action = re.search(r'hx-post="(/statuses/XFER/color/\?v=\w+)"', page).group(1)
+        SandboxStatus.objects.filter(code="XFER").update(hex_color="FF0000")  # someone else
+        response = supervisor_client.post(action, {"color": "#00ff00"}, **HX)
+        row = html(response)
+        message = re.search(r'<td colspan="11" id="msg-XFER" role="alert">(.*?)</td>', row)
+        assert message, row
+        assert "XFER was changed after your page loaded (now colour #FF0000)" in message.group(1)
+        assert "Nothing was sent" in message.group(1)
+        assert 'value="#ff0000"' in row  # the row shows what Convoso holds now
+        assert "Saved" not in row
+        assert SandboxStatus.objects.get(code="XFER").hex_color == "FF0000"
+        entry = AuditEntry.objects.get()
+        assert (entry.outcome, entry.failure_kind) == ("rejected", "conflict")
 
 
 class DncReasonTests:
