@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from .models import AuditEntry, Outcome, touched_text
+from .models import OUTSIDE_ACTOR, AuditEntry, Outcome, touched_text
 
 GENESIS = "0" * 64
 # Any fixed 64-bit number will do: it names the lock that serialises appends on PostgreSQL.
@@ -26,7 +26,7 @@ _ADVISORY_LOCK_KEY = 0x5A_0D17_C4A1
 
 # The content the hash covers, in the order it is written out. Everything about the attempt
 # except the chain fields themselves and the actor's foreign key (which becomes NULL if the
-# user is deleted; the copied username is what the record keeps).
+# user is deleted; the copied user id and username are what the record keeps).
 HASHED_FIELDS = (
     "created_at",
     "completed_at",
@@ -48,7 +48,13 @@ HASHED_FIELDS = (
     "failure_kind",
     "note",
 )
-CHAIN_FIELDS = ("id", "seq", "prev_hash", "hash", "touched", *HASHED_FIELDS)
+# Added after the first entries were written: hashed only when set, so older entries keep
+# their hashes (for them the value is NULL, and setting it later still breaks the hash).
+OPTIONAL_HASHED_FIELDS = ("actor_user_id", "resolves_id")
+CHAIN_FIELDS = (
+    "id", "seq", "prev_hash", "hash", "touched", "actor_id",
+    *HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS,
+)  # fmt: skip
 
 
 def _stamp(value: datetime | None) -> str | None:
@@ -63,6 +69,9 @@ def canonical(values: Mapping[str, Any], seq: int) -> str:
     content["created_at"] = _stamp(content["created_at"])
     content["completed_at"] = _stamp(content["completed_at"])
     content["seq"] = seq
+    for name in OPTIONAL_HASHED_FIELDS:
+        if values.get(name) is not None:
+            content[name] = values[name]
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -128,7 +137,7 @@ def complete(entry: AuditEntry, **outcome: Any) -> AuditEntry:
 
 
 def _values_of(entry: AuditEntry) -> dict[str, Any]:
-    values = {name: getattr(entry, name) for name in HASHED_FIELDS}
+    values = {name: getattr(entry, name) for name in (*HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS)}
     values["changed_fields"] = list(values["changed_fields"] or [])
     return values
 
@@ -141,6 +150,10 @@ class Checkpointed:
     seq: int
     hash: str
     at: str = ""
+    # Kept outside the database (the checkpoint file), or only the database's own copy. Only
+    # outside checkpoints can vouch for the tail or anchor a purge: whoever can rewrite the
+    # log can rewrite the copy beside it.
+    outside: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +164,8 @@ class VerifyResult:
     first_bad_seq: int | None = None
     first_bad_id: int | None = None
     message: str = ""
+    # The newest entry an outside checkpoint confirmed (0: none did).
+    covered_seq: int = 0
 
 
 def _rows() -> Iterator[dict[str, Any]]:
@@ -173,7 +188,7 @@ def verify(checkpoints: Iterable[Checkpointed] = ()) -> VerifyResult:
     rows = _rows()
     first = next(rows, None)
     if first is not None and first["seq"] > 1:
-        anchor = next((p for p in points if p.seq == first["seq"] - 1), None)
+        anchor = next((p for p in points if p.outside and p.seq == first["seq"] - 1), None)
         if anchor is not None:
             expected_seq, prev_hash = first["seq"], anchor.hash
     start_seq = expected_seq
@@ -199,6 +214,8 @@ def verify(checkpoints: Iterable[Checkpointed] = ()) -> VerifyResult:
             )
         elif row["touched"] != touched_text(row["changed_fields"]):
             problem = f"entry {seq}: its searchable list of changed fields was altered"
+        elif _actor_moved(row):
+            problem = f"entry {seq}: its link to the acting user was changed"
         if problem:
             return VerifyResult(False, checked, seq - 1, seq, row["id"], problem)
         checked += 1
@@ -217,6 +234,7 @@ def verify(checkpoints: Iterable[Checkpointed] = ()) -> VerifyResult:
             f"entry id {unchained} is complete but not in the chain (inserted directly?)",
         )  # fmt: skip
 
+    covered = 0
     for point in points:
         if point.seq < start_seq:
             continue  # before the retention anchor: removed on purpose, and proven by it
@@ -233,14 +251,28 @@ def verify(checkpoints: Iterable[Checkpointed] = ()) -> VerifyResult:
                 f"entry {point.seq} differs from the checkpoint{_at(point)}: the chain was "
                 "rewritten",
             )  # fmt: skip
-    message = f"{checked} entries verified"
+        if point.outside:
+            covered = max(covered, point.seq)
+    message = f"{checked} entr{'y' if checked == 1 else 'ies'} verified"
     if start_seq > 1:
         message += f" (from entry {start_seq}, after the retention checkpoint)"
-    return VerifyResult(True, checked, head_seq, message=message)
+    return VerifyResult(True, checked, head_seq, message=message, covered_seq=covered)
+
+
+def _actor_moved(row: Mapping[str, Any]) -> bool:
+    """The actor link may only ever be cleared (when the user is deleted), never moved.
+
+    Entries written before the user id was copied (actor_user_id NULL, a person's name) can't
+    be checked: for them only the hashed username vouches for who acted.
+    """
+    if row["actor_id"] is None or row["actor_id"] == row["actor_user_id"]:
+        return False
+    return row["actor_user_id"] is not None or row["actor_username"] == OUTSIDE_ACTOR
 
 
 def _at(point: Checkpointed) -> str:
-    return f" of {point.at}" if point.at else ""
+    where = "" if point.outside else " kept in the database"
+    return f"{where} of {point.at}" if point.at else where
 
 
 def head() -> Checkpointed:

@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
-from . import chain
+from . import chain, triggers
 from .models import Checkpoint, Verification
 
 
@@ -58,15 +59,74 @@ def read_checkpoints(path: Path) -> list[chain.Checkpointed]:
     return points
 
 
+def _database_copies() -> list[chain.Checkpointed]:
+    return [
+        chain.Checkpointed(c.seq, c.hash, c.created_at.isoformat(timespec="seconds"), False)
+        for c in Checkpoint.objects.order_by("seq")
+    ]
+
+
+def _longest_seen() -> Verification | None:
+    """The verification that saw the longest chain: a shorter one now means a cut tail."""
+    return Verification.objects.filter(ok=True).order_by("-head_seq", "-ran_at").first()
+
+
 def run_verification(*, ran_by: str = "", checkpoints: Path | None = None) -> Verification:
-    """Verify the chain (and the checkpoints, if given) and keep the result for the panel."""
-    points = read_checkpoints(checkpoints) if checkpoints and checkpoints.exists() else []
-    result = chain.verify(points)
+    """Verify the chain against every checkpoint there is, and keep the result for the panel.
+
+    It never claims more than it knows. The chain alone shows edits, removals, insertions
+    and reordering; only a checkpoint kept outside the database shows a tail cut off or a
+    chain recomputed after an edit. So a non-empty log that no outside checkpoint covers is
+    UNANCHORED, not INTACT. The database's own copies of checkpoints and the longest chain a
+    past verification saw are checked too: they catch a careless cut, never a careful one.
+    """
+    outside = read_checkpoints(checkpoints) if checkpoints and checkpoints.exists() else []
+    seen = _longest_seen()
+    result = chain.verify([*outside, *_database_copies()])
+    state, message = Verification.State.INTACT, result.message
+    if not result.ok:
+        state = Verification.State.TAMPERED
+    elif seen is not None and seen.head_seq > result.head_seq:
+        state = Verification.State.TAMPERED
+        message = (
+            f"the chain ends at entry {result.head_seq}, but the verification of "
+            f"{seen.ran_at:%Y-%m-%d %H:%M} saw entry {seen.head_seq}: entries were removed "
+            "from the end"
+        )
+    elif missing := triggers.missing(connection):
+        state = Verification.State.UNGUARDED
+        message += (
+            f"; but the database no longer refuses changes to entries ({', '.join(missing)} "
+            "missing): run `manage.py migrate`"
+        )
+    if state != Verification.State.TAMPERED and result.head_seq > result.covered_seq:
+        if result.covered_seq == 0:
+            if state == Verification.State.INTACT:
+                state = Verification.State.UNANCHORED
+            message += (
+                f"; no checkpoint kept outside the database covers "
+                f"{'it' if result.checked == 1 else 'them'}, so entries cut from the end, or a "
+                "chain recomputed after an edit, would not show" + _missing_file_note(checkpoints)
+            )
+        else:
+            message += (
+                f"; entries up to {result.covered_seq} are confirmed by a checkpoint kept "
+                f"outside the database, the {result.head_seq - result.covered_seq} after it "
+                "not yet"
+            )
     return Verification.objects.create(
         ran_by=ran_by,
-        ok=result.ok,
+        ok=state != Verification.State.TAMPERED,
+        state=state,
         checked=result.checked,
         head_seq=result.head_seq,
+        covered_seq=result.covered_seq,
         first_bad_seq=result.first_bad_seq,
-        message=result.message,
+        message=message,
     )
+
+
+def _missing_file_note(path: Path | None) -> str:
+    if path is not None and not path.exists() and Checkpoint.objects.exists():
+        return f" (checkpoints were written to {path}, but it is missing)"
+    return ""

@@ -32,6 +32,8 @@ class Action(models.TextChoices):
     EXTERNAL_CREATE = "external_create", "Created outside the dashboard"
     EXTERNAL_UPDATE = "external_update", "Changed outside the dashboard"
     EXTERNAL_REMOVE = "external_remove", "Removed outside the dashboard"
+    # What a later read of Convoso showed about an attempt whose reply was lost.
+    RESOLVE = "resolve", "Outcome checked"
 
 
 OUTSIDE_ACTOR = "outside the dashboard"
@@ -61,6 +63,9 @@ class AuditEntry(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # Copied so the record outlives the user, and hashed: the chain covers who acted, while
+    # the foreign key may only ever go from this id to NULL (when the user is deleted).
+    actor_user_id = models.BigIntegerField(null=True, blank=True)
     # Copied so the record outlives the user; OUTSIDE_ACTOR for changes seen at a sync.
     actor_username = models.CharField(max_length=150)
     remote_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -84,6 +89,10 @@ class AuditEntry(models.Model):
     error_message = models.TextField(blank=True)
     failure_kind = models.CharField(max_length=20, blank=True)
     note = models.TextField(blank=True)
+    # For a RESOLVE entry: the attempt (outcome unknown) whose result it records.
+    resolves = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="resolutions"
+    )
 
     # The chain: position, the previous entry's hash, and this entry's hash. Set on completion.
     seq = models.BigIntegerField(null=True, blank=True, unique=True)
@@ -148,9 +157,21 @@ class Checkpoint(models.Model):
 class Verification(models.Model):
     """The result of one run of the chain verification, for the integrity panel."""
 
+    class State(models.TextChoices):
+        INTACT = "intact", "Intact"
+        # Consistent as far as the database shows, but no checkpoint kept outside it covers
+        # the log: a cut tail or a recomputed chain would not show.
+        UNANCHORED = "unanchored", "Not checkpointed"
+        # Consistent, but the database no longer refuses changes to entries.
+        UNGUARDED = "unguarded", "Unguarded"
+        TAMPERED = "tampered", "Tampered"
+
     ran_at = models.DateTimeField(auto_now_add=True)
     ran_by = models.CharField(max_length=150, blank=True)
+    # The chain is consistent (state is not TAMPERED); the state says how far that goes.
     ok = models.BooleanField()
+    state = models.CharField(max_length=12, choices=State.choices, default=State.INTACT)
+    covered_seq = models.BigIntegerField(default=0)
     checked = models.BigIntegerField(default=0)
     head_seq = models.BigIntegerField(null=True, blank=True)
     first_bad_seq = models.BigIntegerField(null=True, blank=True)

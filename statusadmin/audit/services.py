@@ -91,6 +91,7 @@ def begin(
     return AuditEntry.objects.create(
         created_at=timezone.now(),
         actor=actor if actor.pk else None,
+        actor_user_id=actor.pk,
         actor_username=_clean_text(actor.get_username(), 150),
         remote_ip=_clean_ip(origin.ip),
         user_agent=_clean_text(origin.user_agent, 512),

@@ -1,16 +1,17 @@
 """Database triggers that make completed audit entries unchangeable below Django.
 
 PostgreSQL and SQLite get equivalent rules:
-- no DELETE, ever;
+- no DELETE, ever (and on PostgreSQL no TRUNCATE; SQLite has none);
 - a completed entry can't be updated, except for the one change Django makes by itself when a
-  user is deleted: the actor foreign key set to NULL (the copied username keeps the record);
-- a pending entry may be completed once, without touching what was recorded when it began;
-- on PostgreSQL, no TRUNCATE either (SQLite has none).
+  user is deleted: the actor foreign key set to NULL (the copied, hashed user id and username
+  keep the record);
+- a pending entry may be completed once, without touching what was recorded when it began.
 
 ``install`` runs after every ``migrate`` (apps.py): on SQLite, a migration that alters a column
 rebuilds the table and silently drops its triggers, so installing them once in one migration
-is not enough. ``missing`` tells the system check, ``verify_audit``, /healthz and the integrity
-panel whether the guard is really there.
+is not enough. The rules name the table's columns as they are at that moment, so a column
+added later is covered as soon as it exists. ``missing`` tells the system check,
+``verify_audit``, /healthz and the integrity panel whether the guard is really there.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from __future__ import annotations
 TABLE = "audit_auditentry"
 
 # Recorded when the attempt began; completing the entry must leave them exactly as they were.
-_FIXED_AT_START = (
+FIXED_AT_START = (
     "created_at",
+    "actor_user_id",
     "actor_username",
     "remote_ip",
     "user_agent",
@@ -30,35 +32,24 @@ _FIXED_AT_START = (
     "requested",
     "reason",
 )
-# Every column except actor_id, for "nothing but actor_id changed".
-_ALL_BUT_ACTOR = (
-    "id",
-    *_FIXED_AT_START,
-    "completed_at",
-    "before",
-    "after",
-    "changed_fields",
-    "touched",
-    "outcome",
-    "error_code",
-    "error_message",
-    "failure_kind",
-    "note",
-    "seq",
-    "prev_hash",
-    "hash",
+POSTGRESQL_TRIGGERS = ("audit_entry_append_only", "audit_entry_no_truncate")
+SQLITE_TRIGGERS = (
+    "audit_entry_no_delete",
+    "audit_entry_completed_is_final",
+    "audit_entry_complete_once",
 )
 
 
-def _pg_unchanged(columns: tuple[str, ...]) -> str:
+def _pg_unchanged(columns: list[str]) -> str:
     return " AND ".join(f"NEW.{c} IS NOT DISTINCT FROM OLD.{c}" for c in columns)
 
 
-def _sqlite_changed(columns: tuple[str, ...]) -> str:
+def _sqlite_changed(columns: list[str]) -> str:
     return " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in columns)
 
 
-POSTGRESQL_INSTALL = f"""
+def _postgresql_install(all_but_actor: list[str], fixed: list[str]) -> str:
+    return f"""
 CREATE OR REPLACE FUNCTION audit_entry_guard() RETURNS trigger AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
@@ -70,13 +61,13 @@ BEGIN
             USING ERRCODE = 'restrict_violation';
     END IF;
     IF OLD.outcome <> 'pending' THEN
-        IF NEW.actor_id IS NULL AND {_pg_unchanged(_ALL_BUT_ACTOR)} THEN
+        IF NEW.actor_id IS NULL AND {_pg_unchanged(all_but_actor)} THEN
             RETURN NEW;
         END IF;
         RAISE EXCEPTION 'audit entries are append-only: entry % is complete', OLD.id
             USING ERRCODE = 'restrict_violation';
     END IF;
-    IF NEW.outcome = 'pending' OR NOT ({_pg_unchanged(_FIXED_AT_START)}) THEN
+    IF NEW.outcome = 'pending' OR NOT ({_pg_unchanged(fixed)}) THEN
         RAISE EXCEPTION 'audit entry % may only receive its outcome', OLD.id
             USING ERRCODE = 'restrict_violation';
     END IF;
@@ -93,37 +84,51 @@ CREATE TRIGGER audit_entry_no_truncate
     FOR EACH STATEMENT EXECUTE FUNCTION audit_entry_guard();
 """
 
+
+def _sqlite_install(all_but_actor: list[str], fixed: list[str]) -> list[str]:
+    return [
+        f"""CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON {TABLE}
+BEGIN SELECT RAISE(ABORT, 'audit entries are append-only: entries cannot be deleted'); END""",
+        f"""CREATE TRIGGER audit_entry_completed_is_final BEFORE UPDATE ON {TABLE}
+WHEN OLD.outcome <> 'pending'
+    AND NOT (NEW.actor_id IS NULL AND NOT ({_sqlite_changed(all_but_actor)}))
+BEGIN SELECT RAISE(ABORT, 'audit entries are append-only: a completed entry cannot change'); END""",
+        f"""CREATE TRIGGER audit_entry_complete_once BEFORE UPDATE ON {TABLE}
+WHEN OLD.outcome = 'pending'
+    AND (NEW.outcome = 'pending' OR {_sqlite_changed(fixed)})
+BEGIN SELECT RAISE(ABORT, 'audit entries: a pending entry may only receive its outcome'); END""",
+    ]
+
+
 POSTGRESQL_REMOVE = f"""
 DROP TRIGGER IF EXISTS audit_entry_append_only ON {TABLE};
 DROP TRIGGER IF EXISTS audit_entry_no_truncate ON {TABLE};
 DROP FUNCTION IF EXISTS audit_entry_guard();
 """
-POSTGRESQL_TRIGGERS = ("audit_entry_append_only", "audit_entry_no_truncate")
-
-SQLITE_INSTALL = [
-    f"""CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON {TABLE}
-BEGIN SELECT RAISE(ABORT, 'audit entries are append-only: entries cannot be deleted'); END""",
-    f"""CREATE TRIGGER audit_entry_completed_is_final BEFORE UPDATE ON {TABLE}
-WHEN OLD.outcome <> 'pending'
-    AND NOT (NEW.actor_id IS NULL AND NOT ({_sqlite_changed(_ALL_BUT_ACTOR)}))
-BEGIN SELECT RAISE(ABORT, 'audit entries are append-only: a completed entry cannot change'); END""",
-    f"""CREATE TRIGGER audit_entry_complete_once BEFORE UPDATE ON {TABLE}
-WHEN OLD.outcome = 'pending'
-    AND (NEW.outcome = 'pending' OR {_sqlite_changed(_FIXED_AT_START)})
-BEGIN SELECT RAISE(ABORT, 'audit entries: a pending entry may only receive its outcome'); END""",
-]
-
-SQLITE_TRIGGERS = (
-    "audit_entry_no_delete",
-    "audit_entry_completed_is_final",
-    "audit_entry_complete_once",
-)
 SQLITE_REMOVE = [f"DROP TRIGGER IF EXISTS {name}" for name in SQLITE_TRIGGERS]
+
+
+def _columns(connection) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+    """(every column but actor_id, the columns fixed at the start), as the table has them."""
+    with connection.cursor() as cursor:
+        names = [c.name for c in connection.introspection.get_table_description(cursor, TABLE)]
+    return [n for n in names if n != "actor_id"], [n for n in FIXED_AT_START if n in names]
 
 
 def install(connection) -> None:  # type: ignore[no-untyped-def]
     """Install the guard, replacing any older definition (so a changed column list applies)."""
-    _run(connection, POSTGRESQL_INSTALL, [*SQLITE_REMOVE, *SQLITE_INSTALL])
+    if connection.vendor not in ("postgresql", "sqlite"):
+        return
+    all_but_actor, fixed = _columns(connection)
+    _run(
+        connection,
+        _postgresql_install(all_but_actor, fixed),
+        [*SQLITE_REMOVE, *_sqlite_install(all_but_actor, fixed)],
+    )
+
+
+def remove(connection) -> None:  # type: ignore[no-untyped-def]
+    _run(connection, POSTGRESQL_REMOVE, SQLITE_REMOVE)
 
 
 def missing(connection) -> list[str]:  # type: ignore[no-untyped-def]
@@ -148,10 +153,6 @@ def missing(connection) -> list[str]:  # type: ignore[no-untyped-def]
             return []
         present = {row[0] for row in cursor.fetchall()}
     return [name for name in expected if name not in present]
-
-
-def remove(connection) -> None:  # type: ignore[no-untyped-def]
-    _run(connection, POSTGRESQL_REMOVE, SQLITE_REMOVE)
 
 
 def _run(connection, postgresql: str, sqlite: list[str]) -> None:  # type: ignore[no-untyped-def]

@@ -107,6 +107,15 @@ class DatabaseTriggerTests:
             [pending.pk],
         )
 
+    def test_columns_added_later_are_guarded_too(self, pending):
+        assert refused(
+            f"UPDATE {TABLE} SET outcome = 'failed', actor_user_id = 999 WHERE id = %s",
+            [pending.pk],
+        )
+        entry = add_entry()
+        assert refused(f"UPDATE {TABLE} SET resolves_id = %s WHERE id = %s", [pending.pk, entry.pk])
+        assert refused(f"UPDATE {TABLE} SET actor_user_id = 5 WHERE id = %s", [entry.pk])
+
     def test_a_pending_entry_cannot_be_edited_while_pending(self, pending):
         assert refused(f"UPDATE {TABLE} SET reason = 'other' WHERE id = %s", [pending.pk])
 

@@ -63,6 +63,17 @@ class RoleTests:
         assert "Chain intact" in page(response)
         assert Verification.objects.get().ran_by == "ada"
 
+    def test_an_uncheckpointed_log_is_shown_in_amber_not_as_intact(self, client, admin_user):
+        add_entry()
+        client.force_login(admin_user)
+        html = page(client.post("/audit/verify/", **HX))
+        assert "Chain intact" not in html
+        assert (
+            '<span class="warn">Not yet checkpointed: the newest entries can\'t be vouched '
+            "for</span>" in html
+        )
+        assert "1 entry verified; no checkpoint kept outside the database covers it" in html
+
     def test_nav_shows_the_audit_link_only_to_reviewers(self, supervisor, compliance_user):
         from django.test import Client
 

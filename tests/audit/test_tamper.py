@@ -10,12 +10,14 @@ from __future__ import annotations
 import io
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
-from statusadmin.audit import chain
+from statusadmin.audit import chain, triggers
 from statusadmin.audit.models import AuditEntry, Verification
 from tests.audit.conftest import add_entry, raw
 
@@ -42,18 +44,105 @@ def verify_fails(*args: str) -> str:
     return str(exc.value)
 
 
+def verify_exit(*args: str) -> tuple[int, str]:
+    """verify_audit's exit status and what it said."""
+    out = io.StringIO()
+    try:
+        call_command("verify_audit", *args, stdout=out)
+    except CommandError as exc:
+        return exc.returncode, str(exc)
+    return 0, out.getvalue()
+
+
+@pytest.fixture
+def five_intact():  # type: ignore[no-untyped-def]
+    start = timezone.now() - timedelta(hours=1)
+    return [add_entry(at=start + timedelta(minutes=i), actor=f"user{i}") for i in range(1, 6)]
+
+
+def checkpoint(*args: str) -> None:
+    call_command("audit_checkpoint", *args, stderr=io.StringIO())
+
+
 class IntactTests:
-    def test_an_untouched_log_verifies(self, five):
-        out = io.StringIO()
-        call_command("verify_audit", stdout=out)
-        assert "5 entries verified" in out.getvalue()
-        assert "head at entry 5" in out.getvalue()
-        assert Verification.objects.get().ok is True
+    def test_a_checkpointed_log_verifies(self, five_intact):
+        checkpoint()
+        status, said = verify_exit()
+        assert status == 0, said
+        assert "5 entries verified" in said
+        assert "head at entry 5" in said
+        result = Verification.objects.get()
+        assert (result.ok, result.state, result.covered_seq) == (True, "intact", 5)
+
+    def test_entries_after_the_last_checkpoint_are_named(self, five_intact):
+        checkpoint()
+        add_entry()
+        add_entry()
+        status, said = verify_exit()
+        assert status == 0, said
+        assert "entries up to 5 are confirmed by a checkpoint" in said
+        assert "the 2 after it not yet" in said
 
     def test_an_empty_log_verifies(self):
-        out = io.StringIO()
-        call_command("verify_audit", stdout=out)
-        assert "0 entries verified" in out.getvalue()
+        status, said = verify_exit()
+        assert status == 0, said
+        assert "0 entries verified" in said
+
+
+class UnanchoredTests:
+    """verify_audit never claims more than it knows: without an outside checkpoint, a log that
+    looks whole can't be vouched for."""
+
+    def test_no_checkpoint_at_all(self, five_intact):
+        status, said = verify_exit()
+        assert status == 2
+        assert "Audit log not checkpointed" in said
+        assert "no checkpoint kept outside the database covers them" in said
+        assert Verification.objects.get().state == "unanchored"
+
+    def test_only_a_checkpoint_of_the_empty_log(self):
+        checkpoint()  # as `make run` writes on a new install
+        add_entry()
+        assert verify_exit()[0] == 2
+
+    def test_a_chain_recomputed_after_an_edit_is_not_called_intact(
+        self, five_intact, entries_table_unlocked
+    ):
+        entries_table_unlocked()
+        raw(f"UPDATE {TABLE} SET reason = 'forged' WHERE seq = 2")
+        prev = AuditEntry.objects.get(seq=1).hash
+        for seq in range(2, 6):
+            values = AuditEntry.objects.filter(seq=seq).values(*chain.CHAIN_FIELDS).get()
+            new_hash = chain.entry_hash(prev, values, seq)
+            raw(
+                f"UPDATE {TABLE} SET prev_hash = %s, hash = %s WHERE seq = %s",
+                [prev, new_hash, seq],
+            )
+            prev = new_hash
+        triggers.install(connection)
+        assert chain.verify().ok  # the chain alone can't tell
+        status, said = verify_exit()
+        assert status == 2, said
+
+    def test_a_missing_checkpoint_file_is_named(self, five_intact, settings):
+        checkpoint()
+        Path(settings.AUDIT_CHECKPOINT_FILE).unlink()
+        status, said = verify_exit()
+        assert status == 2
+        assert (
+            f"checkpoints were written to {settings.AUDIT_CHECKPOINT_FILE}, but it is missing"
+            in said
+        )
+
+
+class GuardTests:
+    def test_a_missing_trigger_is_reported(self, five_intact):
+        checkpoint()
+        triggers.remove(connection)
+        status, said = verify_exit()
+        assert status == 3
+        assert "no longer refuses changes to entries" in said
+        assert Verification.objects.get().state == "unguarded"
 
 
 class TamperTests:
@@ -142,6 +231,63 @@ class TamperTests:
         raw(f"UPDATE {TABLE} SET touched = '' WHERE seq = 4")
         assert "entry 4: its searchable list of changed fields was altered" in verify_fails()
 
+    def test_emptied_with_only_the_databases_checkpoint_copy(self, five, settings):
+        checkpoint()
+        Path(settings.AUDIT_CHECKPOINT_FILE).unlink()  # the careless forger deletes the file too
+        raw(f"DELETE FROM {TABLE}")
+        status, said = verify_exit()
+        assert status == 1
+        assert "the chain ends at entry 0, but a checkpoint kept in the database" in said
+
+    def test_emptied_after_a_verification_saw_more(self, five):
+        verify_exit()
+        # Consistent (if not checkpointed, and on SQLite unguarded): it saw entry 5.
+        assert Verification.objects.get().ok is True
+        raw(f"DELETE FROM {TABLE}")
+        status, said = verify_exit()
+        assert status == 1
+        assert "but the verification of" in said
+        assert "saw entry 5: entries were removed from the end" in said
+
+    def test_the_copied_user_id_is_hashed(self, supervisor):
+        from statusadmin.audit.services import begin, finish
+
+        entry = begin(
+            actor=supervisor, origin=None, action="update", code="XFER", account="sandbox",
+            requested={"final": True},
+        )  # fmt: skip
+        finish(entry, before=None, after=chain_status(), changed=[])
+        triggers.remove(connection)
+        raw(f"UPDATE {TABLE} SET actor_user_id = actor_user_id + 1, actor_id = NULL")
+        assert "entry 1 was changed after it was written" in verify_fails()
+
+    def test_actor_link_moved_without_touching_the_hashed_id(self, supervisor, admin_user):
+        from statusadmin.audit.services import begin, finish
+
+        entry = begin(
+            actor=supervisor, origin=None, action="update", code="XFER", account="sandbox",
+            requested={"final": True},
+        )  # fmt: skip
+        finish(entry, before=None, after=chain_status(), changed=[])
+        assert AuditEntry.objects.get().actor_user_id == supervisor.pk
+        triggers.remove(connection)
+        raw(f"UPDATE {TABLE} SET actor_id = %s", [admin_user.pk])
+        assert "its link to the acting user was changed" in verify_fails()
+
+    def test_actor_link_cleared_when_the_user_is_deleted_is_fine(self, supervisor):
+        from statusadmin.audit.services import begin, finish
+
+        entry = begin(
+            actor=supervisor, origin=None, action="update", code="XFER", account="sandbox",
+            requested={"final": True},
+        )  # fmt: skip
+        finish(entry, before=None, after=chain_status(), changed=[])
+        pk = supervisor.pk
+        supervisor.delete()
+        entry = AuditEntry.objects.get()
+        assert (entry.actor_id, entry.actor_user_id) == (None, pk)
+        assert chain.verify().ok
+
     def test_complete_entry_outside_the_chain(self, five):
         raw(f"UPDATE {TABLE} SET seq = NULL WHERE seq = 5")
         assert "not in the chain" in verify_fails()
@@ -182,6 +328,7 @@ class RetentionTests:
             "audit_checkpoint", "--file", str(checkpoints), "--seq", "2", stderr=io.StringIO()
         )
         raw(f"DELETE FROM {TABLE} WHERE seq <= 2")
+        triggers.install(connection)  # the procedure's last step puts the guard back
         out = io.StringIO()
         call_command("verify_audit", "--checkpoints", str(checkpoints), stdout=out)
         assert "3 entries verified (from entry 3" in out.getvalue()
@@ -202,3 +349,9 @@ class RetentionTests:
     def test_anchor_must_exist(self, tmp_path):
         with pytest.raises(CommandError, match="no audit entry 7"):
             call_command("audit_checkpoint", "--seq", "7", stderr=io.StringIO())
+
+
+def chain_status():  # type: ignore[no-untyped-def]
+    from statusadmin.convoso.client import Status
+
+    return Status(code="XFER", name="Transferred")

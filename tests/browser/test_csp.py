@@ -81,6 +81,9 @@ def test_every_screen_is_csp_clean(session, admin_user):
     expect(page.locator("#id_code_error")).to_be_visible()
     assert problems(session, page) == []
 
+    from statusadmin.audit.integrity import write_checkpoint
+
+    write_checkpoint()
     page = visit(session, "/audit/")
     page.get_by_label("Outcome").select_option("succeeded")
     page.get_by_role("button", name="Verify now").click()

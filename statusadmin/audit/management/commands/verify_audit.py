@@ -1,9 +1,14 @@
-"""Recompute the audit chain. Exits 1 and names the first bad entry if it was tampered with.
+"""Recompute the audit chain and say exactly how far it can be trusted.
 
     python manage.py verify_audit [--checkpoints FILE]
 
-Without --checkpoints it uses AUDIT_CHECKPOINT_FILE if that exists. Checkpoints are what catch
-entries cut from the end of the log, which a chain alone can't show.
+Without --checkpoints it uses AUDIT_CHECKPOINT_FILE if that exists. Checkpoints kept outside
+the database are what catch entries cut from the end of the log, or a chain recomputed after
+an edit, which a chain alone can't show.
+
+Exit status: 0 intact (every entry chained; the newest ones may still await a checkpoint);
+1 tampering found; 2 consistent, but no outside checkpoint covers the log, so it can't be
+vouched for; 3 consistent, but the database's append-only guard is missing.
 """
 
 from __future__ import annotations
@@ -14,6 +19,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from statusadmin.audit.integrity import CheckpointFileError, checkpoint_path, run_verification
+from statusadmin.audit.models import Verification
+
+EXIT_STATUS = {
+    Verification.State.TAMPERED: 1,
+    Verification.State.UNANCHORED: 2,
+    Verification.State.UNGUARDED: 3,
+}
 
 
 class Command(BaseCommand):
@@ -30,6 +42,12 @@ class Command(BaseCommand):
             result = run_verification(ran_by="verify_audit", checkpoints=path or checkpoint_path())
         except CheckpointFileError as exc:
             raise CommandError(str(exc)) from None
-        if not result.ok:
-            raise CommandError(f"Audit log verification FAILED: {result.message}")
-        self.stdout.write(f"Audit log intact: {result.message} (head at entry {result.head_seq}).")
+        summary = f"{result.message} (head at entry {result.head_seq})."
+        if result.state == Verification.State.TAMPERED:
+            raise CommandError(f"Audit log verification FAILED: {summary}", returncode=1)
+        if result.state != Verification.State.INTACT:
+            label = Verification.State(result.state).label
+            raise CommandError(
+                f"Audit log {label.lower()}: {summary}", returncode=EXIT_STATUS[result.state]
+            )
+        self.stdout.write(f"Audit log intact: {summary}")
