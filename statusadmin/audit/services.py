@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from statusadmin.convoso import errors
 from statusadmin.convoso.client import Status
-from statusadmin.convoso.validation import InvalidInput
+from statusadmin.convoso.validation import EDITABLE_FIELDS, InvalidInput
 
 from . import chain
-from .models import OUTSIDE_ACTOR, AuditEntry, Outcome
+from .models import OUTSIDE_ACTOR, Action, AuditEntry, Outcome
 
 TEXT_LIMIT = 2000
 
@@ -188,4 +188,51 @@ def record_external(
         after=status_snapshot(after),
         changed_fields=changed,
         outcome=Outcome.OBSERVED,
+    )
+
+
+def record_resolution(attempt: AuditEntry, current: Status | None) -> AuditEntry:
+    """What a later read of Convoso showed about an attempt whose reply was lost.
+
+    Appended to the chain and linked to the attempt, in the name of the person who made it
+    (it was their change), with the fields it changed: so the row, a filter by person and a
+    filter by changed field all show the change for what it was. ``current`` is the status
+    as read now (None: Convoso has no such code).
+    """
+    requested = attempt.requested or {}
+    before = attempt.before or {}
+    if attempt.action == Action.CREATE:
+        applied = current is not None
+        changed = list(EDITABLE_FIELDS) if applied else []
+    else:
+        wanted = {f: v for f, v in requested.items() if f in EDITABLE_FIELDS and v is not None}
+        applied = current is not None and all(getattr(current, f) == v for f, v in wanted.items())
+        # Fields already as asked before the attempt were not changed by it.
+        changed = [f for f in EDITABLE_FIELDS if f in wanted and before.get(f) != wanted[f]]
+        changed = changed if applied else []
+    now = timezone.now()
+    when = now.strftime("%Y-%m-%d %H:%M:%S %Z")
+    if applied:
+        verdict = "shows the change was made"
+    elif current is None:
+        verdict = f"shows no status {attempt.status_code}: the change was not made"
+    else:
+        verdict = "shows the change was not made"
+    return chain.append(
+        created_at=now,
+        completed_at=now,
+        actor_id=attempt.actor_id,
+        actor_user_id=attempt.actor_user_id,
+        actor_username=attempt.actor_username,
+        account=attempt.account,
+        action=Action.RESOLVE,
+        status_code=attempt.status_code,
+        before=attempt.before,
+        requested=requested,
+        after=status_snapshot(current),
+        changed_fields=changed,
+        outcome=Outcome.SUCCEEDED if applied else Outcome.FAILED,
+        note=f"Convoso's reply to entry {attempt.seq} was lost; a read of Convoso at {when} "
+        f"{verdict}.",
+        resolves=attempt,
     )

@@ -67,13 +67,6 @@ class UpdateResult:
         return self.before.changed_fields(self.after)
 
 
-@dataclass(frozen=True, slots=True)
-class InsertResult:
-    status: Status
-    # True when the reply was lost and a search afterwards showed the status had been created.
-    reconciled: bool = False
-
-
 _TRUE = {"y", "yes", "1", "true", "t"}
 
 
@@ -237,8 +230,10 @@ class ConvosoClient:
         name: str,
         color: str | None = None,
         flags: Mapping[str, object],
-    ) -> InsertResult:
-        """Create a custom status. Never retried; after a lost reply, a search tells the truth."""
+    ) -> Status:
+        """Create a custom status. Never retried: an insert is not idempotent, so after a lost
+        reply (ConvosoUnavailable with may_have_applied) the caller must read before retrying.
+        """
         status = Status(
             code=clean_code(code),
             name=clean_name(name),
@@ -246,13 +241,8 @@ class ConvosoClient:
             custom=True,
             **{flag: clean_flag(flag, flags.get(flag, False)) for flag in FLAGS},
         )
-        try:
-            self.call("insert", status_form(status))
-        except errors.ConvosoUnavailable as exc:
-            if not exc.may_have_applied:
-                raise
-            return InsertResult(self._reconcile_insert(status, exc), reconciled=True)
-        return InsertResult(status)
+        self.call("insert", status_form(status))
+        return status
 
     def update(
         self, code: str, changes: Mapping[str, object], *, before: Status | None = None
@@ -409,25 +399,3 @@ class ConvosoClient:
             code=code,
             upstream_message=text,
         )
-
-    def _reconcile_insert(self, wanted: Status, exc: errors.ConvosoUnavailable) -> Status:
-        """After an insert's reply was lost, look for the code to learn what happened."""
-        try:
-            found = self.get(wanted.code)
-        except errors.StatusNotFound:
-            raise errors.ConvosoUnavailable(
-                f"{exc.summary} A check afterwards shows {wanted.code} was not created, "
-                "so it is safe to try again.",
-                kind=exc.kind,
-                may_have_applied=False,
-                endpoint="insert",
-            ) from None
-        except errors.ConvosoError:
-            raise errors.ConvosoUnavailable(
-                f"{exc.summary} It could not be checked whether {wanted.code} was created, "
-                "so refresh from Convoso before trying again.",
-                kind=exc.kind,
-                may_have_applied=True,
-                endpoint="insert",
-            ) from None
-        return found

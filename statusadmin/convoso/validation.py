@@ -16,6 +16,9 @@ from collections.abc import Mapping
 # order the dashboard shows the switches in.
 FLAGS: tuple[str, ...] = ("final", "reached", "success", "dnc", "callback", "contact", "voicemail")
 
+# What a person sets: all of it when creating a status, any of it when changing one.
+EDITABLE_FIELDS: tuple[str, ...] = ("name", *FLAGS, "color")
+
 FLAG_LABELS: dict[str, str] = {
     "final": "Final",
     "reached": "Reached",

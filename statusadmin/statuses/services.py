@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from statusadmin.audit import services as audit
@@ -26,8 +27,9 @@ from statusadmin.audit.models import Action, AuditEntry, Outcome
 from statusadmin.audit.services import NotSent, Origin
 from statusadmin.convoso import errors
 from statusadmin.convoso.client import MAX_RETRY_AFTER_SECONDS, ConvosoClient, Status
-from statusadmin.convoso.connection import get_client
+from statusadmin.convoso.connection import build_client, get_client
 from statusadmin.convoso.validation import (
+    EDITABLE_FIELDS,
     FLAG_LABELS,
     FLAGS,
     REASON_MISSING,
@@ -44,13 +46,13 @@ logger = logging.getLogger(__name__)
 
 # An attempt still pending after this long was interrupted (the process died mid-call).
 IN_FLIGHT_WINDOW = timedelta(minutes=5)
-# What a create sets, as the audit log lists it among the changed fields.
-CREATED_FIELDS = ("name", *FLAGS, "color")
+INTERRUPTED = "The dashboard stopped before Convoso's reply was recorded (it was interrupted)."
+# The one extra read after a lost reply waits no longer than this (connect, read): the
+# person is waiting, and if Convoso can't answer now the next refresh finds out.
+RESOLVE_TIMEOUTS = (2.0, 3.0)
 READ_BACK_FAILED = (
     "Convoso accepted the change but could not be read back; 'after' is what was sent."
 )
-# What a person can change on an existing status.
-EDITABLE_FIELDS = ("name", *FLAGS, "color")
 
 
 class ReasonRequired(InvalidInput):
@@ -120,8 +122,8 @@ class WriteResult:
     # The status had been changed (by someone else, or outside the dashboard) after the page
     # that sent this change was loaded.
     stale: bool = False
-    # The reply was lost, and a search afterwards showed the status had been created.
-    reconciled: bool = False
+    # Convoso's reply was lost, and a read afterwards showed the change had been made.
+    resolved: bool = False
 
 
 # --- the mirror -----------------------------------------------------------------------------------
@@ -194,6 +196,8 @@ def _replace_mirror(account: str, statuses: list[Status], *, fetched_at: datetim
         baseline = sync.synced_at is None  # the first copy of an account is not drift
         known = {m.code: m for m in MirrorStatus.objects.filter(account=account)}
         busy = _codes_in_flight(account)
+        # Changes the dashboard itself made, learnt only now (their reply was lost).
+        explained = _resolve_lost_replies(account, fetched, busy, fetched_at=fetched_at)
         now = timezone.now()
         upserts: list[MirrorStatus] = []
         for code, status in fetched.items():
@@ -201,14 +205,14 @@ def _replace_mirror(account: str, statuses: list[Status], *, fetched_at: datetim
             if mirrored is not None and (mirrored.synced_at > fetched_at or code in busy):
                 continue  # a dashboard write landed after this catalogue was read, or is landing
             if mirrored is None:
-                if not baseline and not _made_by_dashboard(account, code, None, status):
+                if not baseline and code not in explained:
                     audit.record_external(
                         account=account, action=Action.EXTERNAL_CREATE, code=code,
                         before=None, after=status,
                     )  # fmt: skip
             elif mirrored.to_status() != status:
                 before = mirrored.to_status()
-                if not _made_by_dashboard(account, code, before, status):
+                if code not in explained:
                     audit.record_external(
                         account=account, action=Action.EXTERNAL_UPDATE, code=code,
                         before=before, after=status,
@@ -254,30 +258,42 @@ def _codes_in_flight(account: str) -> set[str]:
     )
 
 
-def _made_by_dashboard(account: str, code: str, before: Status | None, now: Status) -> bool:
-    """Whether a difference is explained by a dashboard attempt whose reply was lost.
+def _resolve_lost_replies(
+    account: str, fetched: Mapping[str, Status], busy: set[str], *, fetched_at: datetime
+) -> set[str]:
+    """Record what a catalogue shows about attempts whose outcome is still unknown.
 
-    An attempt recorded as ``unknown`` (or interrupted while pending) may well have been
-    carried out. If what it asked for is exactly what changed, it is not drift.
+    First, attempts left pending longer than IN_FLIGHT_WINDOW were interrupted (the process
+    died mid-call): they are completed as unknown. Then every unknown attempt finished before
+    the catalogue was read gets a resolution entry (audit.record_resolution). Returns the
+    codes whose difference from the mirror those resolutions explain (the change was made).
     """
-    attempts = AuditEntry.objects.filter(
-        account=account, status_code=code, outcome__in=[Outcome.UNKNOWN, Outcome.PENDING]
-    ).order_by("-created_at")[:5]
-    changed = set(before.changed_fields(now)) if before else set()
-    for attempt in attempts:
-        requested = attempt.requested or {}
-        if before is None:
-            explained = attempt.action == Action.CREATE and requested.get("code") == now.code
-        else:
-            explained = (
-                attempt.action == Action.UPDATE
-                and bool(changed)
-                and changed <= set(requested)
-                and all(getattr(now, f) == requested[f] for f in changed)
-            )
-        if explained:
-            return True
-    return False
+    stale = AuditEntry.objects.filter(
+        account=account, outcome=Outcome.PENDING, created_at__lt=timezone.now() - IN_FLIGHT_WINDOW
+    )
+    for entry in stale:
+        interrupted = errors.ConvosoUnavailable(
+            INTERRUPTED, kind="interrupted", may_have_applied=True
+        )
+        audit.finish_with_error(entry, interrupted)
+    # Only attempts whose call was over before the catalogue was read can be judged by it; an
+    # interrupted one was over when its process died, long before.
+    unresolved = (
+        AuditEntry.objects.filter(
+            account=account,
+            outcome=Outcome.UNKNOWN,
+            action__in=[Action.CREATE, Action.UPDATE],
+            resolutions__isnull=True,
+        )
+        .filter(Q(completed_at__lt=fetched_at) | Q(failure_kind="interrupted"))
+        .exclude(status_code__in=busy)
+    )
+    explained = set()
+    for attempt in unresolved.order_by("seq"):
+        resolution = audit.record_resolution(attempt, fetched.get(attempt.status_code))
+        if resolution.outcome == Outcome.SUCCEEDED:
+            explained.add(attempt.status_code)
+    return explained
 
 
 # --- writes --------------------------------------------------------------------------------------
@@ -355,22 +371,16 @@ def status_create(
 
     def write() -> WriteResult:
         try:
-            result = client.insert(code=code, name=name, color=color, flags=flags)
+            created = client.insert(code=code, name=name, color=color, flags=flags)
         except Exception as exc:
             audit.finish_with_error(entry, exc)
+            if _reply_lost(exc):
+                return _after_lost_reply(entry, exc, None)  # type: ignore[arg-type]
             raise
         with transaction.atomic():
-            note = (
-                "Convoso's reply was lost; a search afterwards showed the status had been created."
-            )
-            audit.finish(
-                entry, before=None, after=result.status,
-                changed=list(CREATED_FIELDS), note=note if result.reconciled else "",
-            )  # fmt: skip
-            mirror_store(account=client.account, status=result.status)
-        return WriteResult(
-            status=result.status, changed=list(CREATED_FIELDS), reconciled=result.reconciled
-        )
+            audit.finish(entry, before=None, after=created, changed=list(EDITABLE_FIELDS))
+            mirror_store(account=client.account, status=created)
+        return WriteResult(status=created, changed=list(EDITABLE_FIELDS))
 
     return _guarded(client, entry, requested["code"], write)
 
@@ -414,6 +424,8 @@ def status_update(
                 MirrorStatus.objects.filter(account=client.account, code=code).delete()
             elif before is not None:
                 mirror_store(account=client.account, status=before)
+            if _reply_lost(exc):
+                return _after_lost_reply(entry, exc, before)  # type: ignore[arg-type]
             raise
         after, confirmed = _read_back(client, code, sent)
         changed = before.changed_fields(after)
@@ -432,6 +444,44 @@ def status_update(
         return WriteResult(status=after, before=before, changed=changed, stale=bool(unseen))
 
     return _guarded(client, entry, code, write)
+
+
+def _reply_lost(exc: Exception) -> bool:
+    return isinstance(exc, errors.ConvosoUnavailable) and exc.may_have_applied
+
+
+def _after_lost_reply(
+    entry: AuditEntry, exc: errors.ConvosoUnavailable, before: Status | None
+) -> WriteResult:
+    """A write whose reply was lost: read the status once more (short timeouts) and record
+    what it shows. Still holding the status's write lock, so nothing else changed it since.
+
+    Made: the write counts as saved. Not made: it is safe to try again, and the person is told
+    so. Convoso still unreachable: the original error stands, and the next refresh resolves it.
+    """
+    connect, read = RESOLVE_TIMEOUTS
+    client = build_client(connect_timeout=connect, read_timeout=read, retries=0)
+    try:
+        current: Status | None = client.get(entry.status_code)
+    except errors.StatusNotFound:
+        current = None
+    except errors.ConvosoError:
+        raise exc from None
+    resolution = audit.record_resolution(entry, current)
+    if current is None:
+        MirrorStatus.objects.filter(account=client.account, code=entry.status_code).delete()
+    else:
+        mirror_store(account=client.account, status=current)
+    if current is not None and resolution.outcome == Outcome.SUCCEEDED:
+        return WriteResult(
+            status=current, before=before, changed=resolution.changed_fields, resolved=True
+        )
+    raise errors.ConvosoUnavailable(
+        f"{exc.summary} A check afterwards shows the change was not made, so it is safe to "
+        "try again.",
+        kind=exc.kind,
+        endpoint=exc.endpoint,
+    ) from None
 
 
 def _validated(entry: AuditEntry, changes: Mapping[str, object]) -> dict[str, object]:

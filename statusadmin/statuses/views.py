@@ -277,6 +277,8 @@ def apply_change(
         row = current_row(request, code, error=exc.explanation, focus=describe)
         return row_response(request, code, row)
     message = f"Saved {code}: {result_summary(result)}."
+    if result.resolved:
+        message += " Convoso's reply was lost; a check afterwards shows the change was made."
     if result.stale:
         message += (
             f" Note: {code} had been changed since your page loaded; the row now shows "
@@ -365,7 +367,10 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
             form.add_error(field if field in form.fields else None, exc.explanation)
         else:
             code = result.status.code
-            messages.success(request, f"Created {code} in Convoso.")
+            created = f"Created {code} in Convoso."
+            if result.resolved:
+                created += " Convoso's reply was lost; a check afterwards shows it was created."
+            messages.success(request, created)
             target = f"{reverse('statuses:index')}?{urlencode({'created': code})}#row-{code}"
             if request.htmx:
                 return HttpResponseClientRedirect(target)

@@ -33,6 +33,13 @@ def sync() -> str:
     return out.getvalue()
 
 
+def unreachable_client(**kwargs):  # type: ignore[no-untyped-def]
+    """A client for the one check after a lost reply, which can't reach Convoso either."""
+    from statusadmin.convoso.client import ConvosoClient
+
+    return ConvosoClient(api_url="http://127.0.0.1:9/v1", token="t", connect_timeout=0.2)
+
+
 def external() -> list[AuditEntry]:
     return list(AuditEntry.objects.filter(actor_username="outside the dashboard").order_by("id"))
 
@@ -79,8 +86,9 @@ class DriftTests:
         assert AuditEntry.objects.count() == 2
 
     def test_a_lost_reply_that_took_effect_is_not_drift(self, supervisor, monkeypatch):
-        """The update reached Convoso but its reply was lost: recorded as unknown, then the
-        next sync finds exactly what was asked for. That is the dashboard's change."""
+        """The update reached Convoso but its reply was lost, and the check right after it
+        failed too: recorded as unknown, then the next sync finds exactly what was asked for.
+        That is the dashboard's change, resolved, not drift."""
         real = type(services.get_client()).call
 
         def lose_reply(self, endpoint, fields):  # type: ignore[no-untyped-def]
@@ -90,12 +98,15 @@ class DriftTests:
             return result
 
         monkeypatch.setattr(type(services.get_client()), "call", lose_reply)
+        monkeypatch.setattr(services, "build_client", unreachable_client)
         with pytest.raises(errors.ConvosoUnavailable):
             services.status_update(actor=supervisor, code="HOT", changes={"final": "Y"})
         monkeypatch.undo()
         assert AuditEntry.objects.get().outcome == "unknown"
         sync()
         assert external() == []
+        resolution = AuditEntry.objects.get(action=Action.RESOLVE)
+        assert (resolution.outcome, resolution.changed_fields) == ("succeeded", ["final"])
         assert MirrorStatus.objects.get(code="HOT").final is True
 
     def test_a_different_change_after_a_lost_reply_is_still_drift(self, supervisor):
@@ -109,6 +120,8 @@ class DriftTests:
         SandboxStatus.objects.filter(code="HOT").update(voicemail=True)
         sync()
         assert [e.changed_fields for e in external()] == [["voicemail"]]
+        resolution = AuditEntry.objects.get(action=Action.RESOLVE)
+        assert (resolution.outcome, resolution.resolves) == ("failed", entry)
 
     def test_a_write_in_flight_is_left_to_the_writer(self, supervisor):
         begin(

@@ -108,9 +108,9 @@ class InsertContractTests:
         result = convoso.client().insert(
             code="prem1", name="Premium Lead", color="#0000ff", flags={"success": True}
         )
-        assert result.status.code == "PREM1"
-        assert result.status.custom is True
-        assert result.status.success is True
+        assert result.code == "PREM1"
+        assert result.custom is True
+        assert result.success is True
 
     def test_duplicate_code(self, convoso):
         convoso.reply("insert", DOC_DUPLICATE)
