@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from django.contrib.auth.decorators import permission_required
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,7 +21,7 @@ from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.validation import FLAG_LABELS, FLAGS
 from statusadmin.statuses.services import IN_FLIGHT_WINDOW
 
-from . import charts, export, integrity, selectors
+from . import charts, export, integrity, selectors, triggers
 from .forms import AuditFilterForm
 from .models import Action, AuditEntry, Checkpoint, Outcome, Verification
 
@@ -136,6 +137,8 @@ def lines(entries: list[AuditEntry]) -> list[Line]:
 
 def integrity_context() -> dict[str, object]:
     return {
+        # Asked live, not only at the last verification: it is what makes the log append-only.
+        "guard_missing": triggers.missing(connection),
         "last_verification": Verification.objects.first(),
         "last_checkpoint": Checkpoint.objects.first(),
         "interrupted": selectors.stale_pending_count(older_than=IN_FLIGHT_WINDOW),

@@ -63,6 +63,16 @@ class RoleTests:
         assert "Chain intact" in page(response)
         assert Verification.objects.get().ran_by == "ada"
 
+    def test_a_missing_guard_is_shown_at_once(self, reviewer):
+        from django.db import connection
+
+        from statusadmin.audit import triggers
+
+        assert "append-only guard is missing" not in page(reviewer.get("/audit/"))
+        triggers.remove(connection)  # undone with the test's transaction
+        html = page(reviewer.get("/audit/"))
+        assert "its append-only guard is missing" in html
+
     def test_an_uncheckpointed_log_is_shown_in_amber_not_as_intact(self, client, admin_user):
         add_entry()
         client.force_login(admin_user)
