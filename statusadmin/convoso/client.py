@@ -160,7 +160,7 @@ def retrying_adapter(retries: int, backoff: float) -> HTTPAdapter:
         read=False,
         status=retries,
         other=0,
-        redirect=0,
+        redirect=0,  # never followed, here or by requests (see _post)
         backoff_factor=backoff,
         status_forcelist=(429, 502, 503, 504),
         allowed_methods=frozenset({"POST"}),
@@ -306,7 +306,8 @@ class ConvosoClient:
         data = {"auth_token": self._token, **fields}
         write = endpoint != "search"
         try:
-            return self.session.post(url, data=data, timeout=self.timeout)
+            # A redirect would re-send the whole form, token included, wherever Location points.
+            return self.session.post(url, data=data, timeout=self.timeout, allow_redirects=False)
         except requests.ConnectTimeout:
             raise errors.ConvosoUnavailable(
                 "Convoso could not be reached in time, so nothing was changed. Try again shortly.",
@@ -337,6 +338,15 @@ class ConvosoClient:
 
     def _parse(self, endpoint: str, response: requests.Response) -> dict[str, Any]:
         status = response.status_code
+        if 300 <= status < 400:
+            raise errors.ConvosoUnavailable(
+                f"Convoso answered with a redirect (HTTP {status}) instead of a reply. The "
+                "dashboard never follows redirects, so the API token was not sent anywhere "
+                "else, and nothing was changed. An administrator should check CONVOSO_API_URL.",
+                kind="redirect",
+                endpoint=endpoint,
+                upstream_message=f"HTTP {status}",
+            )
         if status in (401, 403):
             raise errors.TokenRejected(
                 errors.BAD_AUTH_EXPLANATION, endpoint=endpoint, upstream_message=f"HTTP {status}"

@@ -353,6 +353,44 @@ class FailureKindTests:
         assert exc.value.kind == "malformed"
 
 
+ELSEWHERE = "https://elsewhere.test/grab"
+
+
+class RedirectTests:
+    @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+    @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
+    def test_a_redirect_is_an_error_and_is_not_followed(self, client, mocked, status, endpoint):
+        mocked.post(url(endpoint), status=status, headers={"Location": ELSEWHERE})
+        # Whatever the redirect would lead to answers like a happy Convoso.
+        mocked.post(ELSEWHERE, json={"success": True, "data": []})
+        mocked.get(ELSEWHERE, json={"success": True, "data": []})
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.call(endpoint, {"status": "XFER"})
+        assert [c.request.url for c in mocked.calls] == [url(endpoint)]
+        assert exc.value.kind == "redirect"
+        assert exc.value.may_have_applied is False
+        assert exc.value.outcome == "failed"
+        assert exc.value.upstream_message == f"HTTP {status}"
+        assert f"redirect (HTTP {status})" in exc.value.explanation
+        assert "CONVOSO_API_URL" in exc.value.explanation
+        assert ELSEWHERE not in exc.value.explanation
+
+    def test_an_insert_that_is_redirected_is_not_reconciled(self, client, mocked):
+        mocked.post(url("insert"), status=307, headers={"Location": ELSEWHERE})
+        mocked.post(url("search"), json={"data": []})
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
+        assert exc.value.kind == "redirect"
+        assert [c.request.url for c in mocked.calls] == [url("insert")]
+
+    def test_a_redirect_to_the_same_api_is_not_followed_either(self, client, mocked):
+        mocked.post(url("search"), status=308, headers={"Location": url("search") + "/"})
+        mocked.post(url("search") + "/", json={"data": [COMP_ITEM]})
+        with pytest.raises(errors.ConvosoUnavailable):
+            client.search()
+        assert len(mocked.calls) == 1
+
+
 class SecretTests:
     @pytest.mark.parametrize(
         "reply",
