@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -29,6 +30,10 @@ DEFAULT_API_URL = "https://api.convoso.com/v1"
 # Convoso documents no rate limit; this only stops a hostile or mistaken Retry-After from
 # holding a supervisor's request (and a worker) for minutes.
 MAX_RETRY_AFTER_SECONDS = 5.0
+# The audit log keeps Convoso's error code in a 32-bit integer column (PostgreSQL's integer).
+MAX_ERROR_CODE = 2_147_483_647
+# ASCII digits only: str.isdigit() and int() also accept '²', '٦٠٦٩' and ' 6069'.
+_CODE_DIGITS = re.compile(r"[0-9]{1,10}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,20 @@ def _as_text(value: object) -> str:
     if isinstance(value, bool | int | float):
         return str(value)
     return ""
+
+
+def _error_code(raw: object) -> int | None:
+    """Convoso's error code as an int, or None for anything that isn't plainly one.
+
+    The reference documents integers; a string of plain digits ("6069") counts too, since
+    replies are parsed tolerantly everywhere else. Booleans, floats, numbers out of range and
+    anything else do not, and the error keeps Convoso's text without a code.
+    """
+    if isinstance(raw, str) and _CODE_DIGITS.fullmatch(raw):
+        raw = int(raw)
+    if isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= MAX_ERROR_CODE:
+        return raw
+    return None
 
 
 def parse_status(item: Mapping[str, Any]) -> Status:
@@ -388,10 +407,7 @@ class ConvosoClient:
     @staticmethod
     def _rejection(endpoint: str, payload: Mapping[str, Any], status: int) -> errors.ConvosoError:
         text = _as_text(payload.get("error") or payload.get("message"))[:500]
-        raw_code = payload.get("code")
-        code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
-        if isinstance(raw_code, str) and raw_code.isdigit():
-            code = int(raw_code)
+        code = _error_code(payload.get("code"))
         known = errors.CODES_BY_ENDPOINT.get(endpoint, {}).get(code) if code else None
         if known:
             field, _documented, explanation = known

@@ -283,6 +283,57 @@ class DocumentedErrorTests:
             client.search()
 
 
+# None of these is a code, though several pass str.isdigit() or int().
+ODD_CODES = ["²", "٦٠٦٩", "-1", -1, 0, "0", 2**31, str(2**31), 2**40, 1.5, 6069.0, True,
+             False, None, [], {}, [6069], " 6069", "6069 ", "6069\n", "+6069", "6_069",
+             "9" * 5000]  # fmt: skip
+
+
+class ErrorCodeTests:
+    @pytest.mark.parametrize("raw", ODD_CODES, ids=lambda raw: repr(raw)[:12])
+    @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
+    def test_an_odd_code_is_no_code_and_the_text_is_kept(self, client, mocked, endpoint, raw):
+        mocked.post(url(endpoint), json={"success": False, "code": raw, "error": "Odd thing"})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call(endpoint, {"status": "XFER"})
+        assert exc.value.code is None
+        assert exc.value.upstream_message == "Odd thing"
+        assert exc.value.explanation == "Convoso refused the change and said: Odd thing"
+
+    @pytest.mark.parametrize("raw", [1, "1", 7001, "7001", 2**31 - 1, str(2**31 - 1)], ids=repr)
+    def test_a_plain_code_in_range_is_kept(self, client, mocked, raw):
+        mocked.post(url("update"), json={"success": False, "code": raw, "error": "Odd thing"})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        assert exc.value.code == int(raw)
+
+    @pytest.mark.parametrize(
+        ("endpoint", "raw", "cls", "field"),
+        [
+            ("update", "6069", errors.StatusNotModifiable, "code"),
+            ("update", "6074", errors.ConvosoFieldError, "dnc"),
+            ("insert", "6061", errors.ConvosoFieldError, "code"),
+            ("insert", "6078", errors.ConvosoFieldError, "color"),
+        ],
+    )
+    def test_a_documented_code_as_a_string_maps_to_its_field(
+        self, client, mocked, endpoint, raw, cls, field
+    ):
+        mocked.post(url(endpoint), json={"success": False, "code": raw, "error": "x"})
+        with pytest.raises(cls) as exc:
+            client.call(endpoint, {"status": "XFER"})
+        assert type(exc.value) is cls
+        assert exc.value.field == field
+        assert exc.value.code == int(raw)
+        assert exc.value.explanation == errors.CODES_BY_ENDPOINT[endpoint][int(raw)][2]
+
+    def test_no_text_and_no_code_names_the_http_status(self, client, mocked):
+        mocked.post(url("update"), status=404, json={"success": False, "code": "²"})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        assert exc.value.explanation == "Convoso refused the change and said: HTTP 404"
+
+
 class FailureKindTests:
     @pytest.mark.parametrize(
         ("raised", "kind"),
