@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
@@ -34,6 +35,8 @@ MAX_RETRY_AFTER_SECONDS = 5.0
 MAX_ERROR_CODE = 2_147_483_647
 # ASCII digits only: str.isdigit() and int() also accept '²', '٦٠٦٩' and ' 6069'.
 _CODE_DIGITS = re.compile(r"[0-9]{1,10}")
+# What an echo of the API token in Convoso's text becomes.
+TOKEN_PLACEHOLDER = "[token removed]"  # noqa: S105 - not a secret: what replaces one
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +156,15 @@ def account_fingerprint(api_url: str, token: str) -> str:
     return digest[:16]
 
 
+def _token_pattern(token: str) -> re.Pattern[str] | None:
+    """Matches the token as it was sent and as it might be echoed back: URL-encoded either
+    way, in either case (percent-escapes come in both)."""
+    if not token:
+        return None
+    forms = sorted({token, quote_plus(token), quote(token, safe="")}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, forms)), re.IGNORECASE)
+
+
 def _was_sent(exc: requests.RequestException) -> bool:
     """Whether the request may have reached Convoso: anything but a failure to connect."""
     cause = exc.args[0] if exc.args else None
@@ -210,6 +222,7 @@ class ConvosoClient:
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self._token = token
+        self._echo = _token_pattern(token)
         self.timeout = (connect_timeout, read_timeout)
         self.account = account or account_fingerprint(self.api_url, token)
         self.session = requests.Session()
@@ -236,7 +249,9 @@ class ConvosoClient:
             data = []
         if not isinstance(data, list):
             raise self._malformed("search", may_have_applied=False)
-        statuses = [parse_status(item) for item in data if isinstance(item, Mapping)]
+        statuses = [
+            self._scrubbed(parse_status(item)) for item in data if isinstance(item, Mapping)
+        ]
         return [s for s in statuses if s.code]
 
     def get(self, code: str) -> Status:
@@ -293,6 +308,19 @@ class ConvosoClient:
         return UpdateResult(before=before, after=after)
 
     # --- transport and parsing -----------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        """Convoso's text without the API token. Every piece of upstream text passes through
+        here before it leaves the client: only the client knows the token."""
+        return text if self._echo is None else self._echo.sub(TOKEN_PLACEHOLDER, text)
+
+    def _scrubbed(self, status: Status) -> Status:
+        return replace(
+            status,
+            code=self._scrub(status.code),
+            name=self._scrub(status.name),
+            workflow=None if status.workflow is None else self._scrub(status.workflow),
+        )
 
     def call(self, endpoint: str, fields: Mapping[str, str]) -> dict[str, Any]:
         """POST ``fields`` to /status/<endpoint>; return the JSON body or raise a ConvosoError."""
@@ -404,9 +432,11 @@ class ConvosoClient:
             endpoint=endpoint,
         )
 
-    @staticmethod
-    def _rejection(endpoint: str, payload: Mapping[str, Any], status: int) -> errors.ConvosoError:
-        text = _as_text(payload.get("error") or payload.get("message"))[:500]
+    def _rejection(
+        self, endpoint: str, payload: Mapping[str, Any], status: int
+    ) -> errors.ConvosoError:
+        # Scrubbed before it is cut, or a cut could leave the token's first characters behind.
+        text = self._scrub(_as_text(payload.get("error") or payload.get("message")))[:500]
         code = _error_code(payload.get("code"))
         known = errors.CODES_BY_ENDPOINT.get(endpoint, {}).get(code) if code else None
         if known:

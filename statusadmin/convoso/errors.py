@@ -3,7 +3,7 @@
 Every error carries ``explanation``: one or two sentences a supervisor understands, shown in the
 dashboard next to whatever caused it. Convoso's own code and text are kept for the audit log.
 Nothing here ever includes the API token: messages are built only from fixed text and from what
-Convoso replied.
+Convoso replied, and the client removes any echo of the token from the latter first.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, quote_plus
 
 import pytest
 import requests
@@ -474,6 +474,84 @@ class SecretTests:
         assert record.convoso_endpoint == "search"
         assert record.convoso_outcome == "ok"
         assert record.convoso_http_status == 200
+
+
+# A token with characters that URL-encoding changes, so its encoded forms differ from it.
+ODD_TOKEN = "tok/SECRET+9 x&y=z"
+REMOVED = "[token removed]"
+
+
+def forms_of(token: str) -> list[str]:
+    """The token as Convoso might echo it: as sent, and URL-encoded either way."""
+    return [token, quote_plus(token), quote(token, safe="")]
+
+
+def texts_of(exc: errors.ConvosoError) -> str:
+    return "\n".join([str(exc), exc.explanation, exc.upstream_message, repr(exc.args)])
+
+
+class TokenEchoTests:
+    """Convoso's text may echo the token; the client removes it before anyone sees the text."""
+
+    @pytest.mark.parametrize("key", ["error", "message"])
+    @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
+    def test_an_error_echoing_the_token(self, client, mocked, endpoint, key):
+        mocked.post(url(endpoint), json={"success": False, key: f"Invalid token {TOKEN} here"})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call(endpoint, {})
+        assert TOKEN not in texts_of(exc.value)
+        assert exc.value.upstream_message == f"Invalid token {REMOVED} here"
+        assert exc.value.explanation.endswith(f"said: Invalid token {REMOVED} here")
+
+    @pytest.mark.parametrize("echoed", [*forms_of(ODD_TOKEN), quote(ODD_TOKEN, safe="").lower()])
+    def test_url_encoded_echoes(self, mocked, echoed):
+        client = ConvosoClient(api_url=API, token=ODD_TOKEN, backoff=0)
+        mocked.post(url("update"), json={"success": False, "code": 7001, "error": f"[{echoed}]"})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        for form in [*forms_of(ODD_TOKEN), echoed]:
+            assert form not in texts_of(exc.value)
+        assert exc.value.upstream_message == f"[{REMOVED}]"
+
+    def test_a_documented_code_keeps_its_explanation_and_loses_the_token(self, client, mocked):
+        mocked.post(url("update"), json={"success": False, "code": 6069, "error": TOKEN})
+        with pytest.raises(errors.StatusNotModifiable) as exc:
+            client.call("update", {})
+        assert exc.value.upstream_message == REMOVED
+        assert exc.value.explanation == errors.UPDATE_CODES[6069][2]
+
+    def test_the_token_is_removed_before_long_text_is_cut(self, client, mocked):
+        # Cut first, and the first characters of the token would survive at the end.
+        mocked.post(url("update"), json={"success": False, "error": "x" * 490 + TOKEN})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        assert TOKEN[:6] not in texts_of(exc.value)
+        assert exc.value.upstream_message.startswith("x" * 490 + "[token")
+
+    def test_statuses_echoing_the_token(self, client, mocked):
+        item = {**XFER_ITEM, "name": f"Named {TOKEN}", "workflow_disposition_event_option": TOKEN}
+        odd = {**XFER_ITEM, "status": f"{TOKEN}", "name": "Code is the token"}
+        mocked.post(url("search"), json={"data": [item, odd]})
+        named, coded = client.search()
+        assert TOKEN not in repr([named, coded])
+        assert (named.code, named.name, named.workflow) == ("XFER", f"Named {REMOVED}", REMOVED)
+        assert coded.code == REMOVED
+
+    def test_update_reports_the_status_without_the_token(self, client, mocked):
+        mocked.post(url("search"), json={"data": [{**XFER_ITEM, "name": f"x {TOKEN}"}]})
+        mocked.post(url("update"), json=UPDATE_OK)
+        result = client.update("XFER", {"final": True})
+        assert TOKEN not in repr(result)
+        assert result.before.name == result.after.name == f"x {REMOVED}"
+
+    def test_an_empty_token_changes_nothing(self, mocked):
+        client = ConvosoClient(api_url=API, token="", backoff=0)
+        mocked.post(url("update"), json={"success": False, "error": "Quota hit"})
+        mocked.post(url("search"), json={"data": [XFER_ITEM]})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        assert exc.value.upstream_message == "Quota hit"
+        assert client.search() == [parse_status(XFER_ITEM)]
 
 
 class RetryTests:
