@@ -409,7 +409,7 @@ class ConvosoClient:
             )
         try:
             payload = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # the latter: arrays or objects nested too deep
             payload = None
         if not isinstance(payload, dict):
             if status >= 400:

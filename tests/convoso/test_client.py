@@ -391,6 +391,16 @@ class FailureKindTests:
             client.search()
         assert exc.value.kind == "malformed"
 
+    @pytest.mark.parametrize("body", ["[" * 100_000, '{"a":' * 50_000])
+    @pytest.mark.parametrize("endpoint", ["search", "update"])
+    def test_json_nested_too_deep_to_decode_is_malformed(self, client, mocked, endpoint, body):
+        """Found by the property tests: json raises RecursionError, not ValueError, here."""
+        mocked.post(url(endpoint), body=body, status=200)
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.call(endpoint, {})
+        assert exc.value.kind == "malformed"
+        assert exc.value.may_have_applied is (endpoint == "update")
+
     def test_malformed_reply_to_update_is_unknown(self, client, mocked):
         mocked.post(url("update"), body="<html>", status=200)
         with pytest.raises(errors.ConvosoUnavailable) as exc:
