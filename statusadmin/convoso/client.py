@@ -37,6 +37,9 @@ MAX_ERROR_CODE = 2_147_483_647
 _CODE_DIGITS = re.compile(r"[0-9]{1,10}")
 # What an echo of the API token in Convoso's text becomes.
 TOKEN_PLACEHOLDER = "[token removed]"  # noqa: S105 - not a secret: what replaces one
+# What no text column or page can hold: NUL (PostgreSQL refuses it) and lone surrogates (JSON
+# can escape one; UTF-8 can't encode it). Replaced, not dropped, so nothing around one joins up.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +253,7 @@ class ConvosoClient:
         if not isinstance(data, list):
             raise self._malformed("search", may_have_applied=False)
         statuses = [
-            self._scrubbed(parse_status(item)) for item in data if isinstance(item, Mapping)
+            self._upstream_status(parse_status(item)) for item in data if isinstance(item, Mapping)
         ]
         return [s for s in statuses if s.code]
 
@@ -309,17 +312,19 @@ class ConvosoClient:
 
     # --- transport and parsing -----------------------------------------------------------------
 
-    def _scrub(self, text: str) -> str:
-        """Convoso's text without the API token. Every piece of upstream text passes through
-        here before it leaves the client: only the client knows the token."""
+    def _upstream_text(self, text: str) -> str:
+        """Convoso's text, fit to be stored and shown, and without the API token. Every piece
+        of upstream text passes through here before it leaves the client: only the client
+        knows the token."""
+        text = _UNSTORABLE.sub("\ufffd", text)
         return text if self._echo is None else self._echo.sub(TOKEN_PLACEHOLDER, text)
 
-    def _scrubbed(self, status: Status) -> Status:
+    def _upstream_status(self, status: Status) -> Status:
         return replace(
             status,
-            code=self._scrub(status.code),
-            name=self._scrub(status.name),
-            workflow=None if status.workflow is None else self._scrub(status.workflow),
+            code=self._upstream_text(status.code),
+            name=self._upstream_text(status.name),
+            workflow=None if status.workflow is None else self._upstream_text(status.workflow),
         )
 
     def call(self, endpoint: str, fields: Mapping[str, str]) -> dict[str, Any]:
@@ -435,8 +440,9 @@ class ConvosoClient:
     def _rejection(
         self, endpoint: str, payload: Mapping[str, Any], status: int
     ) -> errors.ConvosoError:
-        # Scrubbed before it is cut, or a cut could leave the token's first characters behind.
-        text = self._scrub(_as_text(payload.get("error") or payload.get("message")))[:500]
+        # Cleaned before it is cut, or a cut could leave the token's first characters behind.
+        text = self._upstream_text(_as_text(payload.get("error") or payload.get("message")))
+        text = text[:500]
         code = _error_code(payload.get("code"))
         known = errors.CODES_BY_ENDPOINT.get(endpoint, {}).get(code) if code else None
         if known:

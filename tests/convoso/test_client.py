@@ -564,6 +564,35 @@ class TokenEchoTests:
         assert client.search() == [parse_status(XFER_ITEM)]
 
 
+class UnstorableTextTests:
+    """Found by the property tests: JSON can carry NUL (which PostgreSQL can't store) and lone
+    surrogates (which can't be encoded as UTF-8 at all); either crashed the page that stored or
+    showed Convoso's text. The client replaces each with U+FFFD."""
+
+    @pytest.mark.parametrize(("raw", "clean"), [("a\x00b", "a\ufffdb"), ("a\ud800b", "a\ufffdb")])
+    def test_in_an_error(self, client, mocked, raw, clean):
+        mocked.post(url("update"), json={"success": False, "error": raw})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        assert exc.value.upstream_message == clean
+        assert exc.value.explanation.encode().endswith(clean.encode())
+
+    @pytest.mark.parametrize(("raw", "clean"), [("a\x00b", "a\ufffdb"), ("a\ud800b", "a\ufffdb")])
+    def test_in_a_status(self, client, mocked, raw, clean):
+        item = {**XFER_ITEM, "status": f"X{raw}", "name": raw}
+        item["workflow_disposition_event_option"] = raw
+        mocked.post(url("search"), json={"data": [item]})
+        (status,) = client.search()
+        assert (status.code, status.name, status.workflow) == (f"X{clean}", clean, clean)
+
+    def test_a_nul_inside_an_echoed_token_does_not_hide_it(self, client, mocked):
+        # Dropping the NUL instead would put the whole token back together.
+        mocked.post(url("update"), json={"success": False, "error": TOKEN[:5] + "\x00" + TOKEN[5:]})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        assert exc.value.upstream_message == TOKEN[:5] + "\ufffd" + TOKEN[5:]
+
+
 class RetryTests:
     @pytest.mark.parametrize("status", [429, 502, 503, 504])
     def test_search_retries_transient_statuses(self, client, mocked, status):
