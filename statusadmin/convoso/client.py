@@ -86,6 +86,7 @@ class InsertResult:
 
 
 _TRUE = {"y", "yes", "1", "true", "t"}
+_FALSE = {"n", "no", "0", "false", "f"}
 
 
 def _as_bool(value: object) -> bool:
@@ -96,6 +97,18 @@ def _as_bool(value: object) -> bool:
         return value == 1
     if isinstance(value, str):
         return value.strip().lower() in _TRUE
+    return False
+
+
+def _says_no(value: object) -> bool:
+    """Whether a reply's "success" says no, in any spelling Convoso's booleans come in.
+    Anything else (missing, null, odd) is not read as a refusal: search replies have none."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value == 0
+    if isinstance(value, str):
+        return value.strip().lower() in _FALSE
     return False
 
 
@@ -424,7 +437,7 @@ class ConvosoClient:
                     upstream_message=f"HTTP {status}",
                 )
             raise self._malformed(endpoint, may_have_applied=endpoint != "search")
-        if payload.get("success") is False or status >= 400:
+        if _says_no(payload.get("success")) or status >= 400:
             raise self._rejection(endpoint, payload, status)
         return payload
 

@@ -123,10 +123,12 @@ def payloads(token: str, code_limit: int | None) -> st.SearchStrategy[dict[str, 
     anything = json_values(token)
     some_items = st.lists(st.one_of(items(token, code_limit), anything), max_size=5)
     text = st.one_of(texts(token), anything)
+    # Convoso's booleans come as true/false, Y/N and 1/0 (convoso-api-notes.md).
+    spelt = st.sampled_from([True, False, "true", "false", "Y", "N", "1", "0", 1, 0])
     any_shape = st.fixed_dictionaries(
         {},
         optional={
-            "success": st.one_of(st.booleans(), anything),
+            "success": st.one_of(spelt, anything),
             "code": codes(token),
             "error": text,
             "message": text,
@@ -135,10 +137,10 @@ def payloads(token: str, code_limit: int | None) -> st.SearchStrategy[dict[str, 
     )
     catalogue = st.fixed_dictionaries(
         {"data": st.lists(items(token, code_limit), min_size=1, max_size=5)},
-        optional={"success": st.one_of(st.just(True), anything), "code": codes(token)},
+        optional={"success": st.one_of(spelt, anything), "code": codes(token)},
     )
     refusal = st.fixed_dictionaries(
-        {"success": st.just(False)},
+        {"success": st.sampled_from([False, "false", "N", "0", 0])},
         optional={"code": codes(token), "error": text, "message": text, "data": anything},
     )
     return st.one_of(any_shape, catalogue, refusal)

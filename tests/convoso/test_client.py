@@ -334,6 +334,30 @@ class ErrorCodeTests:
         assert exc.value.explanation == "Convoso refused the change and said: HTTP 404"
 
 
+class SuccessSpellingTests:
+    """Convoso's booleans come as true/false, Y/N, 1/0 (convoso-api-notes.md); a "no" in any of
+    those spellings is a refusal, or a refused write would be audited as a success."""
+
+    @pytest.mark.parametrize("said", [False, "false", "False", "N", "n", "no", "0", 0, 0.0])
+    @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
+    def test_no_is_a_refusal(self, client, mocked, endpoint, said):
+        mocked.post(url(endpoint), json={"success": said, "error": "Nope", "data": []})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call(endpoint, {})
+        assert exc.value.upstream_message == "Nope"
+
+    def test_a_duplicate_with_a_string_false_is_a_duplicate(self, client, mocked):
+        body = {"success": "false", "error": "Status code already exists"}
+        mocked.post(url("insert"), json=body)
+        with pytest.raises(errors.DuplicateStatus):
+            client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
+
+    @pytest.mark.parametrize("said", [True, "true", "Y", "1", 1, None, "maybe", [], {}])
+    def test_anything_else_is_not_a_refusal(self, client, mocked, said):
+        mocked.post(url("update"), json={"success": said, "data": {"status": "XFER"}})
+        assert client.call("update", {})["data"] == {"status": "XFER"}
+
+
 class FailureKindTests:
     @pytest.mark.parametrize(
         ("raised", "kind"),

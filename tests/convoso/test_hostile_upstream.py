@@ -7,6 +7,7 @@ lone surrogate (JSON can escape one, and it can't be encoded as UTF-8).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -54,6 +55,18 @@ def respond(script: dict[str, Reply], call: Callable[[ConvosoClient], Any]) -> A
             return call(client)
         except errors.ConvosoError as exc:
             return exc
+
+
+NO = (False, 0, "0", "false", "N", "n", "no")
+
+
+def says_no(reply: Reply) -> bool:
+    """Whether the reply's "success" field plainly says no."""
+    try:
+        payload = json.loads(reply[2])
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(payload, dict) and "success" in payload and payload["success"] in NO
 
 
 def assert_no_token(text: str) -> None:
@@ -124,6 +137,8 @@ def test_insert(insert, search):
         return
     assert isinstance(result, InsertResult)
     assert isinstance(result.reconciled, bool)
+    # Only a check afterwards may find a status that the insert's reply said was refused.
+    assert result.reconciled or not says_no(insert)
     assert_well_formed_status(result.status)
 
 
@@ -139,6 +154,7 @@ def test_update(search, update):
         assert_well_formed_error(result)
         return
     assert isinstance(result, UpdateResult)
+    assert not says_no(update)
     assert_well_formed_status(result.before)
     assert_well_formed_status(result.after)
     assert (result.after.code, result.after.name, result.after.final) == ("XFER", "Renamed", True)
