@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from statusadmin import health
 from statusadmin.audit.models import Action, AuditEntry, Outcome
 from tests.conftest import REAL_TOKEN, status_item
-from tests.convoso.hostile import Reply, echoes, replies
+from tests.convoso.hostile import Reply, echoes, known_nasty, replies
 
 pytestmark = pytest.mark.django_db
 
@@ -181,6 +181,7 @@ def headers(htmx: bool) -> dict[str, str]:
 
 class HostileReplyTests:
     @HOSTILE
+    @known_nasty("search", htmx=True)
     @given(search=reply, htmx=st.booleans())
     def test_forced_refresh(self, screen, convoso, search, htmx):
         with undone():
@@ -189,6 +190,7 @@ class HostileReplyTests:
             audit_log_is_complete_and_clean()
 
     @HOSTILE
+    @known_nasty("update", search=None, htmx=True)
     @given(search=maybe_hostile, update=reply, htmx=st.booleans())
     def test_flag_toggle(self, screen, convoso, search, update, htmx):
         with undone():
@@ -198,6 +200,7 @@ class HostileReplyTests:
             one_write_since(before, Action.UPDATE)
 
     @HOSTILE
+    @known_nasty("update", search=None, htmx=True)
     @given(search=maybe_hostile, update=reply, htmx=st.booleans())
     def test_colour_change(self, screen, convoso, search, update, htmx):
         with undone():
@@ -207,6 +210,7 @@ class HostileReplyTests:
             one_write_since(before, Action.UPDATE)
 
     @HOSTILE
+    @known_nasty("update", search=None, htmx=True)
     @given(search=maybe_hostile, update=reply, htmx=st.booleans())
     def test_name_edit(self, screen, convoso, search, update, htmx):
         with undone():
@@ -216,6 +220,7 @@ class HostileReplyTests:
             one_write_since(before, Action.UPDATE)
 
     @HOSTILE
+    @known_nasty("insert", search=None, htmx=True)
     @given(insert=reply, search=maybe_hostile, htmx=st.booleans())
     def test_create(self, screen, convoso, insert, search, htmx):
         """The search is the check after a lost reply."""

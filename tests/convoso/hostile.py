@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from urllib.parse import quote, quote_plus
 
+from hypothesis import example
 from hypothesis import strategies as st
 
 from statusadmin.convoso import errors
@@ -188,3 +189,31 @@ def replies(token: str, *, code_limit: int | None = None) -> st.SearchStrategy[R
         st.fixed_dictionaries({}, optional={"Content-Type": content_types}),
         bodies(token, code_limit),
     )
+
+
+def _json(value: object) -> bytes:
+    return json.dumps(value).encode()
+
+
+# Replies that once broke the client or the dashboard, tried on every run whatever is drawn.
+KNOWN_NASTY: list[Reply] = [
+    (200, {}, _json({"data": [{"status": "XFER", "name": "a\x00b\ud800c",
+                               "workflow_disposition_event_option": "\x00"}]})),
+    (200, {}, _json({"success": False, "error": "a\x00b\ud800c"})),
+    (200, {}, _json({"success": False, "code": "²", "error": "Odd"})),
+    (200, {}, _json({"success": False, "code": 2**40, "error": "x" * MB})),
+    (200, {}, _json({"success": "false", "error": errors.DUPLICATE_TEXT})),
+    (200, {}, b"[" * 100_000),
+    (307, {"Location": "https://elsewhere.test/"}, b""),
+]  # fmt: skip
+
+
+def known_nasty(argument: str, **others: object):  # type: ignore[no-untyped-def]
+    """Adds each KNOWN_NASTY reply as an explicit example for ``argument``."""
+
+    def decorate(test):  # type: ignore[no-untyped-def]
+        for nasty in KNOWN_NASTY:
+            test = example(**{argument: nasty}, **others)(test)
+        return test
+
+    return decorate

@@ -24,7 +24,7 @@ from statusadmin.convoso.client import (
     UpdateResult,
 )
 from statusadmin.convoso.validation import FLAGS
-from tests.convoso.hostile import Reply, echoes, replies
+from tests.convoso.hostile import Reply, echoes, known_nasty, replies
 
 API = "https://convoso.test/v1"
 # URL-encoding changes this token, so its encoded echoes differ from it.
@@ -37,6 +37,7 @@ HOSTILE = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 reply = replies(TOKEN)
+CATALOGUE: Reply = (200, {}, json.dumps({"data": [{"status": "XFER", "name": "X"}]}).encode())
 
 
 def respond(script: dict[str, Reply], call: Callable[[ConvosoClient], Any]) -> Any:
@@ -113,6 +114,7 @@ def assert_well_formed_error(exc: errors.ConvosoError) -> None:
 
 
 @HOSTILE
+@known_nasty("search")
 @given(search=reply)
 def test_search(search):
     result = respond({"search": search}, lambda client: client.search(""))
@@ -125,6 +127,7 @@ def test_search(search):
 
 
 @HOSTILE
+@known_nasty("insert", search=CATALOGUE)
 @given(insert=reply, search=reply)
 def test_insert(insert, search):
     """The search is the check after a lost reply, so it is hostile too."""
@@ -143,6 +146,8 @@ def test_insert(insert, search):
 
 
 @HOSTILE
+@known_nasty("update", search=CATALOGUE)
+@known_nasty("search", update=(200, {}, b'{"success": true}'))
 @given(search=reply, update=reply)
 def test_update(search, update):
     """The update reads the status first, so the search is hostile too."""
