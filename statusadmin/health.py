@@ -17,10 +17,11 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from statusadmin.convoso.connection import build_client, get_client, is_sandbox
-from statusadmin.convoso.errors import ConvosoError
+from statusadmin.convoso.errors import ConvosoError, ConvosoUnavailable, TokenRejected
 
 PATH = "/healthz"
-PROBE_CACHE_KEY = "healthz:convoso"
+# Not "healthz:convoso", under which older releases cached Convoso's text for the public body.
+PROBE_CACHE_KEY = "healthz:convoso-state"
 
 
 def database_ok() -> bool:
@@ -32,18 +33,32 @@ def database_ok() -> bool:
         return False
 
 
+def failure_kind(exc: ConvosoError) -> str:
+    """timeout, connection, http_error, malformed or redirect when no usable answer came;
+    token or rejected when Convoso answered and refused."""
+    if isinstance(exc, ConvosoUnavailable):
+        return exc.kind
+    if isinstance(exc, TokenRejected):
+        return "token"
+    return exc.outcome
+
+
 def convoso_reachability() -> dict[str, Any]:
     """Whether Convoso answered a search recently. Cached: Convoso is asked at most once per
-    HEALTHZ_CONVOSO_TTL seconds, however often the health check runs."""
+    HEALTHZ_CONVOSO_TTL seconds, however often the health check runs.
+
+    States and codes only: the body is public, and Convoso's text (which may be HTML, long,
+    or anything at all) is for the dashboard and the audit log, not for a load balancer.
+    """
     cached = cache.get(PROBE_CACHE_KEY)
     if cached is not None:
         return cached
     probe = build_client(connect_timeout=2, read_timeout=3, retries=0)
     try:
         probe.search("healthz")
-        result: dict[str, Any] = {"reachable": True, "error": ""}
+        result: dict[str, Any] = {"reachable": True, "failure": None, "code": None}
     except ConvosoError as exc:
-        result = {"reachable": False, "error": exc.explanation}
+        result = {"reachable": False, "failure": failure_kind(exc), "code": exc.code}
     result["checked_at"] = timezone.now().isoformat(timespec="seconds")
     cache.set(PROBE_CACHE_KEY, result, settings.HEALTHZ_CONVOSO_TTL)
     return result

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 from django.core.cache import cache
 from django.db import DatabaseError
 
 from statusadmin import health
-from tests.conftest import refused
+from tests.conftest import REAL_TOKEN, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -17,6 +18,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _fresh_probe():  # type: ignore[no-untyped-def]
     cache.delete(health.PROBE_CACHE_KEY)
+
+
+CONVOSO_KEYS = {"mode", "reachable", "failure", "code", "checked_at"}
 
 
 def get(client, **extra):  # type: ignore[no-untyped-def]
@@ -32,8 +36,10 @@ def test_reports_database_convoso_mirror_and_mode(client):
     assert response["Cache-Control"] == "no-store"
     assert body["status"] == "ok"
     assert body["database"] == {"ok": True}
+    assert set(body["convoso"]) == CONVOSO_KEYS
     assert body["convoso"]["mode"] == "sandbox"
     assert body["convoso"]["reachable"] is True
+    assert (body["convoso"]["failure"], body["convoso"]["code"]) == (None, None)
     assert body["sandbox"] is True
     assert body["mirror"] == {"age_seconds": None}
 
@@ -65,7 +71,8 @@ def test_unreachable_convoso_is_degraded_not_down(client, real_convoso):
     assert body["status"] == "degraded"
     assert body["convoso"]["reachable"] is False
     assert body["convoso"]["mode"] == "live"
-    assert "could not be reached" in body["convoso"]["error"]
+    assert body["convoso"]["failure"] == "connection"
+    assert body["convoso"]["code"] is None
 
 
 def test_database_down_is_503(client, monkeypatch):
@@ -80,8 +87,56 @@ def test_database_down_is_503(client, monkeypatch):
 
 
 def test_token_never_in_the_report(client, real_convoso):
-    from tests.conftest import REAL_TOKEN
-
     real_convoso.mock.post(real_convoso.url("search"), status=401)
     response, _ = get(client)
     assert REAL_TOKEN not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("reply", "failure", "code"),
+    [
+        ({"body": requests.ReadTimeout()}, "timeout", None),
+        ({"status": 500, "body": "oops"}, "http_error", None),
+        ({"body": "<html>Gateway</html>"}, "malformed", None),
+        ({"status": 307, "headers": {"Location": "https://elsewhere.test/"}}, "redirect", None),
+        ({"status": 401}, "token", None),
+        ({"json": {"success": False, "error": "Invalid authentication token"}}, "token", None),
+        ({"json": {"success": False, "code": 7001, "error": "Quota hit"}}, "rejected", 7001),
+        ({"json": {"success": False, "code": "²", "error": "Quota hit"}}, "rejected", None),
+    ],
+)
+def test_a_failure_is_reported_as_a_kind_and_a_code(client, real_convoso, reply, failure, code):
+    real_convoso.mock.post(real_convoso.url("search"), **reply)
+    response, body = get(client)
+    assert response.status_code == 200
+    assert body["status"] == "degraded"
+    assert set(body["convoso"]) == CONVOSO_KEYS
+    assert (body["convoso"]["reachable"], body["convoso"]["failure"]) == (False, failure)
+    assert body["convoso"]["code"] == code
+
+
+HOSTILE_TEXTS = [
+    "<script>alert('healthz')</script>",
+    f"Invalid token {REAL_TOKEN} for account",
+    "Quota hit " + "and more " * 600,
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS, ids=["html", "token", "long"])
+@pytest.mark.parametrize("key", ["error", "message"])
+def test_convosos_text_never_appears(client, real_convoso, text, key):
+    real_convoso.mock.post(real_convoso.url("search"), json={"success": False, key: text})
+    response, body = get(client)
+    content = response.content.decode()
+    for fragment in ("<script>", "healthz')", REAL_TOKEN, "Invalid token", "Quota hit"):
+        assert fragment not in content
+    assert body["convoso"]["failure"] == "rejected"
+    assert len(content) < 400
+
+
+def test_a_report_cached_by_an_older_release_is_not_served(client, real_convoso):
+    cache.set("healthz:convoso", {"reachable": False, "error": "Convoso said: <b>secret</b>"})
+    real_convoso.serve_catalogue()
+    response, body = get(client)
+    assert "secret" not in response.content.decode()
+    assert body["convoso"]["reachable"] is True

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import requests
 from requests.adapters import BaseAdapter, HTTPAdapter
@@ -29,6 +31,15 @@ DEFAULT_API_URL = "https://api.convoso.com/v1"
 # Convoso documents no rate limit; this only stops a hostile or mistaken Retry-After from
 # holding a supervisor's request (and a worker) for minutes.
 MAX_RETRY_AFTER_SECONDS = 5.0
+# The audit log keeps Convoso's error code in a 32-bit integer column (PostgreSQL's integer).
+MAX_ERROR_CODE = 2_147_483_647
+# ASCII digits only: str.isdigit() and int() also accept '²', '٦٠٦٩' and ' 6069'.
+_CODE_DIGITS = re.compile(r"[0-9]{1,10}")
+# What an echo of the API token in Convoso's text becomes.
+TOKEN_PLACEHOLDER = "[token removed]"  # noqa: S105 - not a secret: what replaces one
+# What no text column or page can hold: NUL (PostgreSQL refuses it) and lone surrogates (JSON
+# can escape one; UTF-8 can't encode it). Replaced, not dropped, so nothing around one joins up.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +79,7 @@ class UpdateResult:
 
 
 _TRUE = {"y", "yes", "1", "true", "t"}
+_FALSE = {"n", "no", "0", "false", "f"}
 
 
 def _as_bool(value: object) -> bool:
@@ -81,6 +93,18 @@ def _as_bool(value: object) -> bool:
     return False
 
 
+def _says_no(value: object) -> bool:
+    """Whether a reply's "success" says no, in any spelling Convoso's booleans come in.
+    Anything else (missing, null, odd) is not read as a refusal: search replies have none."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value == 0
+    if isinstance(value, str):
+        return value.strip().lower() in _FALSE
+    return False
+
+
 def _as_text(value: object) -> str:
     if value is None:
         return ""
@@ -89,6 +113,20 @@ def _as_text(value: object) -> str:
     if isinstance(value, bool | int | float):
         return str(value)
     return ""
+
+
+def _error_code(raw: object) -> int | None:
+    """Convoso's error code as an int, or None for anything that isn't plainly one.
+
+    The reference documents integers; a string of plain digits ("6069") counts too, since
+    replies are parsed tolerantly everywhere else. Booleans, floats, numbers out of range and
+    anything else do not, and the error keeps Convoso's text without a code.
+    """
+    if isinstance(raw, str) and _CODE_DIGITS.fullmatch(raw):
+        raw = int(raw)
+    if isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= MAX_ERROR_CODE:
+        return raw
+    return None
 
 
 def parse_status(item: Mapping[str, Any]) -> Status:
@@ -127,6 +165,15 @@ def account_fingerprint(api_url: str, token: str) -> str:
     return digest[:16]
 
 
+def _token_pattern(token: str) -> re.Pattern[str] | None:
+    """Matches the token as it was sent and as it might be echoed back: URL-encoded either
+    way, in either case (percent-escapes come in both)."""
+    if not token:
+        return None
+    forms = sorted({token, quote_plus(token), quote(token, safe="")}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, forms)), re.IGNORECASE)
+
+
 def _was_sent(exc: requests.RequestException) -> bool:
     """Whether the request may have reached Convoso: anything but a failure to connect."""
     cause = exc.args[0] if exc.args else None
@@ -153,7 +200,7 @@ def retrying_adapter(retries: int, backoff: float) -> HTTPAdapter:
         read=False,
         status=retries,
         other=0,
-        redirect=0,
+        redirect=0,  # never followed, here or by requests (see _post)
         backoff_factor=backoff,
         status_forcelist=(429, 502, 503, 504),
         allowed_methods=frozenset({"POST"}),
@@ -184,6 +231,7 @@ class ConvosoClient:
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self._token = token
+        self._echo = _token_pattern(token)
         self.timeout = (connect_timeout, read_timeout)
         self.account = account or account_fingerprint(self.api_url, token)
         self.session = requests.Session()
@@ -210,7 +258,9 @@ class ConvosoClient:
             data = []
         if not isinstance(data, list):
             raise self._malformed("search", may_have_applied=False)
-        statuses = [parse_status(item) for item in data if isinstance(item, Mapping)]
+        statuses = [
+            self._upstream_status(parse_status(item)) for item in data if isinstance(item, Mapping)
+        ]
         return [s for s in statuses if s.code]
 
     def get(self, code: str) -> Status:
@@ -265,6 +315,21 @@ class ConvosoClient:
 
     # --- transport and parsing -----------------------------------------------------------------
 
+    def _upstream_text(self, text: str) -> str:
+        """Convoso's text, fit to be stored and shown, and without the API token. Every piece
+        of upstream text passes through here before it leaves the client: only the client
+        knows the token."""
+        text = _UNSTORABLE.sub("\ufffd", text)
+        return text if self._echo is None else self._echo.sub(TOKEN_PLACEHOLDER, text)
+
+    def _upstream_status(self, status: Status) -> Status:
+        return replace(
+            status,
+            code=self._upstream_text(status.code),
+            name=self._upstream_text(status.name),
+            workflow=None if status.workflow is None else self._upstream_text(status.workflow),
+        )
+
     def call(self, endpoint: str, fields: Mapping[str, str]) -> dict[str, Any]:
         """POST ``fields`` to /status/<endpoint>; return the JSON body or raise a ConvosoError."""
         url = f"{self.api_url}/status/{endpoint}"
@@ -296,7 +361,8 @@ class ConvosoClient:
         data = {"auth_token": self._token, **fields}
         write = endpoint != "search"
         try:
-            return self.session.post(url, data=data, timeout=self.timeout)
+            # A redirect would re-send the whole form, token included, wherever Location points.
+            return self.session.post(url, data=data, timeout=self.timeout, allow_redirects=False)
         except requests.ConnectTimeout:
             raise errors.ConvosoUnavailable(
                 "Convoso could not be reached in time, so nothing was changed. Try again shortly.",
@@ -327,6 +393,15 @@ class ConvosoClient:
 
     def _parse(self, endpoint: str, response: requests.Response) -> dict[str, Any]:
         status = response.status_code
+        if 300 <= status < 400:
+            raise errors.ConvosoUnavailable(
+                f"Convoso answered with a redirect (HTTP {status}) instead of a reply. The "
+                "dashboard never follows redirects, so the API token was not sent anywhere "
+                "else, and nothing was changed. An administrator should check CONVOSO_API_URL.",
+                kind="redirect",
+                endpoint=endpoint,
+                upstream_message=f"HTTP {status}",
+            )
         if status in (401, 403):
             raise errors.TokenRejected(
                 errors.BAD_AUTH_EXPLANATION, endpoint=endpoint, upstream_message=f"HTTP {status}"
@@ -342,7 +417,7 @@ class ConvosoClient:
             )
         try:
             payload = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # the latter: arrays or objects nested too deep
             payload = None
         if not isinstance(payload, dict):
             if status >= 400:
@@ -352,7 +427,7 @@ class ConvosoClient:
                     upstream_message=f"HTTP {status}",
                 )
             raise self._malformed(endpoint, may_have_applied=endpoint != "search")
-        if payload.get("success") is False or status >= 400:
+        if _says_no(payload.get("success")) or status >= 400:
             raise self._rejection(endpoint, payload, status)
         return payload
 
@@ -365,13 +440,13 @@ class ConvosoClient:
             endpoint=endpoint,
         )
 
-    @staticmethod
-    def _rejection(endpoint: str, payload: Mapping[str, Any], status: int) -> errors.ConvosoError:
-        text = _as_text(payload.get("error") or payload.get("message"))[:500]
-        raw_code = payload.get("code")
-        code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
-        if isinstance(raw_code, str) and raw_code.isdigit():
-            code = int(raw_code)
+    def _rejection(
+        self, endpoint: str, payload: Mapping[str, Any], status: int
+    ) -> errors.ConvosoError:
+        # Cleaned before it is cut, or a cut could leave the token's first characters behind.
+        text = self._upstream_text(_as_text(payload.get("error") or payload.get("message")))
+        text = text[:500]
+        code = _error_code(payload.get("code"))
         known = errors.CODES_BY_ENDPOINT.get(endpoint, {}).get(code) if code else None
         if known:
             field, _documented, explanation = known

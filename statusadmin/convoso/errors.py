@@ -3,7 +3,7 @@
 Every error carries ``explanation``: one or two sentences a supervisor understands, shown in the
 dashboard next to whatever caused it. Convoso's own code and text are kept for the audit log.
 Nothing here ever includes the API token: messages are built only from fixed text and from what
-Convoso replied.
+Convoso replied, and the client removes any echo of the token from the latter first.
 """
 
 from __future__ import annotations
@@ -67,9 +67,10 @@ class UnexpectedConvosoError(ConvosoRejected):
 
 
 class ConvosoUnavailable(ConvosoError):
-    """No usable answer: timeout, refused connection, HTTP 5xx/429, or a reply that isn't JSON.
+    """No usable answer: timeout, refused connection, HTTP 5xx/429, a redirect (never
+    followed), or a reply that isn't JSON.
 
-    ``kind`` is one of ``timeout``, ``connection``, ``http_error``, ``malformed``.
+    ``kind`` is one of ``timeout``, ``connection``, ``http_error``, ``malformed``, ``redirect``.
     ``may_have_applied`` is true when the request may have reached Convoso and been carried out
     even though no usable reply came back; the audit log records such writes as ``unknown``.
     ``summary`` says what happened; ``explanation`` adds what it means for the change.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote, quote_plus
 
 import pytest
 import requests
@@ -282,6 +282,81 @@ class DocumentedErrorTests:
             client.search()
 
 
+# None of these is a code, though several pass str.isdigit() or int().
+ODD_CODES = ["²", "٦٠٦٩", "-1", -1, 0, "0", 2**31, str(2**31), 2**40, 1.5, 6069.0, True,
+             False, None, [], {}, [6069], " 6069", "6069 ", "6069\n", "+6069", "6_069",
+             "9" * 5000]  # fmt: skip
+
+
+class ErrorCodeTests:
+    @pytest.mark.parametrize("raw", ODD_CODES, ids=lambda raw: repr(raw)[:12])
+    @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
+    def test_an_odd_code_is_no_code_and_the_text_is_kept(self, client, mocked, endpoint, raw):
+        mocked.post(url(endpoint), json={"success": False, "code": raw, "error": "Odd thing"})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call(endpoint, {"status": "XFER"})
+        assert exc.value.code is None
+        assert exc.value.upstream_message == "Odd thing"
+        assert exc.value.explanation == "Convoso refused the change and said: Odd thing"
+
+    @pytest.mark.parametrize("raw", [1, "1", 7001, "7001", 2**31 - 1, str(2**31 - 1)], ids=repr)
+    def test_a_plain_code_in_range_is_kept(self, client, mocked, raw):
+        mocked.post(url("update"), json={"success": False, "code": raw, "error": "Odd thing"})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        assert exc.value.code == int(raw)
+
+    @pytest.mark.parametrize(
+        ("endpoint", "raw", "cls", "field"),
+        [
+            ("update", "6069", errors.StatusNotModifiable, "code"),
+            ("update", "6074", errors.ConvosoFieldError, "dnc"),
+            ("insert", "6061", errors.ConvosoFieldError, "code"),
+            ("insert", "6078", errors.ConvosoFieldError, "color"),
+        ],
+    )
+    def test_a_documented_code_as_a_string_maps_to_its_field(
+        self, client, mocked, endpoint, raw, cls, field
+    ):
+        mocked.post(url(endpoint), json={"success": False, "code": raw, "error": "x"})
+        with pytest.raises(cls) as exc:
+            client.call(endpoint, {"status": "XFER"})
+        assert type(exc.value) is cls
+        assert exc.value.field == field
+        assert exc.value.code == int(raw)
+        assert exc.value.explanation == errors.CODES_BY_ENDPOINT[endpoint][int(raw)][2]
+
+    def test_no_text_and_no_code_names_the_http_status(self, client, mocked):
+        mocked.post(url("update"), status=404, json={"success": False, "code": "²"})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        assert exc.value.explanation == "Convoso refused the change and said: HTTP 404"
+
+
+class SuccessSpellingTests:
+    """Convoso's booleans come as true/false, Y/N, 1/0 (convoso-api-notes.md); a "no" in any of
+    those spellings is a refusal, or a refused write would be audited as a success."""
+
+    @pytest.mark.parametrize("said", [False, "false", "False", "N", "n", "no", "0", 0, 0.0])
+    @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
+    def test_no_is_a_refusal(self, client, mocked, endpoint, said):
+        mocked.post(url(endpoint), json={"success": said, "error": "Nope", "data": []})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call(endpoint, {})
+        assert exc.value.upstream_message == "Nope"
+
+    def test_a_duplicate_with_a_string_false_is_a_duplicate(self, client, mocked):
+        body = {"success": "false", "error": "Status code already exists"}
+        mocked.post(url("insert"), json=body)
+        with pytest.raises(errors.DuplicateStatus):
+            client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
+
+    @pytest.mark.parametrize("said", [True, "true", "Y", "1", 1, None, "maybe", [], {}])
+    def test_anything_else_is_not_a_refusal(self, client, mocked, said):
+        mocked.post(url("update"), json={"success": said, "data": {"status": "XFER"}})
+        assert client.call("update", {})["data"] == {"status": "XFER"}
+
+
 class FailureKindTests:
     @pytest.mark.parametrize(
         ("raised", "kind"),
@@ -339,6 +414,16 @@ class FailureKindTests:
             client.search()
         assert exc.value.kind == "malformed"
 
+    @pytest.mark.parametrize("body", ["[" * 100_000, '{"a":' * 50_000])
+    @pytest.mark.parametrize("endpoint", ["search", "update"])
+    def test_json_nested_too_deep_to_decode_is_malformed(self, client, mocked, endpoint, body):
+        """Found by the property tests: json raises RecursionError, not ValueError, here."""
+        mocked.post(url(endpoint), body=body, status=200)
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.call(endpoint, {})
+        assert exc.value.kind == "malformed"
+        assert exc.value.may_have_applied is (endpoint == "update")
+
     def test_malformed_reply_to_update_is_unknown(self, client, mocked):
         mocked.post(url("update"), body="<html>", status=200)
         with pytest.raises(errors.ConvosoUnavailable) as exc:
@@ -350,6 +435,44 @@ class FailureKindTests:
         with pytest.raises(errors.ConvosoUnavailable) as exc:
             client.search()
         assert exc.value.kind == "malformed"
+
+
+ELSEWHERE = "https://elsewhere.test/grab"
+
+
+class RedirectTests:
+    @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+    @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
+    def test_a_redirect_is_an_error_and_is_not_followed(self, client, mocked, status, endpoint):
+        mocked.post(url(endpoint), status=status, headers={"Location": ELSEWHERE})
+        # Whatever the redirect would lead to answers like a happy Convoso.
+        mocked.post(ELSEWHERE, json={"success": True, "data": []})
+        mocked.get(ELSEWHERE, json={"success": True, "data": []})
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.call(endpoint, {"status": "XFER"})
+        assert [c.request.url for c in mocked.calls] == [url(endpoint)]
+        assert exc.value.kind == "redirect"
+        assert exc.value.may_have_applied is False
+        assert exc.value.outcome == "failed"
+        assert exc.value.upstream_message == f"HTTP {status}"
+        assert f"redirect (HTTP {status})" in exc.value.explanation
+        assert "CONVOSO_API_URL" in exc.value.explanation
+        assert ELSEWHERE not in exc.value.explanation
+
+    def test_an_insert_that_is_redirected_is_not_reconciled(self, client, mocked):
+        mocked.post(url("insert"), status=307, headers={"Location": ELSEWHERE})
+        mocked.post(url("search"), json={"data": []})
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
+        assert exc.value.kind == "redirect"
+        assert [c.request.url for c in mocked.calls] == [url("insert")]
+
+    def test_a_redirect_to_the_same_api_is_not_followed_either(self, client, mocked):
+        mocked.post(url("search"), status=308, headers={"Location": url("search") + "/"})
+        mocked.post(url("search") + "/", json={"data": [COMP_ITEM]})
+        with pytest.raises(errors.ConvosoUnavailable):
+            client.search()
+        assert len(mocked.calls) == 1
 
 
 class SecretTests:
@@ -384,6 +507,113 @@ class SecretTests:
         assert record.convoso_endpoint == "search"
         assert record.convoso_outcome == "ok"
         assert record.convoso_http_status == 200
+
+
+# A token with characters that URL-encoding changes, so its encoded forms differ from it.
+ODD_TOKEN = "tok/SECRET+9 x&y=z"
+REMOVED = "[token removed]"
+
+
+def forms_of(token: str) -> list[str]:
+    """The token as Convoso might echo it: as sent, and URL-encoded either way."""
+    return [token, quote_plus(token), quote(token, safe="")]
+
+
+def texts_of(exc: errors.ConvosoError) -> str:
+    return "\n".join([str(exc), exc.explanation, exc.upstream_message, repr(exc.args)])
+
+
+class TokenEchoTests:
+    """Convoso's text may echo the token; the client removes it before anyone sees the text."""
+
+    @pytest.mark.parametrize("key", ["error", "message"])
+    @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
+    def test_an_error_echoing_the_token(self, client, mocked, endpoint, key):
+        mocked.post(url(endpoint), json={"success": False, key: f"Invalid token {TOKEN} here"})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call(endpoint, {})
+        assert TOKEN not in texts_of(exc.value)
+        assert exc.value.upstream_message == f"Invalid token {REMOVED} here"
+        assert exc.value.explanation.endswith(f"said: Invalid token {REMOVED} here")
+
+    @pytest.mark.parametrize("echoed", [*forms_of(ODD_TOKEN), quote(ODD_TOKEN, safe="").lower()])
+    def test_url_encoded_echoes(self, mocked, echoed):
+        client = ConvosoClient(api_url=API, token=ODD_TOKEN, backoff=0)
+        mocked.post(url("update"), json={"success": False, "code": 7001, "error": f"[{echoed}]"})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        for form in [*forms_of(ODD_TOKEN), echoed]:
+            assert form not in texts_of(exc.value)
+        assert exc.value.upstream_message == f"[{REMOVED}]"
+
+    def test_a_documented_code_keeps_its_explanation_and_loses_the_token(self, client, mocked):
+        mocked.post(url("update"), json={"success": False, "code": 6069, "error": TOKEN})
+        with pytest.raises(errors.StatusNotModifiable) as exc:
+            client.call("update", {})
+        assert exc.value.upstream_message == REMOVED
+        assert exc.value.explanation == errors.UPDATE_CODES[6069][2]
+
+    def test_the_token_is_removed_before_long_text_is_cut(self, client, mocked):
+        # Cut first, and the first characters of the token would survive at the end.
+        mocked.post(url("update"), json={"success": False, "error": "x" * 490 + TOKEN})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        assert TOKEN[:6] not in texts_of(exc.value)
+        assert exc.value.upstream_message.startswith("x" * 490 + "[token")
+
+    def test_statuses_echoing_the_token(self, client, mocked):
+        item = {**XFER_ITEM, "name": f"Named {TOKEN}", "workflow_disposition_event_option": TOKEN}
+        odd = {**XFER_ITEM, "status": f"{TOKEN}", "name": "Code is the token"}
+        mocked.post(url("search"), json={"data": [item, odd]})
+        named, coded = client.search()
+        assert TOKEN not in repr([named, coded])
+        assert (named.code, named.name, named.workflow) == ("XFER", f"Named {REMOVED}", REMOVED)
+        assert coded.code == REMOVED
+
+    def test_update_reports_the_status_without_the_token(self, client, mocked):
+        mocked.post(url("search"), json={"data": [{**XFER_ITEM, "name": f"x {TOKEN}"}]})
+        mocked.post(url("update"), json=UPDATE_OK)
+        result = client.update("XFER", {"final": True})
+        assert TOKEN not in repr(result)
+        assert result.before.name == result.after.name == f"x {REMOVED}"
+
+    def test_an_empty_token_changes_nothing(self, mocked):
+        client = ConvosoClient(api_url=API, token="", backoff=0)
+        mocked.post(url("update"), json={"success": False, "error": "Quota hit"})
+        mocked.post(url("search"), json={"data": [XFER_ITEM]})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        assert exc.value.upstream_message == "Quota hit"
+        assert client.search() == [parse_status(XFER_ITEM)]
+
+
+class UnstorableTextTests:
+    """Found by the property tests: JSON can carry NUL (which PostgreSQL can't store) and lone
+    surrogates (which can't be encoded as UTF-8 at all); either crashed the page that stored or
+    showed Convoso's text. The client replaces each with U+FFFD."""
+
+    @pytest.mark.parametrize(("raw", "clean"), [("a\x00b", "a\ufffdb"), ("a\ud800b", "a\ufffdb")])
+    def test_in_an_error(self, client, mocked, raw, clean):
+        mocked.post(url("update"), json={"success": False, "error": raw})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        assert exc.value.upstream_message == clean
+        assert exc.value.explanation.encode().endswith(clean.encode())
+
+    @pytest.mark.parametrize(("raw", "clean"), [("a\x00b", "a\ufffdb"), ("a\ud800b", "a\ufffdb")])
+    def test_in_a_status(self, client, mocked, raw, clean):
+        item = {**XFER_ITEM, "status": f"X{raw}", "name": raw}
+        item["workflow_disposition_event_option"] = raw
+        mocked.post(url("search"), json={"data": [item]})
+        (status,) = client.search()
+        assert (status.code, status.name, status.workflow) == (f"X{clean}", clean, clean)
+
+    def test_a_nul_inside_an_echoed_token_does_not_hide_it(self, client, mocked):
+        # Dropping the NUL instead would put the whole token back together.
+        mocked.post(url("update"), json={"success": False, "error": TOKEN[:5] + "\x00" + TOKEN[5:]})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        assert exc.value.upstream_message == TOKEN[:5] + "\ufffd" + TOKEN[5:]
 
 
 class RetryTests:

@@ -1,9 +1,10 @@
-"""Retry behaviour that only real HTTP shows: Retry-After and refused connections."""
+"""What only real HTTP shows: Retry-After, refused connections, and redirects not followed."""
 
 from __future__ import annotations
 
 import json
 import socket
+import socketserver
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +50,43 @@ class ScriptedServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class RecordingServer:
+    """Accepts any TCP connection on 127.0.0.1 and keeps every byte that arrives on it."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                self.request.settimeout(1)
+                data = b""
+                try:
+                    while chunk := self.request.recv(65536):
+                        data += chunk
+                        if b"\r\n\r\n" in data:
+                            break  # enough to prove something arrived; answer so nobody waits
+                except TimeoutError:
+                    pass
+                outer.received.append(data)
+                self.request.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 16\r\nConnection: close\r\n\r\n"
+                    b'{"success":true}'
+                )
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/grab"
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 @pytest.fixture
@@ -123,3 +161,21 @@ class RefusedConnectionTests:
         with pytest.raises(errors.ConvosoUnavailable) as exc:
             client.search()
         assert (exc.value.kind, exc.value.outcome) == ("connection", "failed")
+
+
+class RedirectTests:
+    @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+    @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
+    def test_the_token_is_never_sent_where_a_redirect_points(self, scripted, status, endpoint):
+        elsewhere = RecordingServer()
+        try:
+            server = scripted([(status, {"Location": elsewhere.url}, b"")])
+            client = ConvosoClient(api_url=server.url, token="tok-redirect-me", backoff=0)
+            with pytest.raises(errors.ConvosoUnavailable) as exc:
+                client.call(endpoint, {"status": "XFER"})
+        finally:
+            elsewhere.close()
+        assert elsewhere.received == []
+        assert server.paths == [f"/v1/status/{endpoint}"]
+        assert (exc.value.kind, exc.value.outcome) == ("redirect", "failed")
+        assert exc.value.upstream_message == f"HTTP {status}"
