@@ -429,6 +429,10 @@ class ConvosoClient:
             raise self._malformed(endpoint, may_have_applied=endpoint != "search")
         if _says_no(payload.get("success")) or status >= 400:
             raise self._rejection(endpoint, payload, status)
+        if endpoint != "search" and not _as_bool(payload.get("success")):
+            # A write is done only when Convoso says so ("success": true, as documented); a
+            # reply that says neither yes nor no may come after the work, or instead of it.
+            raise self._malformed(endpoint, may_have_applied=True)
         return payload
 
     @staticmethod

@@ -17,8 +17,11 @@ from statusadmin.convoso.validation import FLAGS, safe_color
 
 
 class MirrorStatus(StatusFlags):
+    # Convoso's own codes are short; a longer one is no real status, and couldn't be indexed.
+    CODE_MAX_LENGTH = 64
+
     account = models.CharField(max_length=32)
-    code = models.CharField(max_length=64)
+    code = models.CharField(max_length=CODE_MAX_LENGTH)
     # Upstream names are untrusted and unbounded: TextField, always escaped when shown.
     name = models.TextField()
     # Lower-cased "code name", so search is one LIKE on one column.

@@ -170,7 +170,11 @@ def mirror_refresh(*, force: bool = False) -> MirrorSync:
             last_error=exc.explanation, lease_until=None
         )
     else:
-        _replace_mirror(account, statuses, fetched_at=now)
+        try:
+            _replace_mirror(account, statuses, fetched_at=now)
+        finally:
+            # Whatever happened, the next refresh needn't wait for this lease to expire.
+            MirrorSync.objects.filter(account=account).update(lease_until=None)
     sync.refresh_from_db()
     return _remember(sync)
 
@@ -190,7 +194,13 @@ def _remember(sync: MirrorSync) -> MirrorSync:
 
 def _replace_mirror(account: str, statuses: list[Status], *, fetched_at: datetime) -> None:
     """Bring the mirror in line with a catalogue fetched at ``fetched_at``, auditing drift."""
-    fetched = {s.code: s for s in statuses}
+    fetched = {s.code: s for s in statuses if len(s.code) <= MirrorStatus.CODE_MAX_LENGTH}
+    if len(fetched) < len(statuses):
+        logger.warning(
+            "Convoso listed %d status(es) with a code longer than %d characters; not mirrored",
+            len(statuses) - len(fetched),
+            MirrorStatus.CODE_MAX_LENGTH,
+        )
     with transaction.atomic():
         sync = MirrorSync.objects.select_for_update().get(account=account)
         baseline = sync.synced_at is None  # the first copy of an account is not drift

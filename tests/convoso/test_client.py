@@ -353,8 +353,16 @@ class SuccessSpellingTests:
 
     @pytest.mark.parametrize("said", [True, "true", "Y", "1", 1, None, "maybe", [], {}])
     def test_anything_else_is_not_a_refusal(self, client, mocked, said):
+        mocked.post(url("search"), json={"success": said, "data": []})
+        assert client.call("search", {})["data"] == []
+        # A write needs a plain yes to count as done (WriteNeedsAYesTests), but none of these
+        # is a refusal either.
         mocked.post(url("update"), json={"success": said, "data": {"status": "XFER"}})
-        assert client.call("update", {})["data"] == {"status": "XFER"}
+        if said in (True, "true", "Y", "1", 1):
+            assert client.call("update", {})["data"] == {"status": "XFER"}
+        else:
+            with pytest.raises(errors.ConvosoUnavailable, match="could not read"):
+                client.call("update", {})
 
 
 class FailureKindTests:
@@ -459,7 +467,7 @@ class RedirectTests:
         assert "CONVOSO_API_URL" in exc.value.explanation
         assert ELSEWHERE not in exc.value.explanation
 
-    def test_an_insert_that_is_redirected_is_not_reconciled(self, client, mocked):
+    def test_a_redirected_insert_is_sent_once_and_nothing_else(self, client, mocked):
         mocked.post(url("insert"), status=307, headers={"Location": ELSEWHERE})
         mocked.post(url("search"), json={"data": []})
         with pytest.raises(errors.ConvosoUnavailable) as exc:
@@ -655,6 +663,30 @@ class RetryTests:
         with pytest.raises(errors.ConvosoUnavailable):
             client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
         assert len(mocked.calls) == 1
+
+
+class WriteNeedsAYesTests:
+    @pytest.mark.parametrize("endpoint", ["insert", "update"])
+    @pytest.mark.parametrize(
+        "body", [{}, {"data": {"status": "SALE"}}, {"success": None}, {"success": "maybe"}]
+    )
+    def test_a_write_reply_that_does_not_say_yes_may_have_applied(
+        self, client, mocked, endpoint, body
+    ):
+        mocked.post(url("search"), json={"data": [{**XFER_ITEM, "status": "SALE"}]})
+        mocked.post(url(endpoint), json=body)
+        write = {
+            "insert": lambda: client.insert(code="SALE", name="Sale", flags=ALL_FLAGS),
+            "update": lambda: client.update("SALE", {"final": True}),
+        }[endpoint]
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            write()
+        assert (exc.value.kind, exc.value.may_have_applied) == ("malformed", True)
+
+    @pytest.mark.parametrize("yes", [True, "true", "Y", 1])
+    def test_yes_in_any_spelling(self, client, mocked, yes):
+        mocked.post(url("insert"), json={"success": yes})
+        assert client.insert(code="SALE", name="Sale", flags=ALL_FLAGS).code == "SALE"
 
 
 class InsertLostReplyTests:

@@ -43,3 +43,20 @@ class RedirectedWriteTests:
         assert "HTTP 307" in entry.error_message
         assert entry.after is None
         assert not any(ELSEWHERE in c.request.url for c in redirected.mock.calls)
+
+
+class OverlongCodeTests:
+    def test_a_code_too_long_to_be_a_status_is_left_out_of_the_mirror(
+        self, supervisor_client, real_convoso, caplog
+    ):
+        from statusadmin.statuses.models import MirrorStatus, MirrorSync
+        from tests.conftest import status_item
+
+        real_convoso.catalogue.append(status_item("X" * 65, "Long"))
+        real_convoso.serve_catalogue()
+        response = supervisor_client.get("/")
+        assert response.status_code == 200
+        assert "XFER" in response.content.decode()
+        assert not MirrorStatus.objects.filter(code__startswith="XXXX").exists()
+        assert "code longer than 64 characters" in caplog.text
+        assert MirrorSync.objects.get().lease_until is None
