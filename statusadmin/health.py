@@ -16,6 +16,7 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from statusadmin.audit import triggers
 from statusadmin.convoso.connection import build_client, get_client, is_sandbox
 from statusadmin.convoso.errors import ConvosoError, ConvosoUnavailable, TokenRejected
 
@@ -78,9 +79,12 @@ def report() -> tuple[int, dict[str, Any]]:
         # Nothing else can be checked without the database (the cache lives there too).
         return 503, {"status": "unavailable", "database": {"ok": False}}
     convoso = {"mode": "sandbox" if is_sandbox() else "live", **convoso_reachability()}
+    # The log is only append-only while the database's triggers are there (audit/triggers.py).
+    append_only = not triggers.missing(connection)
     body = {
-        "status": "ok" if convoso["reachable"] else "degraded",
+        "status": "ok" if convoso["reachable"] and append_only else "degraded",
         "database": {"ok": True},
+        "audit": {"append_only": append_only},
         "convoso": convoso,
         "mirror": {"age_seconds": mirror_age()},
         "sandbox": is_sandbox(),

@@ -42,6 +42,18 @@ def test_reports_database_convoso_mirror_and_mode(client):
     assert (body["convoso"]["failure"], body["convoso"]["code"]) == (None, None)
     assert body["sandbox"] is True
     assert body["mirror"] == {"age_seconds": None}
+    assert body["audit"] == {"append_only": True}
+
+
+def test_a_missing_audit_guard_is_degraded(client):
+    from django.db import connection
+
+    from statusadmin.audit import triggers
+
+    triggers.remove(connection)  # undone with the test's transaction
+    response, body = get(client)
+    assert response.status_code == 200
+    assert (body["status"], body["audit"]) == ("degraded", {"append_only": False})
 
 
 def test_mirror_age_once_synced(supervisor_client):
