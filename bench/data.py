@@ -21,7 +21,7 @@ from statusadmin.convoso import errors
 from statusadmin.convoso.connection import SANDBOX_ACCOUNT
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import SYSTEM_STATUSES, _row
-from statusadmin.convoso.validation import FLAGS
+from statusadmin.convoso.status import FLAGS
 from statusadmin.statuses.models import MirrorStatus, MirrorSync
 
 WORDS = [

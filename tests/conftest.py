@@ -186,7 +186,7 @@ from tests.tokens import REAL_TOKEN  # noqa: E402  (re-exported for tests)
 
 
 def status_item(code: str, name: str, *, custom: bool = True, **flags: str) -> dict[str, object]:
-    from statusadmin.convoso.validation import FLAGS
+    from statusadmin.convoso.status import FLAGS
 
     item: dict[str, object] = {"status": code, "name": name, "custom_status": custom}
     item.update({flag: flags.get(flag, "N") for flag in FLAGS})

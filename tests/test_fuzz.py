@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from statusadmin.convoso.sandbox import seed
-from statusadmin.convoso.validation import FLAGS
+from statusadmin.convoso.status import FLAGS
 from tests.audit.conftest import add_entry
 
 pytestmark = pytest.mark.django_db

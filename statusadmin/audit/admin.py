@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from statusadmin.convoso.validation import FLAG_LABELS
+from statusadmin.convoso.status import FLAG_LABELS
 from statusadmin.readonly_admin import ReadOnlyAdmin
 
 from .models import AuditEntry

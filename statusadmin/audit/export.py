@@ -22,7 +22,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Concat, Left, Trim
 from django.db.models.lookups import In
 
-from statusadmin.convoso.validation import FLAGS
+from statusadmin.convoso.status import FLAGS
 
 from . import selectors
 

@@ -5,7 +5,7 @@ from datetime import date
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
-from statusadmin.convoso.validation import FLAG_LABELS, FLAGS
+from statusadmin.convoso.status import FLAG_LABELS, FLAGS
 
 from .models import Action, Outcome
 from .selectors import Filters

@@ -13,8 +13,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from statusadmin.convoso import errors
-from statusadmin.convoso.client import Status
-from statusadmin.convoso.validation import EDITABLE_FIELDS, InvalidInput
+from statusadmin.convoso.status import EDITABLE_FIELDS, Status
+from statusadmin.convoso.validation import InvalidInput
 
 from . import chain
 from .models import OUTSIDE_ACTOR, Action, AuditEntry, Outcome

@@ -18,7 +18,7 @@ from django_htmx.middleware import HtmxDetails
 
 from statusadmin.accounts.roles import EXPORT_AUDIT, REVIEW_AUDIT, VERIFY_AUDIT, VIEW_STATUSES
 from statusadmin.convoso.connection import get_client
-from statusadmin.convoso.validation import FLAG_LABELS, FLAGS
+from statusadmin.convoso.status import FLAG_LABELS, FLAGS
 from statusadmin.statuses.services import IN_FLIGHT_WINDOW
 
 from . import charts, export, integrity, selectors, triggers

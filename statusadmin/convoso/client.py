@@ -22,7 +22,8 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from . import errors
-from .validation import FLAGS, clean_changes, clean_code, clean_color, clean_flag, clean_name
+from .status import FLAGS, Status
+from .validation import clean_changes, clean_code, clean_color, clean_flag, clean_name
 from .validation import safe_color as _safe_color
 
 logger = logging.getLogger("statusadmin.convoso")
@@ -40,32 +41,6 @@ TOKEN_PLACEHOLDER = "[token removed]"  # noqa: S105 - not a secret: what replace
 # What no text column or page can hold: NUL (PostgreSQL refuses it) and lone surrogates (JSON
 # can escape one; UTF-8 can't encode it). Replaced, not dropped, so nothing around one joins up.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    """One lead status as Convoso reports it. ``color`` is '#RRGGBB' or None."""
-
-    code: str
-    name: str
-    final: bool = False
-    reached: bool = False
-    success: bool = False
-    dnc: bool = False
-    callback: bool = False
-    contact: bool = False
-    voicemail: bool = False
-    color: str | None = None
-    workflow: str | None = None
-    custom: bool = False
-
-    def flags(self) -> dict[str, bool]:
-        return {flag: getattr(self, flag) for flag in FLAGS}
-
-    def changed_fields(self, other: Status) -> list[str]:
-        """Names of the fields whose values differ between self and other, in display order."""
-        fields = ("name", *FLAGS, "color", "workflow", "custom")
-        return [f for f in fields if getattr(self, f) != getattr(other, f)]
 
 
 @dataclass(frozen=True, slots=True)

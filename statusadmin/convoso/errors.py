@@ -8,7 +8,7 @@ Convoso replied, and the client removes any echo of the token from the latter fi
 
 from __future__ import annotations
 
-from .validation import FLAG_LABELS, FLAGS
+from .status import FLAG_LABELS, FLAGS
 
 
 class ConvosoError(Exception):

@@ -34,7 +34,8 @@ from urllib3.exceptions import ProtocolError
 
 from . import errors
 from .models import SandboxFault, SandboxStatus
-from .validation import CODE_RE, FLAGS, HEX_RE
+from .status import FLAGS
+from .validation import CODE_RE, HEX_RE
 
 logger = logging.getLogger(__name__)
 

@@ -12,33 +12,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-# Order matters: it is the order of the documented error codes (6062-6068, 6071-6077) and the
-# order the dashboard shows the switches in.
-FLAGS: tuple[str, ...] = ("final", "reached", "success", "dnc", "callback", "contact", "voicemail")
-
-# What a person sets: all of it when creating a status, any of it when changing one.
-EDITABLE_FIELDS: tuple[str, ...] = ("name", *FLAGS, "color")
-
-FLAG_LABELS: dict[str, str] = {
-    "final": "Final",
-    "reached": "Reached",
-    "success": "Success",
-    "dnc": "DNC",
-    "callback": "Callback",
-    "contact": "Contact",
-    "voicemail": "Voicemail",
-}
-
-# One line each, from Convoso's help centre ("Add/Edit Dispositions"), for hints next to inputs.
-FLAG_HINTS: dict[str, str] = {
-    "final": "Leads with this status are not dialled again.",
-    "reached": "A person was actually spoken to.",
-    "success": "Counts as a success: a sale, qualified or interested lead.",
-    "dnc": "Adds the lead's phone number to the Do-Not-Call list automatically.",
-    "callback": "The agent must schedule a callback.",
-    "contact": "Counts as a handled contact.",
-    "voicemail": "A voicemail message was left.",
-}
+from .status import FLAG_LABELS, FLAGS
 
 CODE_RE = re.compile(r"[A-Za-z0-9]{2,6}")
 HEX_RE = re.compile(r"#?([0-9A-Fa-f]{6})")

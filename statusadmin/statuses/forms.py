@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from statusadmin.convoso import validation
-from statusadmin.convoso.validation import FLAG_HINTS, FLAG_LABELS, FLAGS
+from statusadmin.convoso.status import FLAG_HINTS, FLAG_LABELS, FLAGS
 
 
 def _convoso_rule(rule: Callable[[object], object], value: object) -> object:

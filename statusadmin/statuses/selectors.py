@@ -9,8 +9,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from statusadmin.convoso.client import Status
-from statusadmin.convoso.validation import FLAGS
+from statusadmin.convoso.status import FLAGS, Status
 
 from .models import MirrorStatus, MirrorSync
 

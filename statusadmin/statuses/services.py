@@ -26,17 +26,10 @@ from statusadmin.audit import services as audit
 from statusadmin.audit.models import Action, AuditEntry, Outcome
 from statusadmin.audit.services import NotSent, Origin
 from statusadmin.convoso import errors
-from statusadmin.convoso.client import MAX_RETRY_AFTER_SECONDS, ConvosoClient, Status
+from statusadmin.convoso.client import MAX_RETRY_AFTER_SECONDS, ConvosoClient
 from statusadmin.convoso.connection import build_client, get_client
-from statusadmin.convoso.validation import (
-    EDITABLE_FIELDS,
-    FLAG_LABELS,
-    FLAGS,
-    REASON_MISSING,
-    InvalidInput,
-    clean_changes,
-    clean_reason,
-)
+from statusadmin.convoso.status import EDITABLE_FIELDS, FLAG_LABELS, FLAGS, Status
+from statusadmin.convoso.validation import REASON_MISSING, InvalidInput, clean_changes, clean_reason
 
 from .locks import LockTimeout, status_write_lock
 from .models import MirrorStatus, MirrorSync

@@ -29,15 +29,9 @@ from django_htmx.middleware import HtmxDetails
 from statusadmin.accounts.roles import EDIT_STATUSES, VIEW_STATUSES, can_edit_statuses
 from statusadmin.audit.services import NotSent
 from statusadmin.convoso import errors
-from statusadmin.convoso.client import Status
 from statusadmin.convoso.connection import get_client
-from statusadmin.convoso.validation import (
-    COLOR_MESSAGE,
-    FLAG_HINTS,
-    FLAG_LABELS,
-    FLAGS,
-    InvalidInput,
-)
+from statusadmin.convoso.status import FLAG_HINTS, FLAG_LABELS, FLAGS, Status
+from statusadmin.convoso.validation import COLOR_MESSAGE, InvalidInput
 from statusadmin.request_context import origin_from_request
 
 from . import selectors, services

@@ -352,6 +352,6 @@ class RetentionTests:
 
 
 def chain_status():  # type: ignore[no-untyped-def]
-    from statusadmin.convoso.client import Status
+    from statusadmin.convoso.status import Status
 
     return Status(code="XFER", name="Transferred")

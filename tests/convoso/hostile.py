@@ -15,7 +15,7 @@ from hypothesis import example
 from hypothesis import strategies as st
 
 from statusadmin.convoso import errors
-from statusadmin.convoso.validation import FLAGS
+from statusadmin.convoso.status import FLAGS
 
 Reply = tuple[int, dict[str, str], bytes]
 MB = 1_000_000

@@ -11,8 +11,9 @@ import requests
 import responses
 
 from statusadmin.convoso import errors
-from statusadmin.convoso.client import ConvosoClient, Status, parse_status
-from statusadmin.convoso.validation import FLAGS, InvalidInput
+from statusadmin.convoso.client import ConvosoClient, parse_status
+from statusadmin.convoso.status import FLAGS, Status
+from statusadmin.convoso.validation import InvalidInput
 from tests.conftest import dropped, refused
 from tests.tokens import CLIENT_TOKEN
 
@@ -134,7 +135,7 @@ class RequestShapeTests:
         assert result.before.dnc is False
         assert result.after.dnc is True
         assert result.after.color == "#ABCDEF"
-        assert result.changed == ["dnc", "color"]
+        assert result.changed == ["color", "dnc"]  # display order
 
     def test_update_with_given_before_skips_the_read(self, client, mocked):
         mocked.post(url("update"), json=UPDATE_OK)

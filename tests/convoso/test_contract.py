@@ -14,9 +14,9 @@ import pytest
 import responses
 
 from statusadmin.convoso import errors
-from statusadmin.convoso.client import ConvosoClient, Status
+from statusadmin.convoso.client import ConvosoClient
 from statusadmin.convoso.sandbox import SANDBOX_TOKEN
-from statusadmin.convoso.validation import FLAGS
+from statusadmin.convoso.status import FLAGS, Status
 
 DOC_API = "https://api.convoso.test/v1"
 
@@ -141,7 +141,7 @@ class UpdateContractTests:
         assert result.before.dnc is False
         assert result.after.dnc is True
         assert result.after.color == "#123ABC"
-        assert result.changed == ["dnc", "color"]
+        assert result.changed == ["color", "dnc"]  # display order
 
     def test_system_status_is_not_modifiable(self, convoso):
         convoso.reply("search", {"data": [DOC_COMP]})

@@ -16,13 +16,8 @@ import responses
 from hypothesis import HealthCheck, given, settings
 
 from statusadmin.convoso import errors
-from statusadmin.convoso.client import (
-    MAX_ERROR_CODE,
-    ConvosoClient,
-    Status,
-    UpdateResult,
-)
-from statusadmin.convoso.validation import FLAGS
+from statusadmin.convoso.client import MAX_ERROR_CODE, ConvosoClient, UpdateResult
+from statusadmin.convoso.status import FLAGS, Status
 from tests.convoso.hostile import Reply, echoes, known_nasty, replies
 
 API = "https://convoso.test/v1"

@@ -1,9 +1,7 @@
 import pytest
 
+from statusadmin.convoso.status import FLAG_HINTS, FLAG_LABELS, FLAGS
 from statusadmin.convoso.validation import (
-    FLAG_HINTS,
-    FLAG_LABELS,
-    FLAGS,
     InvalidInput,
     clean_changes,
     clean_code,

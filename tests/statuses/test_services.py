@@ -104,7 +104,7 @@ class UpdateTests:
         result = services.status_update(
             actor=supervisor, code="XFER", changes={"callback": "Y", "color": "#112233"}
         )
-        assert result.changed == ["callback", "color"]
+        assert result.changed == ["color", "callback"]  # display order
         assert result.before.callback is False
         assert SandboxStatus.objects.get(code="XFER").callback is True
         row = mirrored("XFER")
