@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from statusadmin.convoso.status import FLAG_LABELS
+from statusadmin.convoso.status import EDITABLE_FIELDS, FIELD_LABELS
 from statusadmin.readonly_admin import ReadOnlyAdmin
 
 from .models import AuditEntry
@@ -16,11 +16,11 @@ class ChangedFieldFilter(admin.SimpleListFilter):
     parameter_name = "changed"
 
     def lookups(self, request, model_admin):  # type: ignore[no-untyped-def]
-        return [("name", "Name"), ("color", "Colour"), *FLAG_LABELS.items()]
+        return [(f, FIELD_LABELS[f]) for f in EDITABLE_FIELDS]
 
     def queryset(self, request, queryset):  # type: ignore[no-untyped-def]
         if self.value():
-            return queryset.filter(touched__contains=f" {self.value()} ")
+            return queryset.touching(self.value())
         return queryset
 
 

@@ -5,7 +5,7 @@ from datetime import date
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
-from statusadmin.convoso.status import FLAG_LABELS, FLAGS
+from statusadmin.convoso.status import EDITABLE_FIELDS, FIELD_LABELS
 
 from .models import Action, Outcome
 from .selectors import Filters
@@ -14,9 +14,7 @@ from .selectors import Filters
 DATE_RANGE = [MinValueValidator(date(2000, 1, 1)), MaxValueValidator(date(2999, 12, 30))]
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"})
 
-FIELD_CHOICES = [("", "Any field"), ("name", "Name"), ("color", "Colour")] + [
-    (flag, FLAG_LABELS[flag]) for flag in FLAGS
-]
+FIELD_CHOICES = [("", "Any field"), *((f, FIELD_LABELS[f]) for f in EDITABLE_FIELDS)]
 
 
 class AuditFilterForm(forms.Form):

@@ -45,7 +45,7 @@ class Filters:
         if self.outcome:
             entries = entries.filter(outcome=self.outcome)
         if self.field:
-            entries = entries.filter(touched__contains=f" {self.field} ")
+            entries = entries.touching(self.field)
         if self.text:
             entries = entries.filter(reason__icontains=self.text)
         if self.account:

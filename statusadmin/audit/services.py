@@ -7,6 +7,7 @@ import dataclasses
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,6 +21,8 @@ from . import chain
 from .models import OUTSIDE_ACTOR, Action, AuditEntry, Outcome
 
 TEXT_LIMIT = 2000
+# An attempt still pending after this long was interrupted (its process died mid-call).
+IN_FLIGHT_WINDOW = timedelta(minutes=5)
 
 
 class NotSent(Exception):

@@ -34,7 +34,7 @@ from statusadmin.convoso.status import FLAG_HINTS, FLAG_LABELS, FLAGS, Status
 from statusadmin.convoso.validation import COLOR_MESSAGE, InvalidInput
 from statusadmin.request_context import origin_from_request
 
-from . import selectors, services
+from . import mirror, selectors, services
 from .converters import ADDRESSABLE_CODE_PATTERN
 from .forms import StatusCreateForm
 
@@ -140,7 +140,7 @@ def make_row(status: Status, can_edit: bool, **kwargs: object) -> Row:
 
 
 def list_context(request: HtmxHttpRequest, query: str, *, refresh: bool = False) -> dict:
-    sync = services.mirror_refresh(force=refresh)
+    sync = mirror.mirror_refresh(force=refresh)
     account = get_client().account
     result = selectors.status_search(account=account, query=query)
     can_edit = can_edit_statuses(request.user)
@@ -184,7 +184,7 @@ def refresh(request: HtmxHttpRequest) -> HttpResponse:
     """Refresh the mirror from Convoso now. Reading only, so viewers may do it too."""
     query = request.POST.get("q", "").strip()[:QUERY_MAX_LENGTH]
     if not wants_partial(request):
-        services.mirror_refresh(force=True)
+        mirror.mirror_refresh(force=True)
         return redirect(f"{reverse('statuses:index')}?{urlencode({'q': query})}")
     return render(
         request, "statuses/index.html#results", list_context(request, query, refresh=True)
@@ -195,7 +195,7 @@ def refresh(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def current_row(request: HttpRequest, code: str, **kwargs: object) -> Row | None:
-    services.mirror_refresh()  # a no-op while fresh; fills the mirror on a first visit
+    mirror.mirror_refresh()  # a no-op while fresh; fills the mirror on a first visit
     mirrored = selectors.status_get(account=get_client().account, code=code)
     if mirrored is None:
         return None

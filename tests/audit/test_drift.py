@@ -14,7 +14,7 @@ from statusadmin.audit.services import begin, finish_with_error
 from statusadmin.convoso import errors
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
-from statusadmin.statuses import services
+from statusadmin.statuses import mirror, services
 from statusadmin.statuses.models import MirrorStatus
 from tests.conftest import refused
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _baseline(db):  # type: ignore[no-untyped-def]
     seed()
-    services.mirror_refresh()  # the first copy of an account is a baseline, not drift
+    mirror.mirror_refresh()  # the first copy of an account is a baseline, not drift
 
 
 def sync() -> str:
@@ -138,7 +138,7 @@ class DriftTests:
         stale_catalogue = client.search("")
         services.status_update(actor=supervisor, code="HOT", changes={"final": "Y"})
         fetched_at = timezone.now() - timedelta(seconds=1)
-        services._replace_mirror(client.account, stale_catalogue, fetched_at=fetched_at)
+        mirror._replace_mirror(client.account, stale_catalogue, fetched_at=fetched_at)
         assert external() == []
         assert MirrorStatus.objects.get(code="HOT").final is True
 

@@ -13,7 +13,7 @@ from statusadmin.convoso import errors
 from statusadmin.convoso.connection import SANDBOX_ACCOUNT, get_client
 from statusadmin.convoso.sandbox import seed
 from statusadmin.convoso.validation import InvalidInput
-from statusadmin.statuses import services
+from statusadmin.statuses import mirror, services
 from tests.conftest import dropped, refused
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +60,7 @@ class SuccessTests:
         assert len(entry.hash) == 64
 
     def test_before_is_read_fresh_from_convoso_not_the_mirror(self, supervisor):
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         from statusadmin.convoso.models import SandboxStatus
 
         SandboxStatus.objects.filter(code="XFER").update(name="Renamed in Convoso's own UI")
@@ -273,11 +273,11 @@ class ActorTests:
         assert chain.verify().ok
 
     def test_external_entries_have_no_actor(self):
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         from statusadmin.convoso.models import SandboxStatus
 
         SandboxStatus.objects.filter(code="HOT").update(final=True)
-        services.mirror_refresh(force=True)
+        mirror.mirror_refresh(force=True)
         entry = only_entry()
         assert (entry.actor, entry.actor_username) == (None, "outside the dashboard")
 

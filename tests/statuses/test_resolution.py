@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from statusadmin.audit.models import Action, AuditEntry, Outcome
 from statusadmin.audit.selectors import Filters, entry_page
-from statusadmin.audit.services import begin
+from statusadmin.audit.services import IN_FLIGHT_WINDOW, begin
 from statusadmin.convoso import errors
-from statusadmin.statuses import services
+from statusadmin.statuses import mirror, services
 from statusadmin.statuses.models import MirrorStatus
 from tests.conftest import status_item
 
@@ -91,14 +91,14 @@ class UpdateTests:
         real_convoso.mock.remove("POST", real_convoso.url("search"))
         real_convoso.catalogue[0]["final"] = "Y"
         real_convoso.serve_catalogue()
-        services.mirror_refresh(force=True)
+        mirror.mirror_refresh(force=True)
         resolution = AuditEntry.objects.get(action=Action.RESOLVE)
         assert (resolution.outcome, resolution.changed_fields) == (Outcome.SUCCEEDED, ["final"])
         assert resolution.resolves == attempt
         assert MirrorStatus.objects.get(code="XFER").final is True
         assert not AuditEntry.objects.filter(action__startswith="external_").exists()
         # Resolved once: a later refresh adds nothing.
-        services.mirror_refresh(force=True)
+        mirror.mirror_refresh(force=True)
         assert AuditEntry.objects.filter(action=Action.RESOLVE).count() == 1
 
     def test_the_view_says_what_happened(self, supervisor_client, real_convoso):
@@ -165,7 +165,7 @@ class CreateTests:
         real_convoso.mock.remove("POST", real_convoso.url("search"))
         real_convoso.catalogue.append(status_item("VIP1", "VIP"))
         real_convoso.serve_catalogue()
-        services.mirror_refresh(force=True)  # a first copy of the account: a baseline
+        mirror.mirror_refresh(force=True)  # a first copy of the account: a baseline
         resolution = AuditEntry.objects.get(action=Action.RESOLVE)
         assert resolution.outcome == Outcome.SUCCEEDED
         assert not AuditEntry.objects.filter(action="external_create").exists()
@@ -176,21 +176,21 @@ class InterruptedTests:
         self, supervisor, real_convoso
     ):
         real_convoso.serve_catalogue()
-        services.mirror_refresh(force=True)
+        mirror.mirror_refresh(force=True)
         attempt = begin(
             actor=supervisor, origin=None, action=Action.UPDATE, code="XFER",
             account=services.get_client().account, requested={"final": True},
         )  # fmt: skip
         real_convoso.catalogue[0]["final"] = "Y"  # it got through before the worker died
-        services.mirror_refresh(force=True)
+        mirror.mirror_refresh(force=True)
         attempt.refresh_from_db()
         assert attempt.outcome == Outcome.PENDING  # still within the in-flight window
         assert not AuditEntry.objects.filter(action=Action.RESOLVE).exists()
 
-        later = timezone.now() + services.IN_FLIGHT_WINDOW + timedelta(seconds=1)
+        later = timezone.now() + IN_FLIGHT_WINDOW + timedelta(seconds=1)
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(timezone, "now", lambda: later)
-            services.mirror_refresh(force=True)
+            mirror.mirror_refresh(force=True)
         attempt.refresh_from_db()
         assert (attempt.outcome, attempt.failure_kind) == (Outcome.UNKNOWN, "interrupted")
         resolution = AuditEntry.objects.get(action=Action.RESOLVE)
@@ -204,7 +204,7 @@ class InterruptedTests:
         from statusadmin.audit.services import finish_with_error
 
         real_convoso.serve_catalogue()
-        services.mirror_refresh(force=True)
+        mirror.mirror_refresh(force=True)
         client = services.get_client()
         fetched_at = timezone.now()
         catalogue = client.search("")  # read before the attempt below ended
@@ -216,7 +216,7 @@ class InterruptedTests:
             attempt, errors.ConvosoUnavailable("lost", kind="timeout", may_have_applied=True)
         )
         resolutions = AuditEntry.objects.filter(action=Action.RESOLVE)
-        services._replace_mirror(client.account, catalogue, fetched_at=fetched_at)
+        mirror._replace_mirror(client.account, catalogue, fetched_at=fetched_at)
         assert resolutions.count() == 0
-        services.mirror_refresh(force=True)
+        mirror.mirror_refresh(force=True)
         assert resolutions.count() == 1

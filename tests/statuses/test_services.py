@@ -13,7 +13,7 @@ from statusadmin.convoso import errors
 from statusadmin.convoso.connection import SANDBOX_ACCOUNT, get_client
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.validation import InvalidInput
-from statusadmin.statuses import services
+from statusadmin.statuses import mirror, services
 from statusadmin.statuses.models import MirrorStatus, MirrorSync
 from statusadmin.statuses.selectors import status_version
 from tests.conftest import age_mirror, refused
@@ -27,7 +27,7 @@ def mirrored(code: str, account: str = SANDBOX_ACCOUNT) -> MirrorStatus:
 
 class MirrorRefreshTests:
     def test_first_refresh_copies_the_catalogue(self):
-        sync = services.mirror_refresh()
+        sync = mirror.mirror_refresh()
         assert sync.synced_at is not None
         assert sync.last_error == ""
         codes = set(MirrorStatus.objects.values_list("code", flat=True))
@@ -36,31 +36,31 @@ class MirrorRefreshTests:
         assert mirrored("COMP").custom is False
 
     def test_a_fresh_mirror_is_not_refreshed(self, settings, monkeypatch):
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         calls: list[str] = []
         monkeypatch.setattr(type(get_client()), "search", lambda self, q="": calls.append(q))
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         assert calls == []
 
     def test_a_stale_mirror_is_refreshed(self, settings):
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         SandboxStatus.objects.filter(code="XFER").update(name="Changed in Convoso")
         age_mirror(61)
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         assert mirrored("XFER").name == "Changed in Convoso"
 
     def test_max_age_is_configurable(self, settings):
         settings.MIRROR_MAX_AGE = 5
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         SandboxStatus.objects.filter(code="XFER").update(name="Renamed")
         age_mirror(6)
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         assert mirrored("XFER").name == "Renamed"
 
     def test_statuses_removed_in_convoso_leave_the_mirror(self):
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         SandboxStatus.objects.filter(code="HOT").delete()
-        services.mirror_refresh(force=True)
+        mirror.mirror_refresh(force=True)
         assert not MirrorStatus.objects.filter(code="HOT").exists()
 
     def test_a_refresh_in_progress_elsewhere_is_not_repeated(self, monkeypatch):
@@ -69,27 +69,27 @@ class MirrorRefreshTests:
         )
         calls: list[str] = []
         monkeypatch.setattr(type(get_client()), "search", lambda self, q="": calls.append(q))
-        services.mirror_refresh(force=True)
+        mirror.mirror_refresh(force=True)
         assert calls == []
 
     def test_failure_is_recorded_and_the_copy_kept(self, real_convoso):
         real_convoso.serve_catalogue()
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         real_convoso.mock.replace("POST", real_convoso.url("search"), body=refused())
-        sync = services.mirror_refresh(force=True)
+        sync = mirror.mirror_refresh(force=True)
         assert "could not be reached" in sync.last_error
         assert sync.lease_until is None
         assert MirrorStatus.objects.filter(account=get_client().account).count() == 2
 
     def test_after_a_failure_the_next_try_waits(self, real_convoso):
         real_convoso.mock.post(real_convoso.url("search"), body=refused())
-        services.mirror_refresh()
-        services.mirror_refresh()
+        mirror.mirror_refresh()
+        mirror.mirror_refresh()
         assert real_convoso.calls_to("search") == 1
 
     def test_each_account_has_its_own_mirror(self, real_convoso):
         real_convoso.serve_catalogue()
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         real_account = get_client().account
         assert real_account != SANDBOX_ACCOUNT
         assert set(
@@ -100,7 +100,7 @@ class MirrorRefreshTests:
 
 class UpdateTests:
     def test_success_updates_convoso_and_the_mirror_at_once(self, supervisor):
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         result = services.status_update(
             actor=supervisor, code="XFER", changes={"callback": "Y", "color": "#112233"}
         )
@@ -183,7 +183,7 @@ class UpdateTests:
 
     def test_failure_leaves_the_fresh_before_in_the_mirror(self, supervisor, real_convoso):
         real_convoso.serve_catalogue()
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         real_convoso.catalogue[0]["name"] = "Renamed in Convoso"
         real_convoso.mock.post(real_convoso.url("update"), status=503)
         with pytest.raises(errors.ConvosoUnavailable):
@@ -191,14 +191,14 @@ class UpdateTests:
         assert mirrored("XFER", get_client().account).name == "Renamed in Convoso"
 
     def test_a_status_gone_from_convoso_leaves_the_mirror(self, supervisor):
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         SandboxStatus.objects.filter(code="HOT").delete()
         with pytest.raises(errors.StatusNotFound):
             services.status_update(actor=supervisor, code="HOT", changes={"final": "Y"})
         assert not MirrorStatus.objects.filter(code="HOT").exists()
 
     def test_change_since_the_page_loaded_is_reported(self, supervisor):
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         loaded = mirrored("XFER").to_status()
         SandboxStatus.objects.filter(code="XFER").update(name="Someone else renamed it")
         result = services.status_update(
@@ -212,7 +212,7 @@ class UpdateTests:
         assert result.status.name == "Someone else renamed it"
 
     def test_unchanged_since_the_page_loaded(self, supervisor):
-        services.mirror_refresh()
+        mirror.mirror_refresh()
         loaded = mirrored("XFER").to_status()
         result = services.status_update(
             actor=supervisor, code="XFER", changes={"final": "Y"},

@@ -23,7 +23,7 @@ from django.db import connections
 from statusadmin.audit.models import Action, AuditEntry, Outcome
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.sandbox import SANDBOX_TOKEN, Sandbox
-from statusadmin.statuses import services
+from statusadmin.statuses import mirror, services
 from statusadmin.statuses.models import MirrorStatus
 from statusadmin.statuses.selectors import status_version
 from tests.conftest import SandboxServer, make_user
@@ -106,7 +106,7 @@ def assert_nothing_lost(code: str) -> None:
 
 
 def page_version(code: str) -> str:
-    services.mirror_refresh(force=True)
+    mirror.mirror_refresh(force=True)
     return status_version(MirrorStatus.objects.get(code=code).to_status())
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from statusadmin.audit.models import AuditEntry
-from statusadmin.statuses.services import mirror_refresh
+from statusadmin.statuses.mirror import mirror_refresh
 
 
 class Command(BaseCommand):
