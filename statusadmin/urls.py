@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from statusadmin import converters  # noqa: F401  (registers <code:...> for every app's URLs)
+
 # Users are managed by admins; there is no e-mail, so no self-service password reset.
 accounts = [
     path("login/", auth_views.LoginView.as_view(), name="login"),

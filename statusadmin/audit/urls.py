@@ -1,7 +1,5 @@
 from django.urls import path
 
-from statusadmin.statuses import converters  # noqa: F401  (registers <code:...>)
-
 from . import views
 
 app_name = "audit"

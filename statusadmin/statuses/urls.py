@@ -1,9 +1,6 @@
 from django.urls import path
 
-from . import (
-    converters,  # noqa: F401  (registers <code:...>)
-    views,
-)
+from . import views
 
 app_name = "statuses"
 

@@ -7,136 +7,34 @@ JavaScript get the full page, so every action also works as a plain form post.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
-from urllib.parse import urlsplit
+from dataclasses import asdict
+from urllib.parse import urlsplit, urlunsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
-from django_htmx.middleware import HtmxDetails
 
 from statusadmin.accounts.roles import EDIT_STATUSES, VIEW_STATUSES, can_edit_statuses
 from statusadmin.audit.services import NotSent
 from statusadmin.convoso import errors
 from statusadmin.convoso.connection import get_client
-from statusadmin.convoso.status import FLAG_HINTS, FLAG_LABELS, FLAGS, Status
+from statusadmin.convoso.status import FLAG_HINTS, FLAG_LABELS, FLAGS, describe_changes
 from statusadmin.convoso.validation import COLOR_MESSAGE, InvalidInput
+from statusadmin.htmx import HtmxHttpRequest, wants_partial
 from statusadmin.request_context import origin_from_request
 
 from . import mirror, selectors, services
-from .converters import ADDRESSABLE_CODE_PATTERN
 from .forms import StatusCreateForm
+from .rows import COLUMNS, ROW_TEMPLATE, Mode, Row, index_url, make_row, render_row, rows_html
 
-ADDRESSABLE_CODE = re.compile(ADDRESSABLE_CODE_PATTERN)
 QUERY_MAX_LENGTH = 100
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def wants_partial(request: HtmxHttpRequest) -> bool:
-    # A history restore (back/forward after the cache was skipped) needs the whole page.
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
-@dataclass(frozen=True, slots=True)
-class FlagCell:
-    name: str
-    label: str
-    on: bool
-
-
-@dataclass
-class Row:
-    """Everything one status row shows, including the outcome of the last action on it."""
-
-    status: Status
-    editable: bool
-    mode: str = ""  # "" (plain), "name" (editing the name) or "dnc" (asking for a reason)
-    message: str = ""
-    error: str = ""
-    dnc_target: bool | None = None
-    reason: str = ""
-    highlight: bool = False
-    focus: str = ""  # the control that should take focus after this row is swapped in
-
-    @property
-    def code(self) -> str:
-        return self.status.code
-
-    @property
-    def addressable(self) -> bool:
-        """Whether the code can be put in a URL (see converters.ADDRESSABLE_CODE_PATTERN)."""
-        return bool(ADDRESSABLE_CODE.fullmatch(self.code))
-
-    @cached_property
-    def version(self) -> str:
-        return selectors.status_version(self.status)
-
-    @property
-    def flags(self) -> list[FlagCell]:
-        return [FlagCell(f, FLAG_LABELS[f], getattr(self.status, f)) for f in FLAGS]
-
-    @cached_property
-    def urls(self) -> dict[str, str]:
-        """Where this row's controls post. Writes carry the version the page showed (?v=)."""
-        base = reverse("statuses:row", args=[self.code])
-        version = f"?v={self.version}"
-        return {
-            "row": base,
-            "name": f"{base}name/{version}",
-            "color": f"{base}color/{version}",
-            "flag": f"{base}flag/{version}",
-        }
-
-    @property
-    def plain(self) -> bool:
-        """Shown as-is, with nothing about a recent action: the same for every viewer."""
-        return not (self.mode or self.message or self.error or self.highlight or self.focus)
-
-
-class RenderedRows(list[str]):
-    """Rows already rendered (and escaped): the template prints them in one go, not one by one
-    through its own loop, which for 200 rows cost more than everything else in a search."""
-
-    def __html__(self) -> SafeString:
-        return mark_safe("".join(self))  # noqa: S308 - each row was rendered (escaped) already
-
-    __str__ = __html__  # the template engine calls str() before it looks for __html__
-
-
-def render_row(row: Row, request: HttpRequest | None = None) -> str:
-    if row.plain:
-        return _render_plain_row(row.status, row.editable)
-    return render_to_string("statuses/index.html#row", {"row": row}, request=request)
-
-
-@lru_cache(maxsize=10_000)
-def _render_plain_row(status: Status, editable: bool) -> str:
-    """A plain row depends only on the status and whether it is editable, so its HTML is kept.
-
-    Search renders up to 200 rows per keystroke; re-rendering unchanged rows through the
-    template engine each time would dominate the response time. Status is a frozen value, so a
-    changed status is a different key and can never be served stale.
-    """
-    return render_to_string("statuses/index.html#row", {"row": Row(status, editable)})
-
-
-def make_row(status: Status, can_edit: bool, **kwargs: object) -> Row:
-    editable = can_edit and status.custom and bool(ADDRESSABLE_CODE.fullmatch(status.code))
-    return Row(status=status, editable=editable, **kwargs)  # type: ignore[arg-type]
 
 
 def list_context(request: HtmxHttpRequest, query: str, *, refresh: bool = False) -> dict:
@@ -149,13 +47,17 @@ def list_context(request: HtmxHttpRequest, query: str, *, refresh: bool = False)
     return {
         "q": query,
         "result": result,
-        "custom_rows": RenderedRows(
-            render_row(make_row(status, can_edit, highlight=status.code == created))
-            for status in result.custom
+        "custom_rows": rows_html(
+            [
+                render_row(make_row(status, can_edit, highlight=status.code == created))
+                for status in result.custom
+            ]
         ),
-        "system_rows": RenderedRows(
-            render_row(make_row(status, can_edit)) for status in result.system
+        "custom_count": len(result.custom),
+        "system_rows": rows_html(
+            [render_row(make_row(status, can_edit)) for status in result.system]
         ),
+        "system_count": len(result.system),
         "sync": sync,
         "sync_age": selectors.mirror_age_seconds(sync, now),
         "can_edit": can_edit,
@@ -185,7 +87,7 @@ def refresh(request: HtmxHttpRequest) -> HttpResponse:
     query = request.POST.get("q", "").strip()[:QUERY_MAX_LENGTH]
     if not wants_partial(request):
         mirror.mirror_refresh(force=True)
-        return redirect(f"{reverse('statuses:index')}?{urlencode({'q': query})}")
+        return redirect(index_url(q=query))
     return render(
         request, "statuses/index.html#results", list_context(request, query, refresh=True)
     )
@@ -209,10 +111,8 @@ def back_to_list(request: HttpRequest, code: str) -> HttpResponse:
         referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         parts = urlsplit(referer)
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
-    else:
-        target = f"{reverse('statuses:index')}?{urlencode({'q': code})}"
-    return redirect(f"{target}#row-{code}")
+        return redirect(urlunsplit(("", "", parts.path, parts.query, f"row-{code}")))
+    return redirect(index_url(q=code, row=code))
 
 
 def row_response(
@@ -225,11 +125,12 @@ def row_response(
                 messages.success(request, row.message)
             return back_to_list(request, code)
         context = list_context(request, code)
-        context["custom_rows"] = RenderedRows([render_row(row, request)] if row else [])
-        context["system_rows"] = RenderedRows()
+        context["custom_rows"] = rows_html([render_row(row, request)] if row else [])
+        context["system_rows"] = rows_html([])
+        context["custom_count"], context["system_count"] = int(row is not None), 0
         return render(request, "statuses/index.html", context)
     html = render_to_string(
-        "statuses/index.html#row", {"row": row, "gone_code": code}, request=request
+        ROW_TEMPLATE, {"row": row, "gone_code": code, "columns": COLUMNS}, request=request
     )
     if toast:
         html += render_to_string("statuses/index.html#toast", {"toast": toast}, request=request)
@@ -255,22 +156,24 @@ def apply_change(
         # The switch asks first (no reason sent); a reason that was sent but isn't one is told.
         submitted = "reason" in request.POST
         row = current_row(
-            request, code, mode="dnc", focus="reason",
+            request, code, mode=Mode.DNC, focus="reason",
             error=exc.message if submitted else "", reason=reason.replace("\x00", ""),
         )  # fmt: skip
         if row is not None:
             row.dnc_target = changes.get("dnc") == "Y"
         return row_response(request, code, row)
     except InvalidInput as exc:
-        mode = "dnc" if exc.field == "reason" else ("name" if exc.field == "name" else "")
+        mode = {"reason": Mode.DNC, "name": Mode.NAME}.get(exc.field, Mode.PLAIN)
         row = current_row(request, code, error=exc.message, mode=mode, reason=reason)
-        if row is not None and mode == "dnc":
+        if row is not None and mode == Mode.DNC:
             row.dnc_target = changes.get("dnc") == "Y"
         return row_response(request, code, row)
     except (errors.ConvosoError, NotSent) as exc:
         row = current_row(request, code, error=exc.explanation, focus=describe)
         return row_response(request, code, row)
-    message = f"Saved {code}: {result_summary(result)}."
+    before = asdict(result.before) if result.before else None
+    summary = describe_changes(before, asdict(result.status), result.changed)
+    message = f"Saved {code}: {summary or 'no change was needed'}."
     if result.resolved:
         message += " Convoso's reply was lost; a check afterwards shows the change was made."
     if result.stale:
@@ -280,20 +183,6 @@ def apply_change(
         )
     row = make_row(result.status, can_edit_statuses(request.user), message=message, focus=describe)
     return row_response(request, code, row, toast=message)
-
-
-def result_summary(result: services.WriteResult) -> str:
-    if not result.changed:
-        return "no change was needed"
-    parts = []
-    for name in result.changed:
-        if name in FLAGS:
-            parts.append(f"{FLAG_LABELS[name]} {'on' if getattr(result.status, name) else 'off'}")
-        elif name == "color":
-            parts.append(f"colour {result.status.color}")
-        elif name == "name":
-            parts.append("name changed")
-    return ", ".join(parts)
 
 
 @require_POST
@@ -321,7 +210,7 @@ def set_color(request: HtmxHttpRequest, code: str) -> HttpResponse:
 @permission_required(EDIT_STATUSES, raise_exception=True)
 def edit_name(request: HtmxHttpRequest, code: str) -> HttpResponse:
     if request.method == "GET":
-        return row_response(request, code, current_row(request, code, mode="name", focus="name"))
+        return row_response(request, code, current_row(request, code, mode=Mode.NAME, focus="name"))
     return apply_change(request, code, {"name": request.POST.get("name", "")}, describe="name")
 
 
@@ -331,7 +220,7 @@ def row(request: HtmxHttpRequest, code: str) -> HttpResponse:
     """One row as it stands (used by Cancel); ``focus`` says which control to return focus to."""
     focus = request.GET.get("focus", "")
     if not wants_partial(request):
-        return redirect(f"{reverse('statuses:index')}?{urlencode({'q': code})}#row-{code}")
+        return redirect(index_url(q=code, row=code))
     return row_response(request, code, current_row(request, code, focus=focus))
 
 
@@ -365,7 +254,7 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
             if result.resolved:
                 created += " Convoso's reply was lost; a check afterwards shows it was created."
             messages.success(request, created)
-            target = f"{reverse('statuses:index')}?{urlencode({'created': code})}#row-{code}"
+            target = index_url(created=code, row=code)
             if request.htmx:
                 return HttpResponseClientRedirect(target)
             return redirect(target)

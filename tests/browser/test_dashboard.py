@@ -57,7 +57,7 @@ class SwitchTests:
         expect(callback).to_have_attribute("aria-checked", "false")
         callback.click()
         expect(callback).to_have_attribute("aria-checked", "true")
-        expect(page.locator("#toast")).to_contain_text("Saved XFER: Callback on.")
+        expect(page.locator("#toast")).to_contain_text("Saved XFER: Callback off → on.")
         assert page.evaluate("document.activeElement.id") == "sw-XFER-callback"
         page.reload()
         expect(row(page, "XFER").get_by_role("switch", name="Callback")).to_have_attribute(
@@ -146,7 +146,7 @@ class ColourTests:
         page = session.login_as(supervisor)
         session.open("/?q=xfer")
         row(page, "XFER").get_by_label("Colour").fill("#12ab34")
-        expect(page.locator("#toast")).to_contain_text("colour #12AB34")
+        expect(page.locator("#toast")).to_contain_text("colour #6711D1 → #12AB34")
         expect(row(page, "XFER").get_by_label("Colour")).to_have_value("#12ab34")
         assert SandboxStatus.objects.get(code="XFER").hex_color == "12AB34"
 
