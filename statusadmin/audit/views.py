@@ -10,23 +10,15 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.middleware import HtmxDetails
 
 from statusadmin.accounts.roles import EXPORT_AUDIT, REVIEW_AUDIT, VERIFY_AUDIT, VIEW_STATUSES
 from statusadmin.convoso.connection import get_client
+from statusadmin.htmx import HtmxHttpRequest, wants_partial
 
 from . import charts, export, integrity, selectors, triggers
 from .forms import AuditFilterForm
 from .models import AuditEntry, Checkpoint, Verification
 from .services import IN_FLIGHT_WINDOW
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-
-
-def wants_partial(request: HtmxHttpRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def integrity_context() -> dict[str, object]:
