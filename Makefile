@@ -64,10 +64,12 @@ docker-check: setup
 	scripts/docker-smoke
 
 BENCH_SCALE ?= small
+# A comma-separated subset: search, audit, export, verify, edit, throughput (default: all).
+BENCH_ONLY ?=
 # Builds the data once (BENCH_DATABASE_URL, PostgreSQL), measures, prints one table.
 bench: setup
 	@scripts/ensure-tool wrk
-	BENCH_SCALE=$(BENCH_SCALE) $(PY) bench/run.py
+	BENCH_SCALE=$(BENCH_SCALE) BENCH_ONLY=$(BENCH_ONLY) $(PY) bench/run.py
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -169,19 +169,24 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
     print(f"Benchmarks at scale {scale_name}: {scale['statuses']:,} statuses, "
           f"{scale['audit']:,} audit entries", flush=True)  # fmt: skip
     codes = ensure_data(scale)
     users = ensure_users()
 
-    search_benchmarks(scale, users)
-    audit_benchmarks(scale, users)
-    export_benchmarks(scale)
-    verify_benchmark(scale)
-    edit_benchmark(scale, users)
-    throughput_benchmark(scale, users, codes)
+    groups = {
+        "search": lambda: search_benchmarks(scale, users),
+        "audit": lambda: audit_benchmarks(scale, users),
+        "export": lambda: export_benchmarks(scale),
+        "verify": lambda: verify_benchmark(scale),
+        "edit": lambda: edit_benchmark(scale, users),
+        "throughput": lambda: throughput_benchmark(scale, users, codes),
+    }
+    # BENCH_ONLY=search,edit runs just those groups (to compare one change quickly).
+    only = [g for g in os.environ.get("BENCH_ONLY", "").split(",") if g] or list(groups)
+    for name in only:
+        groups[name]()
     reset_audit_tail(scale["audit"])
     print_table(scale_name, time.monotonic() - began)
 

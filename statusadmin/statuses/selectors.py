@@ -32,13 +32,11 @@ class SearchResult:
 
 
 def status_search(*, account: str, query: str = "", limit: int = SEARCH_LIMIT) -> SearchResult:
-    """Statuses whose code or name contains ``query`` (case-insensitive), custom first.
+    """Statuses whose code or name contains ``query`` (case-insensitive), custom first:
+    at most ``limit`` of them, and the number of all matches.
 
-    Returns at most ``limit`` rows and the total number of matches. Two queries on purpose:
-    the page walks the (account, -custom, code) index and stops after ``limit`` matches, while
-    a window count over the same query would have to sort every match first (4x slower).
-    Written in SQL because this runs on every keystroke, and building the same two queries
-    through the ORM each time cost as much as running them.
+    Plain SQL, because it runs on every keystroke and building it through the ORM costs as
+    much as running it (bench: "search partial, a code"; see bench/README.md).
     """
     table = MirrorStatus._meta.db_table
     where, params = "account = %s", [account]
