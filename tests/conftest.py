@@ -1,16 +1,14 @@
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 
 import pytest
-import requests
 import responses
-from urllib3.exceptions import NewConnectionError, ProtocolError
 
-from statusadmin.convoso.client import ConvosoClient
-from statusadmin.convoso.sandbox import SANDBOX_TOKEN, Sandbox, make_server
+from statusadmin.convoso.sandbox import Sandbox
+from tests.factories import make_user
+from tests.helpers import REAL_API, RealConvoso, SandboxOverSocket
+from tests.tokens import REAL_TOKEN
 
 pytest_plugins = ["tests.secret_scan"]
 
@@ -69,59 +67,22 @@ def _database_test_state(request: pytest.FixtureRequest) -> Iterator[None]:
         triggers.remove(connection)
 
 
-class SandboxServer:
-    """The Convoso sandbox served over a real socket on 127.0.0.1.
-
-    Each request runs in its own thread with its own database connection (tests use a database
-    file, not SQLite's per-connection in-memory one), so tests that use it need transactional_db.
-    """
-
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.httpd = make_server("127.0.0.1", 0, sandbox, quiet=True)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def client(self, token: str = SANDBOX_TOKEN, **kwargs: object) -> ConvosoClient:
-        kwargs.setdefault("read_timeout", 5)
-        kwargs.setdefault("backoff", 0)
-        return ConvosoClient(api_url=self.url, token=token, **kwargs)  # type: ignore[arg-type]
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self.httpd.shutdown()
-            self.httpd.server_close()
-            self._thread.join(5)
-
-
 @pytest.fixture(scope="session")
-def _sandbox_server_process(django_db_setup: None) -> Iterator[SandboxServer]:
+def _sandbox_server_process(django_db_setup: None) -> Iterator[SandboxOverSocket]:
     # Depends on django_db_setup so it stops before the test database is dropped.
-    server = SandboxServer(Sandbox())
+    server = SandboxOverSocket(Sandbox())
     yield server
     server.stop()
 
 
 @pytest.fixture
-def sandbox_server(_sandbox_server_process: SandboxServer, transactional_db: None) -> SandboxServer:
+def sandbox_server(
+    _sandbox_server_process: SandboxOverSocket, transactional_db: None
+) -> SandboxOverSocket:
     return _sandbox_server_process
 
 
 # --- users and roles ------------------------------------------------------------------------------
-
-
-def make_user(username: str, role: str | None = None, **extra: object):  # type: ignore[no-untyped-def]
-    from django.contrib.auth.models import Group, User
-
-    from statusadmin.accounts.roles import ensure_roles
-
-    ensure_roles()  # transactional tests flush the groups the migration made
-    user = User.objects.create_user(username, password="pw-" + username, **extra)
-    if role:
-        user.groups.add(Group.objects.get(name=role))
-    return user
 
 
 @pytest.fixture
@@ -153,83 +114,6 @@ def supervisor_client(client, supervisor):  # type: ignore[no-untyped-def]
 def compliance_client(client, compliance_user):  # type: ignore[no-untyped-def]
     client.force_login(compliance_user)
     return client
-
-
-def age_mirror(seconds: float) -> None:
-    """Pretend the mirror's last sync attempt was `seconds` ago (and that no worker has the
-    fresh state cached)."""
-    from datetime import timedelta
-
-    from django.core.cache import cache
-    from django.utils import timezone
-
-    from statusadmin.statuses.models import MirrorSync
-
-    MirrorSync.objects.update(attempted_at=timezone.now() - timedelta(seconds=seconds))
-    cache.clear()
-
-
-def refused(detail: str = "Connection refused") -> requests.ConnectionError:
-    """What requests raises when nothing answers the TCP connection: nothing was sent."""
-    return requests.ConnectionError(NewConnectionError(None, detail))  # type: ignore[arg-type]
-
-
-def dropped() -> requests.ConnectionError:
-    """What requests raises when the connection breaks after the request went out."""
-    return requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError()))
-
-
-# --- a "real" Convoso, mocked with responses ------------------------------------------------
-
-REAL_API = "https://convoso.test/v1"
-from tests.tokens import REAL_TOKEN  # noqa: E402  (re-exported for tests)
-
-
-def status_item(code: str, name: str, *, custom: bool = True, **flags: str) -> dict[str, object]:
-    from statusadmin.convoso.status import FLAGS
-
-    item: dict[str, object] = {"status": code, "name": name, "custom_status": custom}
-    item.update({flag: flags.get(flag, "N") for flag in FLAGS})
-    item["hex_color"] = "#00AA00"
-    item["workflow_disposition_event_option"] = ""
-    return item
-
-
-class RealConvoso:
-    """Settings for a real token, with Convoso's replies scripted through `responses`."""
-
-    def __init__(self, mock: responses.RequestsMock) -> None:
-        self.mock = mock
-        self.catalogue = [
-            status_item("XFER", "Transferred", reached="Y"),
-            status_item("COMP", "Completed", custom=False, final="Y"),
-        ]
-
-    def url(self, endpoint: str) -> str:
-        return f"{REAL_API}/status/{endpoint}"
-
-    def serve_catalogue(self) -> None:
-        """Answer every search with the catalogue (filtered like Convoso would)."""
-
-        def reply(request):  # type: ignore[no-untyped-def]
-            from urllib.parse import parse_qs
-
-            query = parse_qs(request.body or "").get("query", [""])[0].lower()
-            items = [
-                i
-                for i in self.catalogue
-                if not query
-                or (
-                    isinstance(i, dict)
-                    and (query in str(i["status"]).lower() or query in str(i["name"]).lower())
-                )
-            ]
-            return 200, {}, json.dumps({"data": items})
-
-        self.mock.add_callback(responses.POST, self.url("search"), callback=reply)
-
-    def calls_to(self, endpoint: str) -> int:
-        return sum(1 for c in self.mock.calls if c.request.url == self.url(endpoint))
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from statusadmin.audit.models import AuditEntry
 from statusadmin.convoso.models import SandboxFault, SandboxStatus
 from statusadmin.convoso.sandbox import SANDBOX_TOKEN, Sandbox, seed
-from tests.conftest import SandboxServer, age_mirror
+from tests.helpers import SandboxOverSocket, age_mirror
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -48,7 +48,7 @@ OUTCOMES = {
 @pytest.fixture
 def convoso_server(transactional_db):  # type: ignore[no-untyped-def]
     """A sandbox server of this test's own, so that "refused" can simply switch it off."""
-    server = SandboxServer(Sandbox())
+    server = SandboxOverSocket(Sandbox())
     yield server
     server.stop()
 
@@ -68,7 +68,7 @@ def dashboard(settings, convoso_server, supervisor, client):  # type: ignore[no-
     return client
 
 
-def switch_on(server: SandboxServer, kind: str, endpoint: str) -> None:
+def switch_on(server: SandboxOverSocket, kind: str, endpoint: str) -> None:
     if kind == "refused":
         server.stop()  # nothing listens on its port any more
         return

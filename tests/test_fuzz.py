@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from statusadmin.convoso.sandbox import seed
 from statusadmin.convoso.status import FLAGS
-from tests.audit.conftest import add_entry
+from tests.factories import add_entry
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,8 @@ from django.core.cache import cache
 from django.db import DatabaseError
 
 from statusadmin import health
-from tests.conftest import REAL_TOKEN, refused
+from tests.helpers import refused
+from tests.tokens import REAL_TOKEN
 
 pytestmark = pytest.mark.django_db
 

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 
 from statusadmin import health
 from statusadmin.audit.models import Action, AuditEntry, Outcome
-from tests.conftest import REAL_TOKEN, status_item
 from tests.convoso.hostile import Reply, echoes, known_nasty, replies
+from tests.helpers import status_item
+from tests.tokens import REAL_TOKEN
 
 pytestmark = pytest.mark.django_db
 

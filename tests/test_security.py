@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
-from tests.audit.conftest import add_entry
-from tests.conftest import status_item
+from tests.factories import add_entry
+from tests.helpers import status_item
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,8 @@ from django.utils import timezone
 from statusadmin.audit import chain
 from statusadmin.audit.models import Action, AuditEntry, AuditLogIsAppendOnly, Outcome
 from statusadmin.audit.services import begin
-from tests.audit.conftest import add_entry, raw
+from tests.factories import add_entry
+from tests.helpers import raw
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from statusadmin.audit import chain
 from statusadmin.audit.models import Action, AuditEntry, Outcome
 from statusadmin.audit.services import begin, finish_with_error
 from statusadmin.convoso import errors
-from tests.audit.conftest import add_entry
+from tests.factories import add_entry
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

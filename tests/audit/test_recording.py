@@ -14,7 +14,7 @@ from statusadmin.convoso.connection import SANDBOX_ACCOUNT, get_client
 from statusadmin.convoso.sandbox import seed
 from statusadmin.convoso.validation import InvalidInput
 from statusadmin.statuses import mirror, services
-from tests.conftest import dropped, refused
+from tests.helpers import dropped, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -188,7 +188,7 @@ class TransportFailureTests:
         assert (entry.outcome, entry.before) == ("failed", None)
 
     def test_insert_lost_reply_but_created(self, supervisor, real_convoso):
-        from tests.conftest import status_item
+        from tests.helpers import status_item
 
         real_convoso.catalogue.append(status_item("NEW1", "New"))
         real_convoso.serve_catalogue()

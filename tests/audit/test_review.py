@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from statusadmin.audit.export import CSV_COLUMNS
 from statusadmin.audit.models import AuditEntry, Verification
-from tests.audit.conftest import add_entry
+from tests.factories import add_entry
 
 pytestmark = pytest.mark.django_db
 

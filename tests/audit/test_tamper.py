@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from statusadmin.audit import chain, triggers
 from statusadmin.audit.models import AuditEntry, Verification
-from tests.audit.conftest import add_entry, raw
+from tests.factories import add_entry
+from tests.helpers import raw
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from tests.audit.conftest import add_entry
-from tests.browser.test_dashboard import serious
+from tests.browser.helpers import serious
+from tests.factories import add_entry
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.audit.conftest import add_entry
+from tests.factories import add_entry
 
 pytestmark = pytest.mark.browser
 

@@ -9,6 +9,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from statusadmin.convoso.models import SandboxFault, SandboxStatus
+from tests.browser.helpers import serious
 
 pytestmark = pytest.mark.browser
 
@@ -233,14 +234,6 @@ class LoginTests:
         expect(page).to_have_url(re.compile(r"/\?q=xfer$"))
         page.get_by_role("button", name="Log out").click()
         expect(page).to_have_url(re.compile(r"/accounts/login/$"))
-
-
-def serious(results) -> list[str]:  # type: ignore[no-untyped-def]
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 class AccessibilityTests:

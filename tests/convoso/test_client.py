@@ -14,7 +14,7 @@ from statusadmin.convoso import errors
 from statusadmin.convoso.client import ConvosoClient, parse_status
 from statusadmin.convoso.status import FLAGS, Status
 from statusadmin.convoso.validation import InvalidInput
-from tests.conftest import dropped, refused
+from tests.helpers import dropped, refused
 from tests.tokens import CLIENT_TOKEN
 
 API = "https://convoso.test/v1"

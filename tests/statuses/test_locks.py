@@ -17,7 +17,7 @@ from statusadmin.convoso.models import SandboxStatus
 from statusadmin.statuses import locks, services
 from statusadmin.statuses.models import StatusWriteLease
 from statusadmin.statuses.selectors import changed_since, status_version
-from tests.conftest import status_item
+from tests.helpers import status_item
 
 
 class VersionTests:

@@ -19,7 +19,7 @@ from statusadmin.audit.services import IN_FLIGHT_WINDOW, begin
 from statusadmin.convoso import errors
 from statusadmin.statuses import mirror, services
 from statusadmin.statuses.models import MirrorStatus
-from tests.conftest import status_item
+from tests.helpers import status_item
 
 pytestmark = pytest.mark.django_db
 

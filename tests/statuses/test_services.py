@@ -2,100 +2,18 @@
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
-from pathlib import Path
-
 import pytest
-from django.utils import timezone
 
 from statusadmin.convoso import errors
-from statusadmin.convoso.connection import SANDBOX_ACCOUNT, get_client
+from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.validation import InvalidInput
 from statusadmin.statuses import mirror, services
-from statusadmin.statuses.models import MirrorStatus, MirrorSync
+from statusadmin.statuses.models import MirrorStatus
 from statusadmin.statuses.selectors import status_version
-from tests.conftest import age_mirror, refused
+from tests.factories import mirrored
 
 pytestmark = pytest.mark.django_db
-
-
-def mirrored(code: str, account: str = SANDBOX_ACCOUNT) -> MirrorStatus:
-    return MirrorStatus.objects.get(account=account, code=code)
-
-
-class MirrorRefreshTests:
-    def test_first_refresh_copies_the_catalogue(self):
-        sync = mirror.mirror_refresh()
-        assert sync.synced_at is not None
-        assert sync.last_error == ""
-        codes = set(MirrorStatus.objects.values_list("code", flat=True))
-        assert {"COMP", "XFER", "DNC"} <= codes
-        assert mirrored("XFER").custom is True
-        assert mirrored("COMP").custom is False
-
-    def test_a_fresh_mirror_is_not_refreshed(self, settings, monkeypatch):
-        mirror.mirror_refresh()
-        calls: list[str] = []
-        monkeypatch.setattr(type(get_client()), "search", lambda self, q="": calls.append(q))
-        mirror.mirror_refresh()
-        assert calls == []
-
-    def test_a_stale_mirror_is_refreshed(self, settings):
-        mirror.mirror_refresh()
-        SandboxStatus.objects.filter(code="XFER").update(name="Changed in Convoso")
-        age_mirror(61)
-        mirror.mirror_refresh()
-        assert mirrored("XFER").name == "Changed in Convoso"
-
-    def test_max_age_is_configurable(self, settings):
-        settings.MIRROR_MAX_AGE = 5
-        mirror.mirror_refresh()
-        SandboxStatus.objects.filter(code="XFER").update(name="Renamed")
-        age_mirror(6)
-        mirror.mirror_refresh()
-        assert mirrored("XFER").name == "Renamed"
-
-    def test_statuses_removed_in_convoso_leave_the_mirror(self):
-        mirror.mirror_refresh()
-        SandboxStatus.objects.filter(code="HOT").delete()
-        mirror.mirror_refresh(force=True)
-        assert not MirrorStatus.objects.filter(code="HOT").exists()
-
-    def test_a_refresh_in_progress_elsewhere_is_not_repeated(self, monkeypatch):
-        MirrorSync.objects.create(
-            account=SANDBOX_ACCOUNT, lease_until=timezone.now() + timedelta(seconds=30)
-        )
-        calls: list[str] = []
-        monkeypatch.setattr(type(get_client()), "search", lambda self, q="": calls.append(q))
-        mirror.mirror_refresh(force=True)
-        assert calls == []
-
-    def test_failure_is_recorded_and_the_copy_kept(self, real_convoso):
-        real_convoso.serve_catalogue()
-        mirror.mirror_refresh()
-        real_convoso.mock.replace("POST", real_convoso.url("search"), body=refused())
-        sync = mirror.mirror_refresh(force=True)
-        assert "could not be reached" in sync.last_error
-        assert sync.lease_until is None
-        assert MirrorStatus.objects.filter(account=get_client().account).count() == 2
-
-    def test_after_a_failure_the_next_try_waits(self, real_convoso):
-        real_convoso.mock.post(real_convoso.url("search"), body=refused())
-        mirror.mirror_refresh()
-        mirror.mirror_refresh()
-        assert real_convoso.calls_to("search") == 1
-
-    def test_each_account_has_its_own_mirror(self, real_convoso):
-        real_convoso.serve_catalogue()
-        mirror.mirror_refresh()
-        real_account = get_client().account
-        assert real_account != SANDBOX_ACCOUNT
-        assert set(
-            MirrorStatus.objects.filter(account=real_account).values_list("code", flat=True)
-        ) == {"XFER", "COMP"}
-        assert not MirrorStatus.objects.filter(account=SANDBOX_ACCOUNT).exists()
 
 
 class UpdateTests:
@@ -233,18 +151,3 @@ class CreateTests:
     def test_duplicate(self, supervisor):
         with pytest.raises(errors.DuplicateStatus):
             services.status_create(actor=supervisor, code="XFER", name="x", color=None, flags={})
-
-
-def test_the_service_is_the_only_writer():
-    """Nothing but statuses/services.py may call the client's insert or update."""
-    root = Path(__file__).resolve().parents[2] / "statusadmin"
-    # A client however it is reached: client, self._client, get_client(), build_client(...).
-    call = re.compile(r"client(\([^()]*\))?\s*\.\s*(insert|update)\(")
-    for form in ("client.insert(", "get_client().update(", "self._client.update("):
-        assert call.search(form), form
-    writers = {
-        path.relative_to(root).as_posix()
-        for path in root.rglob("*.py")
-        if call.search(path.read_text())
-    }
-    assert writers == {"statuses/services.py"}

@@ -50,7 +50,7 @@ class OverlongCodeTests:
         self, supervisor_client, real_convoso, caplog
     ):
         from statusadmin.statuses.models import MirrorStatus, MirrorSync
-        from tests.conftest import status_item
+        from tests.helpers import status_item
 
         real_convoso.catalogue.append(status_item("X" * 65, "Long"))
         real_convoso.serve_catalogue()

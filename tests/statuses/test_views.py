@@ -12,7 +12,7 @@ from statusadmin.convoso.connection import SANDBOX_ACCOUNT
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
 from statusadmin.statuses.models import MirrorStatus
-from tests.conftest import age_mirror, refused, status_item
+from tests.helpers import age_mirror, refused, status_item
 
 pytestmark = pytest.mark.django_db
 
@@ -479,7 +479,7 @@ class FailureTests:
         assert message in html(response)
 
     def test_no_token_or_stack_trace_in_any_failure(self, supervisor_client, real_convoso):
-        from tests.conftest import REAL_TOKEN
+        from tests.tokens import REAL_TOKEN
 
         real_convoso.serve_catalogue()
         real_convoso.mock.post(real_convoso.url("update"), body=refused(f"token={REAL_TOKEN}"))
@@ -619,7 +619,7 @@ class ConcurrentEditTests:
         from django.test import Client
 
         from statusadmin.audit.models import AuditEntry
-        from tests.conftest import make_user
+        from tests.factories import make_user
 
         anna, ben = Client(), Client()
         anna.force_login(supervisor)

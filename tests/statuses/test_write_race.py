@@ -26,7 +26,8 @@ from statusadmin.convoso.sandbox import SANDBOX_TOKEN, Sandbox
 from statusadmin.statuses import mirror, services
 from statusadmin.statuses.models import MirrorStatus
 from statusadmin.statuses.selectors import status_version
-from tests.conftest import SandboxServer, make_user
+from tests.factories import make_user
+from tests.helpers import SandboxOverSocket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,10 +35,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def slow_convoso(settings) -> Iterator[Callable[[float], None]]:  # type: ignore[no-untyped-def]
     """Point the dashboard at a sandbox over a socket that answers after ``latency`` seconds."""
-    servers: list[SandboxServer] = []
+    servers: list[SandboxOverSocket] = []
 
     def start(latency: float) -> None:
-        server = SandboxServer(Sandbox(latency_ms=latency * 1000))
+        server = SandboxOverSocket(Sandbox(latency_ms=latency * 1000))
         servers.append(server)
         settings.CONVOSO_SANDBOX = False
         settings.CONVOSO_API_URL = server.url

@@ -16,7 +16,7 @@ from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
 from statusadmin.statuses import mirror, services
 from statusadmin.statuses.models import MirrorStatus
-from tests.conftest import refused
+from tests.helpers import refused
 
 pytestmark = pytest.mark.django_db
 
