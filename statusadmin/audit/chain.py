@@ -18,39 +18,29 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from .models import OUTSIDE_ACTOR, AuditEntry, Outcome, touched_text
+from .models import (
+    FIXED_AT_START,
+    OUTCOME_FIELDS,
+    OUTSIDE_ACTOR,
+    AuditEntry,
+    Outcome,
+    touched_text,
+)
 
 GENESIS = "0" * 64
 # Any fixed 64-bit number will do: it names the lock that serialises appends on PostgreSQL.
 _ADVISORY_LOCK_KEY = 0x5A_0D17_C4A1
 
-# The content the hash covers, in the order it is written out. Everything about the attempt
-# except the chain fields themselves and the actor's foreign key (which becomes NULL if the
-# user is deleted; the copied user id and username are what the record keeps).
-HASHED_FIELDS = (
-    "created_at",
-    "completed_at",
-    "actor_username",
-    "remote_ip",
-    "user_agent",
-    "request_id",
-    "account",
-    "action",
-    "status_code",
-    "before",
-    "requested",
-    "after",
-    "changed_fields",
-    "reason",
-    "outcome",
-    "error_code",
-    "error_message",
-    "failure_kind",
-    "note",
-)
 # Added after the first entries were written: hashed only when set, so older entries keep
 # their hashes (for them the value is NULL, and setting it later still breaks the hash).
 OPTIONAL_HASHED_FIELDS = ("actor_user_id", "resolves_id")
+# The content the hash covers: everything about the attempt except the chain fields
+# themselves and the actor's foreign key (which becomes NULL if the user is deleted; the
+# copied user id and username are what the record keeps). Key order doesn't matter: the
+# canonical form sorts them.
+HASHED_FIELDS = tuple(
+    name for name in (*FIXED_AT_START, *OUTCOME_FIELDS) if name not in OPTIONAL_HASHED_FIELDS
+)
 CHAIN_FIELDS = (
     "id", "seq", "prev_hash", "hash", "touched", "actor_id",
     *HASHED_FIELDS, *OPTIONAL_HASHED_FIELDS,

@@ -49,6 +49,33 @@ class Action(models.TextChoices):
 
 OUTSIDE_ACTOR = "outside the dashboard"
 
+# What an entry records when the attempt begins; completing it must leave these as they were.
+FIXED_AT_START = (
+    "created_at",
+    "actor_user_id",
+    "actor_username",
+    "remote_ip",
+    "user_agent",
+    "request_id",
+    "account",
+    "action",
+    "status_code",
+    "requested",
+    "reason",
+)
+# What completing it adds.
+OUTCOME_FIELDS = (
+    "completed_at",
+    "before",
+    "after",
+    "changed_fields",
+    "outcome",
+    "error_code",
+    "error_message",
+    "failure_kind",
+    "note",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class FieldDiff:

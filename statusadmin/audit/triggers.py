@@ -16,22 +16,10 @@ added later is covered as soon as it exists. ``missing`` tells the system check,
 
 from __future__ import annotations
 
+from .models import FIXED_AT_START
+
 TABLE = "audit_auditentry"
 
-# Recorded when the attempt began; completing the entry must leave them exactly as they were.
-FIXED_AT_START = (
-    "created_at",
-    "actor_user_id",
-    "actor_username",
-    "remote_ip",
-    "user_agent",
-    "request_id",
-    "account",
-    "action",
-    "status_code",
-    "requested",
-    "reason",
-)
 POSTGRESQL_TRIGGERS = ("audit_entry_append_only", "audit_entry_no_truncate")
 SQLITE_TRIGGERS = (
     "audit_entry_no_delete",
