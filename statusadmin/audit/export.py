@@ -22,11 +22,11 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Concat, Left, Trim
 from django.db.models.lookups import In
 
-from statusadmin.convoso.status import FLAGS
+from statusadmin.convoso.status import FLAGS, VALUE_FIELDS
 
 from . import selectors
 
-STATUS_FIELDS = ("name", "color", *FLAGS, "workflow", "custom")
+STATUS_FIELDS = VALUE_FIELDS
 YES_NO_FIELDS = {*FLAGS, "custom"}
 STAGES = ("before", "requested", "after")
 # The entry's own facts, then for each status field what it was before, what was asked for and
