@@ -18,6 +18,7 @@ from django_htmx.middleware import HtmxDetails
 from statusadmin.accounts.roles import EXPORT_AUDIT, REVIEW_AUDIT, VERIFY_AUDIT, VIEW_STATUSES
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.validation import FLAG_LABELS, FLAGS
+from statusadmin.statuses.converters import is_addressable
 from statusadmin.statuses.services import IN_FLIGHT_WINDOW
 
 from . import charts, export, integrity, selectors
@@ -173,10 +174,19 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required(REVIEW_AUDIT, raise_exception=True)
 def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(AuditEntry, pk=pk)
+    code = entry.status_code
     return render(
         request,
         "audit/detail.html",
-        {"entry": entry, "diff": entry_diff(entry), "summary": change_summary(entry)},
+        {
+            "entry": entry,
+            "diff": entry_diff(entry),
+            "summary": change_summary(entry),
+            # A code made outside the dashboard may hold characters no URL of ours admits.
+            "history_url": reverse("audit:status_history", args=[code])
+            if is_addressable(code)
+            else "",
+        },
     )
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils.html import escape
 from django.utils import timezone
 
 from statusadmin.audit.export import CSV_COLUMNS
@@ -209,6 +210,25 @@ class DetailTests:
 
     def test_missing_entry_is_404(self, reviewer):
         assert reviewer.get("/audit/999/").status_code == 404
+
+    def test_links_to_the_history_of_its_status(self, reviewer):
+        entry = add_entry(code="XFER")
+        html = page(reviewer.get(f"/audit/{entry.pk}/"))
+        assert '<a href="/statuses/XFER/history/">Full history of XFER</a>' in html
+
+    @pytest.mark.parametrize(
+        "code", ["A B", "A/B", "A?B", "a#b", "100%", "ÄRGER", "<b>X</b>", "X" * 63 + "é", "X" * 65]
+    )
+    def test_a_code_that_cannot_go_in_a_url_is_plain_text(self, reviewer, code):
+        # Created outside the dashboard (seen at a sync), so no rule of ours shaped the code.
+        if len(code) > 64 and connection.vendor != "sqlite":
+            pytest.skip("PostgreSQL can't store a code longer than its column")
+        entry = add_entry(code=code, action="external_update", outcome="observed")
+        response = reviewer.get(f"/audit/{entry.pk}/")
+        assert response.status_code == 200
+        html = page(response)
+        assert f"{escape(code)} has no history page" in html
+        assert "/history/" not in html
 
 
 class HistoryTests:
