@@ -2,13 +2,52 @@
 
 from __future__ import annotations
 
+import codecs
 import time
 from collections.abc import Callable
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django_htmx.http import HttpResponseClientRedirect
+
+
+class Utf8RequestMiddleware:
+    """Refuses (400) a request whose Content-Type names a charset other than UTF-8.
+
+    Django decodes request.GET and request.POST lazily, in the charset the Content-Type names,
+    and the first to read them is usually the CSRF middleware. Several charsets make that read
+    raise where no handler turns it into a 400:
+    - a form (x-www-form-urlencoded) in any charset but one spelt exactly "utf-8" raises
+      BadRequest, and raises again when the 400 page's CSRF check reads the form, so the
+      request ends in a 500;
+    - codecs that aren't text encodings (rot13, base64, zlib) or can't decode at all
+      (undefined, idna) raise LookupError or UnicodeError from the multipart parser, and from
+      request.GET whenever the query string holds a %-escape.
+    The dashboard's pages are UTF-8 and browsers send their forms in UTF-8 (as the HTML and URL
+    standards require for form-urlencoded), so nothing legitimate is lost by refusing the rest
+    up front. UTF-8 under another name (utf8, UTF8, u8) is read as "utf-8".
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        charset = request.content_params.get("charset")  # type: ignore[attr-defined]
+        if charset is not None:
+            if not _names_utf8(charset):
+                return HttpResponseBadRequest(
+                    "Send forms as UTF-8.\n", content_type="text/plain; charset=utf-8"
+                )
+            request.encoding = "utf-8"
+        return self.get_response(request)
+
+
+def _names_utf8(charset: str) -> bool:
+    try:
+        return codecs.lookup(charset).name == "utf-8"
+    except (LookupError, ValueError):  # ValueError: a name with a NUL in it
+        return False
 
 
 class LoginRequiredMiddleware(DjangoLoginRequired):
