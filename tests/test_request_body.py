@@ -120,6 +120,34 @@ class Utf8Tests:
             assert post(browser, url, body, content_type).status_code < 500
 
 
+class UnreadableBodyTests:
+    """Django reads a form lazily; if the first to read it is the 404 page (an unknown URL),
+    its CSRF check raises MultiPartParserError or TooManyFieldsSent there, and that is a 500."""
+
+    @pytest.mark.parametrize(
+        ("body", "content_type"),
+        [
+            (b"\x00", "multipart/form-data"),
+            (b"--xyz\r\nbroken\r\n", "multipart/form-data; boundary=\x7f"),
+            (b"--xyz\r\n" + b"".join(
+                b'Content-Disposition: form-data; name="a%d"\r\n\r\n1\r\n--xyz\r\n' % i
+                for i in range(1001)), MULTIPART),
+            (b"&".join(b"a%d=1" % i for i in range(1001)), FORM),
+        ],
+        ids=["no-boundary", "invalid-boundary", "too-many-parts", "too-many-fields"],
+    )  # fmt: skip
+    @pytest.mark.parametrize("url", ["/nowhere/", "/statuses/A%20B/flag/", *POST_URLS])
+    def test_is_refused_wherever_it_is_sent(self, browser, url, body, content_type):
+        response = post(browser, url, body, content_type)
+        assert response.status_code == 400
+        assert response.content.decode() == "The form could not be read.\n"
+
+    def test_even_without_a_session(self, client):
+        client.get("/accounts/login/")
+        response = post(client, "/nowhere/", b"\x00", "multipart/form-data")
+        assert (response.status_code, response.content) == (400, b"The form could not be read.\n")
+
+
 @pytest.mark.xfail(
     strict=True,
     raises=(LookupError, UnicodeError),
