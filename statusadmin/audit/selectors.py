@@ -70,13 +70,13 @@ class Cursor:
         try:
             created_at = datetime.fromisoformat(stamp)
             pk = int(ident)
-            # The database compares in UTC: near year 1 or 9999 an offset overflows there.
-            created_at.astimezone(UTC)
+            if created_at.tzinfo is None or not 0 < pk <= MAX_ID:
+                return None
+            # In UTC, as the log is stored: PostgreSQL refuses offsets beyond 15:59, and near
+            # year 1 or 9999 an offset overflows.
+            return cls(created_at.astimezone(UTC), pk)
         except (ValueError, OverflowError):
             return None
-        if created_at.tzinfo is None or not 0 < pk <= MAX_ID:
-            return None
-        return cls(created_at, pk)
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,6 +188,13 @@ class ListTests:
             assert response.status_code == 200
             assert listed_ids(page(response)) == [entry.pk]
 
+    def test_a_cursor_with_any_utc_offset_is_read(self, reviewer):
+        # PostgreSQL refuses offsets beyond 15:59; the cursor's moment is what counts.
+        older = add_entry(at=datetime(2026, 3, 1, 8, tzinfo=timezone.UTC))
+        add_entry(at=datetime(2026, 3, 1, 9, tzinfo=timezone.UTC))
+        html = page(reviewer.get("/audit/", {"after": "2026-03-02T08:00:00+23:30_999"}))
+        assert listed_ids(html) == [older.pk]
+
     def test_the_largest_id_is_still_a_cursor(self, reviewer):
         entry = add_entry(at=timezone.now() - timedelta(minutes=1))
         cursor = Cursor.decode(f"{timezone.now().isoformat()}_{2**63 - 1}")
