@@ -87,6 +87,8 @@ MIDDLEWARE = [
     # container's own health check ask by IP address over plain HTTP.
     "statusadmin.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads request.GET or request.POST: see the class for why.
+    "statusadmin.middleware.RequestBodyMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A search response can hold 200 rows of switches; compressed it is a tenth of the size.

@@ -42,11 +42,15 @@ CSV_COLUMNS = (
     "prev_hash",
     "hash",
 )
-# Text people or Convoso wrote. A spreadsheet runs a cell that starts like a formula, so such
-# cells get a leading apostrophe.
-UNTRUSTED = {"actor_username", "user_agent", "status_code", "error_message", "reason", "note",
-             "name", "workflow"}  # fmt: skip
-FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r"]
+# A spreadsheet runs a cell that starts like a formula (or a DDE call), and Excel and
+# LibreOffice read the full-width signs as their ASCII twins; such cells get a leading
+# apostrophe, which makes them text.
+FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20"]
+# Cells the code itself writes, which can't start like a formula: positive integers, ISO 8601
+# timestamps and hex digests (and the Y/N cells, see YesNo). They skip the guard, which costs a
+# CASE per cell; every other cell is guarded, whatever its column, since people, browsers,
+# proxies or Convoso wrote it (and an integer may be negative).
+PRODUCED_COLUMNS = {"seq", "id", "created_at", "completed_at", "prev_hash", "hash"}
 BATCH = 2000
 CHUNK_BYTES = 64 * 1024
 
@@ -101,14 +105,12 @@ class AddressText(Func):
 
 def _cell(name: str, expression: Combinable) -> Combinable:
     if name in ("created_at", "completed_at"):
-        return UtcTimestamp(expression)
-    if name == "remote_ip":
-        return AddressText(expression)
-    if name in ("seq", "id", "error_code"):
-        return Cast(expression, CharField())
-    if name in UNTRUSTED or name.endswith(("_name", "_workflow")):
-        return _guarded(expression)
-    return expression
+        expression = UtcTimestamp(expression)
+    elif name in ("seq", "id", "error_code"):
+        expression = Cast(expression, CharField())
+    elif name == "remote_ip":
+        expression = AddressText(expression)
+    return expression if name in PRODUCED_COLUMNS else _guarded(expression)
 
 
 def _cells() -> list[Combinable]:
@@ -119,10 +121,8 @@ def _cells() -> list[Combinable]:
     for name in STATUS_FIELDS:
         for stage in STAGES:
             value = KeyTextTransform(name, stage)
-            if name in YES_NO_FIELDS:
-                value = YesNo(value)
-            cells.append(_cell(f"{stage}_{name}", value))
-    return [*cells, F("prev_hash"), F("hash")]
+            cells.append(YesNo(value) if name in YES_NO_FIELDS else _cell(f"{stage}_{name}", value))
+    return [*cells, _cell("prev_hash", F("prev_hash")), _cell("hash", F("hash"))]
 
 
 def csv_header() -> str:

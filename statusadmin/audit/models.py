@@ -20,6 +20,7 @@ from statusadmin.convoso.status import (
     FIELD_LABELS,
     SENSITIVE_FIELDS,
     VALUE_FIELDS,
+    addressable,
     describe_changes,
 )
 
@@ -191,6 +192,14 @@ class AuditEntry(models.Model):
     @property
     def is_external(self) -> bool:
         return self.action.startswith("external_")
+
+    @property
+    def history_url(self) -> str:
+        """The history of this entry's status; empty when its code can't be part of a URL
+        (a code made outside the dashboard may hold any characters)."""
+        if not addressable(self.status_code):
+            return ""
+        return reverse("audit:status_history", args=[self.status_code])
 
     @cached_property
     def summary(self) -> str:

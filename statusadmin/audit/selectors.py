@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.cache import cache
 from django.db.models import Count, Max, QuerySet
@@ -15,6 +15,8 @@ from django.utils import timezone
 from .models import AuditEntry, Outcome
 
 PAGE_SIZE = 50
+# Ids are 64-bit signed integers (BigAutoField); a larger one can't even be compared with them.
+MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +65,18 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str) -> Cursor | None:
+        """The cursor ``text`` encodes, or None for anything no page of ours could have made."""
         stamp, _, ident = text.rpartition("_")
         try:
             created_at = datetime.fromisoformat(stamp)
             pk = int(ident)
-        except ValueError:
+            if created_at.tzinfo is None or not 0 < pk <= MAX_ID:
+                return None
+            # In UTC, as the log is stored: PostgreSQL refuses offsets beyond 15:59, and near
+            # year 1 or 9999 an offset overflows.
+            return cls(created_at.astimezone(UTC), pk)
+        except (ValueError, OverflowError):
             return None
-        if created_at.tzinfo is None:
-            return None
-        return cls(created_at, pk)
 
 
 @dataclass(frozen=True, slots=True)
