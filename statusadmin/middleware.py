@@ -39,22 +39,25 @@ class RequestBodyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         charset = request.content_params.get("charset")  # type: ignore[attr-defined]
         if charset is not None:
-            if not _names_utf8(charset):
-                return _bad_request("Send forms as UTF-8.")
+            if not names_utf8(charset):
+                return _bad_request(BAD_CHARSET)
             request.encoding = "utf-8"
         if request.method == "POST":
             try:
                 request.POST  # noqa: B018 - parsed now, while a failure can still be a 400
             except (MultiPartParserError, BadRequest, SuspiciousOperation, UnreadablePostError):
-                return _bad_request("The form could not be read.")
+                return _bad_request("The form could not be read.\n")
         return self.get_response(request)
 
 
+BAD_CHARSET = "Send forms as UTF-8.\n"
+
+
 def _bad_request(message: str) -> HttpResponse:
-    return HttpResponseBadRequest(f"{message}\n", content_type="text/plain; charset=utf-8")
+    return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
 
 
-def _names_utf8(charset: str) -> bool:
+def names_utf8(charset: str) -> bool:
     try:
         return codecs.lookup(charset).name == "utf-8"
     except (LookupError, ValueError):  # ValueError: a name with a NUL in it

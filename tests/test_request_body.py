@@ -148,13 +148,6 @@ class UnreadableBodyTests:
         assert (response.status_code, response.content) == (400, b"The form could not be read.\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(LookupError, UnicodeError),
-    reason="Django builds request.GET while constructing the request (the encoding setter "
-    "calls hasattr(self, 'GET')), before any middleware runs; the fix belongs in "
-    "statusadmin/wsgi.py (see the report of fix/hostile-input)",
-)
 @pytest.mark.parametrize("charset", ["rot13", "undefined"])
 def test_a_codec_that_is_no_text_encoding_with_a_query_string(charset):
     from wsgiref.util import setup_testing_defaults

@@ -45,7 +45,7 @@ class AuditFilterForm(forms.Form):
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
             actor=(data.get("actor") or "").strip(),
-            code=(data.get("code") or "").strip().upper(),
+            code=(data.get("code") or "").strip(),
             action=data.get("action") or "",
             outcome=data.get("outcome") or "",
             field=data.get("field") or "",

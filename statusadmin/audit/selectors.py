@@ -41,7 +41,9 @@ class Filters:
         if self.actor:
             entries = entries.filter(actor_username=self.actor)
         if self.code:
-            entries = entries.filter(status_code=self.code)
+            # As typed, or in capitals as the dashboard makes codes: a code made outside it
+            # may be in lower case, and "xfer" should still find XFER. Both use the index.
+            entries = entries.filter(status_code__in={self.code, self.code.upper()})
         if self.action:
             entries = entries.filter(action=self.action)
         if self.outcome:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -65,9 +65,10 @@ def list_context(request: HtmxHttpRequest, query: str, *, refresh: bool = False)
     }
 
 
-def search_query(request: HttpRequest) -> str:
-    # NUL can't be part of a SQL string on PostgreSQL, and no code or name contains one.
-    return request.GET.get("q", "").replace("\x00", "").strip()[:QUERY_MAX_LENGTH]
+def search_query(params: QueryDict) -> str:
+    """The search text from a query string or a form. NUL is dropped: PostgreSQL can't hold
+    it in a SQL string, and no code or name contains one."""
+    return params.get("q", "").replace("\x00", "").strip()[:QUERY_MAX_LENGTH]
 
 
 @require_GET
@@ -77,14 +78,14 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
     template = "statuses/index.html"
     if wants_partial(request):
         template += "#results"
-    return render(request, template, list_context(request, search_query(request)))
+    return render(request, template, list_context(request, search_query(request.GET)))
 
 
 @require_POST
 @permission_required(VIEW_STATUSES, raise_exception=True)
 def refresh(request: HtmxHttpRequest) -> HttpResponse:
     """Refresh the mirror from Convoso now. Reading only, so viewers may do it too."""
-    query = request.POST.get("q", "").strip()[:QUERY_MAX_LENGTH]
+    query = search_query(request.POST)
     if not wants_partial(request):
         mirror.mirror_refresh(force=True)
         return redirect(index_url(q=query))

@@ -394,3 +394,10 @@ class UnreadableFilterTests:
         html = page(reviewer.get("/audit/", {"date_from": "2000-01-01", "date_to": "2999-12-30"}))
         assert "entries per month from" in html
         assert html.count("<text") < 100
+
+
+def test_the_code_filter_finds_a_lower_case_code_made_outside_the_dashboard(reviewer):
+    lower = add_entry(code="opt", action="external_create", outcome="observed")
+    upper = add_entry(code="XFER")
+    assert listed_ids(page(reviewer.get("/audit/", {"code": "opt"}))) == [lower.pk]
+    assert listed_ids(page(reviewer.get("/audit/", {"code": "xfer"}))) == [upper.pk]
