@@ -144,13 +144,6 @@ def check_admin(admin: Client, picked: list[str]) -> None:
         shown(audit, code)
 
 
-@pytest.mark.xfail(
-    condition=not SQLITE,
-    strict=True,
-    reason="PostgreSQL refuses the mirror's upsert (DataError), and mirror_refresh lets it "
-    "through: the fix belongs in statusadmin/statuses/services.py (see the report of "
-    "fix/hostile-input)",
-)
 @pytest.mark.parametrize(
     "item",
     [{"status": "L" * 65, "name": "Longer than the mirror's code column"},
