@@ -14,6 +14,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from statusadmin.convoso.status import EDITABLE_FIELDS  # plain Python: no app loading needed
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("STATUSADMIN_DATA_DIR", BASE_DIR / "data"))
 
@@ -286,6 +288,38 @@ TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 
 # /healthz asks Convoso at most this often (seconds); in between it reports the last answer.
 HEALTHZ_CONVOSO_TTL = int(env_number("HEALTHZ_CONVOSO_TTL", 60))
+
+# --- Four eyes: changes to these fields wait for a second person (statuses/approvals.py) -------
+APPROVAL_FIELDS = env_list("APPROVAL_FIELDS", "dnc")
+if unknown := [f for f in APPROVAL_FIELDS if f not in EDITABLE_FIELDS]:
+    raise ImproperlyConfigured(
+        f"APPROVAL_FIELDS may name only {', '.join(EDITABLE_FIELDS)}; not {', '.join(unknown)}."
+    )
+# A request nobody decided within this many hours is closed, never sent.
+APPROVAL_TTL_HOURS = env_number("APPROVAL_TTL_HOURS", 72)
+
+# --- E-mail (approval notices): SMTP from the environment; the console in development. ------
+_email_host = env("EMAIL_HOST")
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend"
+        if _email_host or not DEBUG
+        else "django.core.mail.backends.console.EmailBackend",
+        "OPTIONS": {
+            "host": _email_host or "localhost",
+            "port": int(env_number("EMAIL_PORT", 25)),
+            "username": env("EMAIL_HOST_USER") or None,
+            "password": env("EMAIL_HOST_PASSWORD") or None,
+            "use_tls": env_bool("EMAIL_USE_TLS", False),
+            "timeout": env_number("EMAIL_TIMEOUT", 10),
+        }
+        if _email_host or not DEBUG
+        else {},
+    }
+}
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "statusadmin@localhost")
+# Where people reach the dashboard, for links in e-mail (e.g. https://statusadmin.example.com).
+SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 
 # The status mirror is refreshed from Convoso when older than this many seconds.
 MIRROR_MAX_AGE = env_number("MIRROR_MAX_AGE", 60)

@@ -100,6 +100,19 @@ def compliance_user(db):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def approver_user(db):  # type: ignore[no-untyped-def]
+    from statusadmin.accounts.roles import APPROVER
+
+    return make_user("april", APPROVER)
+
+
+@pytest.fixture
+def no_approvals(settings):  # type: ignore[no-untyped-def]
+    """Four eyes switched off (APPROVAL_FIELDS empty): DNC changes go straight through."""
+    settings.APPROVAL_FIELDS = []
+
+
+@pytest.fixture
 def admin_user(db):  # type: ignore[no-untyped-def]
     return make_user("ada", is_staff=True, is_superuser=True)
 

@@ -20,32 +20,39 @@ from tests.helpers import status_item
 
 pytestmark = pytest.mark.django_db
 
-ANON, SUPERVISOR, COMPLIANCE, ADMIN = "anonymous", "supervisor", "compliance", "admin"
-ROLES = (ANON, SUPERVISOR, COMPLIANCE, ADMIN)
+ANON, SUPERVISOR, COMPLIANCE, APPROVER, ADMIN = (
+    "anonymous", "supervisor", "compliance", "approver", "admin",
+)  # fmt: skip
+ROLES = (ANON, SUPERVISOR, COMPLIANCE, APPROVER, ADMIN)
 
-# What each role gets from each URL, in the order anonymous, supervisor, compliance, admin:
+# What each role gets from each URL, in the order anonymous, supervisor, compliance, approver,
+# admin:
 # L = sent to log in, O = served (or redirected somewhere other than a login page), F = 403.
 MATRIX = {
-    "login":                  ("get",  {},                   "OOOO"),
-    "logout":                 ("post", {},                   "LLLL"),
-    "password_change":        ("get",  {},                   "LOOO"),
-    "password_change_done":   ("get",  {},                   "LOOO"),
-    "statuses:index":         ("get",  {},                   "LOOO"),
-    "statuses:refresh":       ("post", {"q": ""},            "LOOO"),
-    "statuses:row":           ("get",  {},                   "LOOO"),
-    "statuses:create":        ("get",  {},                   "LOFO"),
-    "statuses:flag":          ("post", {"callback": "Y"},    "LOFO"),
-    "statuses:color":         ("post", {"color": "#123456"}, "LOFO"),
-    "statuses:name":          ("get",  {},                   "LOFO"),
-    "audit:list":             ("get",  {},                   "LFOO"),
-    "audit:detail":           ("get",  {},                   "LFOO"),
-    "audit:export_csv":       ("get",  {},                   "LFOO"),
-    "audit:export_jsonl":     ("get",  {},                   "LFOO"),
-    "audit:verify":           ("post", {},                   "LFFO"),
-    "audit:status_history":   ("get",  {},                   "LOOO"),
+    "login":                  ("get",  {},                   "OOOOO"),
+    "logout":                 ("post", {},                   "LLLLL"),
+    "password_change":        ("get",  {},                   "LOOOO"),
+    "password_change_done":   ("get",  {},                   "LOOOO"),
+    "statuses:index":         ("get",  {},                   "LOOOO"),
+    "statuses:refresh":       ("post", {"q": ""},            "LOOOO"),
+    "statuses:row":           ("get",  {},                   "LOOOO"),
+    "statuses:create":        ("get",  {},                   "LOFFO"),
+    "statuses:flag":          ("post", {"callback": "Y"},    "LOFFO"),
+    "statuses:color":         ("post", {"color": "#123456"}, "LOFFO"),
+    "statuses:name":          ("get",  {},                   "LOFFO"),
+    "audit:list":             ("get",  {},                   "LFOFO"),
+    "audit:detail":           ("get",  {},                   "LFOFO"),
+    "audit:export_csv":       ("get",  {},                   "LFOFO"),
+    "audit:export_jsonl":     ("get",  {},                   "LFOFO"),
+    "audit:verify":           ("post", {},                   "LFFFO"),
+    "audit:status_history":   ("get",  {},                   "LOOOO"),
+    "statuses:approvals":     ("get",  {},                   "LFFOO"),
+    "statuses:approve":       ("post", {"note": "ok"},       "LFFOO"),
+    "statuses:reject":        ("post", {"note": "no way"},   "LFFOO"),
+    "statuses:withdraw":      ("post", {},                   "LOOOO"),
 }  # fmt: skip
 # The Django admin is one rule: staff only; everyone else is sent to log in (as staff).
-ADMIN_RULE = "LLLO"
+ADMIN_RULE = "LLLLO"
 ADMIN_SAMPLES = [
     "admin:index",
     "admin:audit_auditentry_changelist",
@@ -72,12 +79,13 @@ def test_every_url_has_a_row_in_the_matrix():
 
 
 @pytest.fixture
-def clients(supervisor, compliance_user, admin_user):  # type: ignore[no-untyped-def]
+def clients(supervisor, compliance_user, approver_user, admin_user):  # type: ignore[no-untyped-def]
     seed()
     made = {ANON: Client()}
     for role, user in (
         (SUPERVISOR, supervisor),
         (COMPLIANCE, compliance_user),
+        (APPROVER, approver_user),
         (ADMIN, admin_user),
     ):
         made[role] = Client()
@@ -92,6 +100,8 @@ def reverse_sample(name: str, entry_pk: int) -> str:
         kwargs = {"code": "XFER"}
     elif name == "audit:detail":
         kwargs = {"pk": entry_pk}
+    elif name in ("statuses:approve", "statuses:reject", "statuses:withdraw"):
+        kwargs = {"pk": 999_999}  # no such request: refused in plain words, never a 500
     return reverse(name, kwargs=kwargs)
 
 
@@ -128,6 +138,9 @@ CSRF_POSTS = {
     "statuses:name": {"name": "Transferred"},
     "statuses:create": {"code": "AB1", "name": "x", "color": "#000000"},
     "audit:verify": {},
+    "statuses:approve": {"note": "ok"},
+    "statuses:reject": {"note": "no way"},
+    "statuses:withdraw": {},
 }
 
 

@@ -7,11 +7,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, P
 
 SUPERVISOR = "Supervisor"
 COMPLIANCE = "Compliance"
+APPROVER = "Approver"
 
 VIEW_STATUSES = "statuses.view_mirrorstatus"
 EDIT_STATUSES = "statuses.edit_status"
 REVIEW_AUDIT = "audit.view_auditentry"
 EXPORT_AUDIT = "audit.export_auditentry"
+APPROVE_CHANGES = "statuses.approve_changerequest"
 # Not given to any group: running the verification is for admins (superusers).
 VERIFY_AUDIT = "audit.verify_auditentry"
 
@@ -19,6 +21,7 @@ VERIFY_AUDIT = "audit.verify_auditentry"
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     SUPERVISOR: [VIEW_STATUSES, EDIT_STATUSES],
     COMPLIANCE: [VIEW_STATUSES, REVIEW_AUDIT, EXPORT_AUDIT],
+    APPROVER: [VIEW_STATUSES, APPROVE_CHANGES],
 }
 
 
@@ -28,6 +31,10 @@ def can_view_statuses(user: AbstractBaseUser | AnonymousUser) -> bool:
 
 def can_edit_statuses(user: AbstractBaseUser | AnonymousUser) -> bool:
     return user.has_perm(EDIT_STATUSES)
+
+
+def can_approve(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return user.has_perm(APPROVE_CHANGES)
 
 
 def ensure_roles() -> None:

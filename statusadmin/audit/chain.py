@@ -33,7 +33,9 @@ _ADVISORY_LOCK_KEY = 0x5A_0D17_C4A1
 
 # Added after the first entries were written: hashed only when set, so older entries keep
 # their hashes (for them the value is NULL, and setting it later still breaks the hash).
-OPTIONAL_HASHED_FIELDS = ("actor_user_id", "resolves_id")
+OPTIONAL_HASHED_FIELDS = (
+    "actor_user_id", "resolves_id", "request_ref", "requested_by", "approval_note", "reverts_ref",
+)  # fmt: skip
 # The content the hash covers: everything about the attempt except the chain fields
 # themselves and the actor's foreign key (which becomes NULL if the user is deleted; the
 # copied user id and username are what the record keeps). Key order doesn't matter: the
@@ -60,7 +62,7 @@ def canonical(values: Mapping[str, Any], seq: int) -> str:
     content["completed_at"] = _stamp(content["completed_at"])
     content["seq"] = seq
     for name in OPTIONAL_HASHED_FIELDS:
-        if values.get(name) is not None:
+        if values.get(name) not in (None, ""):
             content[name] = values[name]
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 

@@ -36,6 +36,8 @@ class Outcome(models.TextChoices):
     FAILED = "failed", "Failed"
     UNKNOWN = "unknown", "Unknown"
     OBSERVED = "observed", "Observed"  # a change made outside the dashboard, seen at a sync
+    # A step of the four-eyes workflow (a request, a decision): nothing was sent to Convoso.
+    RECORDED = "recorded", "Recorded"
 
 
 class Action(models.TextChoices):
@@ -46,9 +48,22 @@ class Action(models.TextChoices):
     EXTERNAL_REMOVE = "external_remove", "Removed outside the dashboard"
     # What a later read of Convoso showed about an attempt whose reply was lost.
     RESOLVE = "resolve", "Outcome checked"
+    # The four-eyes workflow (statuses/approvals.py); the change itself, once approved, is an
+    # ordinary CREATE or UPDATE naming both people.
+    REQUEST = "request", "Change requested"
+    APPROVE = "approve", "Approved"
+    REJECT = "reject", "Rejected"
+    WITHDRAW = "withdraw", "Withdrawn"
+    EXPIRE = "expire", "Expired"
+
+
+# The workflow's steps, as opposed to changes and their outcomes.
+DECISIONS = (Action.APPROVE, Action.REJECT, Action.WITHDRAW, Action.EXPIRE)
 
 
 OUTSIDE_ACTOR = "outside the dashboard"
+# The dashboard itself, for what nobody did by hand (a change request expiring).
+DASHBOARD_ACTOR = "the dashboard"
 
 # What an entry records when the attempt begins; completing it must leave these as they were.
 FIXED_AT_START = (
@@ -63,6 +78,10 @@ FIXED_AT_START = (
     "status_code",
     "requested",
     "reason",
+    "request_ref",
+    "requested_by",
+    "approval_note",
+    "reverts_ref",
 )
 # What completing it adds.
 OUTCOME_FIELDS = (
@@ -145,6 +164,14 @@ class AuditEntry(models.Model):
     error_message = models.TextField(blank=True)
     failure_kind = models.CharField(max_length=20, blank=True)
     note = models.TextField(blank=True)
+    # The four-eyes workflow: which change request this entry belongs to; on the change that
+    # was sent after approval, who asked (the actor is the approver) and the approver's note
+    # (``reason`` is the requester's).
+    request_ref = models.BigIntegerField(null=True, blank=True)
+    requested_by = models.CharField(max_length=150, blank=True, default="", db_default="")
+    approval_note = models.TextField(blank=True, default="", db_default="")
+    # A change that puts back the values an earlier entry replaced: that entry's id.
+    reverts_ref = models.BigIntegerField(null=True, blank=True)
     # For a RESOLVE entry: the attempt (outcome unknown) whose result it records.
     resolves = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="resolutions"

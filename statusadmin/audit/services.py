@@ -18,7 +18,7 @@ from statusadmin.convoso.status import EDITABLE_FIELDS, Status
 from statusadmin.convoso.validation import InvalidInput
 
 from . import chain
-from .models import OUTSIDE_ACTOR, Action, AuditEntry, Outcome
+from .models import DASHBOARD_ACTOR, OUTSIDE_ACTOR, Action, AuditEntry, Outcome
 
 TEXT_LIMIT = 2000
 # An attempt still pending after this long was interrupted (its process died mid-call).
@@ -85,6 +85,10 @@ def begin(
     account: str,
     requested: Mapping[str, object],
     reason: str = "",
+    request_ref: int | None = None,
+    requested_by: str = "",
+    approval_note: str = "",
+    reverts_ref: int | None = None,
 ) -> AuditEntry:
     """Record an attempt as pending, committed, before anything is sent to Convoso.
 
@@ -104,6 +108,10 @@ def begin(
         status_code=_clean_text(code, 64),
         requested=_clean_json(dict(requested)),
         reason=_clean_text(reason),
+        request_ref=request_ref,
+        requested_by=_clean_text(requested_by, 150),
+        approval_note=_clean_text(approval_note),
+        reverts_ref=reverts_ref,
         outcome=Outcome.PENDING,
     )
 
@@ -238,4 +246,44 @@ def record_resolution(attempt: AuditEntry, current: Status | None) -> AuditEntry
         note=f"Convoso's reply to entry {attempt.seq} was lost; a read of Convoso at {when} "
         f"{verdict}.",
         resolves=attempt,
+    )
+
+
+def record_step(
+    *,
+    actor: AbstractBaseUser | None,
+    action: str,
+    account: str,
+    code: str,
+    request_ref: int,
+    requested_by: str,
+    reason: str = "",
+    requested: Mapping[str, object] | None = None,
+    before: Status | None = None,
+    origin: Origin | None = None,
+) -> AuditEntry:
+    """A step of the four-eyes workflow (a request or a decision), complete at once: nothing
+    was sent to Convoso. ``actor`` None is the dashboard itself (an expiry)."""
+    now = timezone.now()
+    origin = origin or Origin()
+    return chain.append(
+        created_at=now,
+        completed_at=now,
+        actor=actor if actor is not None and actor.pk else None,
+        actor_user_id=actor.pk if actor is not None else None,
+        actor_username=_clean_text(actor.get_username(), 150) if actor else DASHBOARD_ACTOR,
+        remote_ip=_clean_ip(origin.ip),
+        user_agent=_clean_text(origin.user_agent, 512),
+        request_id=_clean_text(origin.request_id, 64),
+        account=account,
+        action=action,
+        status_code=_clean_text(code, 64),
+        before=status_snapshot(before),
+        requested=_clean_json(dict(requested or {})),
+        after=None,
+        changed_fields=[],
+        reason=_clean_text(reason),
+        outcome=Outcome.RECORDED,
+        request_ref=request_ref,
+        requested_by=_clean_text(requested_by, 150),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import UTC
 from functools import cached_property, lru_cache
 
 from django.http import HttpRequest
@@ -18,9 +19,17 @@ from django.utils.html import format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
-from statusadmin.convoso.status import FLAG_LABELS, FLAGS, VALUE_FIELDS, Status, addressable
+from statusadmin.convoso.status import (
+    FLAG_LABELS,
+    FLAGS,
+    VALUE_FIELDS,
+    Status,
+    addressable,
+    describe_changes,
+)
 
 from . import selectors
+from .models import ChangeRequest
 
 ROW_TEMPLATE = "statuses/index.html#row"
 # The row's own message line spans the whole table: the code's header cell, then each value.
@@ -47,6 +56,7 @@ class FlagCell:
     name: str
     label: str
     on: bool
+    waiting: bool = False  # a change of it waits for approval: no second request meanwhile
 
 
 @dataclass
@@ -63,6 +73,9 @@ class Row:
     highlight: bool = False
     focus: str = ""  # the control that should take focus after this row is swapped in
     columns: int = COLUMNS
+    # A change of this status waiting for a second person, and who is looking at the row.
+    pending: ChangeRequest | None = None
+    viewer: int | None = None
 
     @property
     def code(self) -> str:
@@ -75,7 +88,26 @@ class Row:
 
     @property
     def flags(self) -> list[FlagCell]:
-        return [FlagCell(f, FLAG_LABELS[f], getattr(self.status, f)) for f in FLAGS]
+        waiting = set(self.pending.changes) if self.pending else set()
+        return [FlagCell(f, FLAG_LABELS[f], getattr(self.status, f), f in waiting) for f in FLAGS]
+
+    @property
+    def pending_text(self) -> str:
+        """'DNC off → on: waiting for approval (asked by sue, 2026-11-28 10:02 UTC).'"""
+        if self.pending is None:
+            return ""
+        request = self.pending
+        after = {**(request.before or {}), **request.changes}
+        what = describe_changes(request.before, after, [f for f in request.changes if f in after])
+        when = request.requested_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return (
+            f"{what}: waiting for approval by a second person "
+            f"(asked by {request.requested_by_username}, {when})."
+        )
+
+    @property
+    def can_withdraw(self) -> bool:
+        return self.pending is not None and self.pending.requested_by_id == self.viewer
 
     @cached_property
     def urls(self) -> dict[str, str]:
@@ -88,12 +120,17 @@ class Row:
             "name": reverse("statuses:name", args=code) + version,
             "color": reverse("statuses:color", args=code) + version,
             "flag": reverse("statuses:flag", args=code) + version,
+            "withdraw": reverse("statuses:withdraw", args=[self.pending.pk])
+            if self.pending
+            else "",
         }
 
     @property
     def plain(self) -> bool:
         """Shown as-is, with nothing about a recent action: the same for every viewer."""
-        return not (self.mode or self.message or self.error or self.highlight or self.focus)
+        return not (
+            self.mode or self.message or self.error or self.highlight or self.focus or self.pending
+        )
 
 
 def make_row(status: Status, can_edit: bool, **kwargs: object) -> Row:

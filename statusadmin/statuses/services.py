@@ -102,6 +102,48 @@ def checked_reason(reason: str, *, required: bool) -> str:
         raise ReasonRequired(exc.message) from None
 
 
+class ApprovalNeeded(Exception):
+    """The change touches fields that need a second person (settings.APPROVAL_FIELDS): it
+    becomes a change request (approvals.py) instead of being sent."""
+
+    def __init__(self, fields: list[str]) -> None:
+        super().__init__(", ".join(fields))
+        self.fields = fields
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """A second person's go-ahead for a change request, handed to the write service.
+
+    ``claim`` runs under the status's write lock with what Convoso holds now (None for a code
+    it doesn't have); it decides the request for good, or raises NotSent to stop the write.
+    The entry that records the change names the requester and carries both texts.
+    """
+
+    request_id: int
+    requested_by: str
+    note: str
+    claim: Callable[[Status | None], None]
+
+
+def approval_fields() -> tuple[str, ...]:
+    return tuple(settings.APPROVAL_FIELDS)
+
+
+def needs_approval(changes: Mapping[str, object], *, creating: bool = False) -> list[str]:
+    """The fields of a change that need a second person. A create needs one for a gated flag
+    turned on, or any other gated field it sets."""
+    gated = []
+    for name in approval_fields():
+        value = changes.get(name)
+        if name not in changes:
+            continue
+        if creating and name in FLAGS and not _truthy(value):
+            continue
+        gated.append(name)
+    return gated
+
+
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     status: Status  # as Convoso confirmed it
@@ -173,21 +215,32 @@ def status_create(
     flags: Mapping[str, object],
     reason: str = "",
     origin: Origin | None = None,
+    approval: Approval | None = None,
 ) -> WriteResult:
     """Create a custom status in Convoso. Raises InvalidInput, NotSent or a ConvosoError.
 
-    A status created with DNC on needs a reason, exactly as turning DNC on does.
+    A status created with DNC on needs a reason, exactly as turning DNC on does, and (by
+    default) a second person's approval: without one, ApprovalNeeded.
     """
     reason = checked_reason(reason, required=_truthy(flags.get("dnc")))
-    client = get_client()
     requested = {"code": str(code).strip().upper(), "name": name, "color": color}
     requested.update({f: _truthy(flags.get(f)) for f in FLAGS})
+    if approval is None and (gated := needs_approval(requested, creating=True)):
+        raise ApprovalNeeded(gated)
+    client = get_client()
     entry = audit.begin(
         actor=actor, origin=origin, action=Action.CREATE, code=requested["code"],
         account=client.account, requested=requested, reason=reason,
+        **_approval_facts(approval),
     )  # fmt: skip
 
     def write() -> WriteResult:
+        if approval is not None:
+            try:
+                approval.claim(None)
+            except Exception as exc:
+                audit.finish_with_error(entry, exc)
+                raise
         try:
             created = client.insert(code=code, name=name, color=color, flags=flags)
         except Exception as exc:
@@ -211,8 +264,14 @@ def status_update(
     reason: str = "",
     expected_version: str | None = None,
     origin: Origin | None = None,
+    approval: Approval | None = None,
+    reverts: int | None = None,
 ) -> WriteResult:
     """Change a custom status, one writer at a time; the values are read fresh from Convoso.
+
+    A change to a field in APPROVAL_FIELDS needs ``approval`` (approvals.py); without one it
+    raises ApprovalNeeded, before anything is recorded or sent. ``reverts`` names the audit
+    entry whose earlier values this change puts back.
 
     A DNC change without a reason raises ReasonRequired and is not an attempt (the dashboard
     asks for the reason first). Otherwise every call is audited: input that breaks Convoso's
@@ -222,10 +281,13 @@ def status_update(
     read again, and what it holds is what the audit log and the mirror record as "after".
     """
     reason = checked_reason(reason, required="dnc" in changes)
+    if approval is None and (gated := needs_approval(changes)):
+        raise ApprovalNeeded(gated)
     client = get_client()
     entry = audit.begin(
         actor=actor, origin=origin, action=Action.UPDATE, code=code,
         account=client.account, requested=_requested(changes), reason=reason,
+        reverts_ref=reverts, **_approval_facts(approval),
     )  # fmt: skip
     cleaned = _validated(entry, changes)
 
@@ -233,8 +295,10 @@ def status_update(
         before: Status | None = None
         try:
             before = client.get(code)
-            unseen = _unseen_changes(expected_version, before)
-            _refuse_overwriting_unseen(code, cleaned, before, unseen)
+            if approval is not None:
+                approval.claim(before)
+            unseen = unseen_changes(expected_version, before)
+            refuse_overwriting_unseen(code, cleaned, before, unseen)
             sent = client.update(code, cleaned, before=before).after
         except Exception as exc:
             audit.finish_with_error(entry, exc, before=before)
@@ -262,6 +326,16 @@ def status_update(
         return WriteResult(status=after, before=before, changed=changed, stale=bool(unseen))
 
     return _guarded(client, entry, code, write)
+
+
+def _approval_facts(approval: Approval | None) -> dict[str, object]:
+    if approval is None:
+        return {}
+    return {
+        "request_ref": approval.request_id,
+        "requested_by": approval.requested_by,
+        "approval_note": approval.note,
+    }
 
 
 def _reply_lost(exc: Exception) -> bool:
@@ -311,7 +385,7 @@ def _validated(entry: AuditEntry, changes: Mapping[str, object]) -> dict[str, ob
         raise
 
 
-def _unseen_changes(expected_version: str | None, current: Status) -> set[str]:
+def unseen_changes(expected_version: str | None, current: Status) -> set[str]:
     """Fields that changed after the person's page was loaded (all of them if unknowable)."""
     if expected_version is None:
         return set()
@@ -319,7 +393,7 @@ def _unseen_changes(expected_version: str | None, current: Status) -> set[str]:
     return set(EDITABLE_FIELDS) if changed is None else changed
 
 
-def _refuse_overwriting_unseen(
+def refuse_overwriting_unseen(
     code: str, cleaned: Mapping[str, object], current: Status, unseen: set[str]
 ) -> None:
     """A change to a field that someone else changed after this person's page loaded would

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import approval_views, views
 
 app_name = "statuses"
 
@@ -12,4 +12,8 @@ urlpatterns = [
     path("statuses/<code:code>/flag/", views.set_flag, name="flag"),
     path("statuses/<code:code>/color/", views.set_color, name="color"),
     path("statuses/<code:code>/name/", views.edit_name, name="name"),
+    path("approvals/", approval_views.approval_list, name="approvals"),
+    path("approvals/<int:pk>/approve/", approval_views.approve, name="approve"),
+    path("approvals/<int:pk>/reject/", approval_views.reject, name="reject"),
+    path("approvals/<int:pk>/withdraw/", approval_views.withdraw, name="withdraw"),
 ]

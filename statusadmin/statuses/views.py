@@ -30,7 +30,7 @@ from statusadmin.convoso.validation import COLOR_MESSAGE, InvalidInput
 from statusadmin.htmx import HtmxHttpRequest, wants_partial
 from statusadmin.request_context import origin_from_request
 
-from . import mirror, selectors, services
+from . import approvals, mirror, selectors, services
 from .forms import StatusCreateForm
 from .rows import COLUMNS, ROW_TEMPLATE, Mode, Row, index_url, make_row, render_row, rows_html
 
@@ -43,13 +43,23 @@ def list_context(request: HtmxHttpRequest, query: str, *, refresh: bool = False)
     result = selectors.status_search(account=account, query=query)
     can_edit = can_edit_statuses(request.user)
     created = request.GET.get("created", "")
+    waiting = approvals.pending_for(account)
     now = timezone.now()
     return {
         "q": query,
         "result": result,
         "custom_rows": rows_html(
             [
-                render_row(make_row(status, can_edit, highlight=status.code == created))
+                render_row(
+                    make_row(
+                        status,
+                        can_edit,
+                        highlight=status.code == created,
+                        pending=waiting.get(status.code),
+                        viewer=request.user.pk,
+                    ),
+                    request,
+                )
                 for status in result.custom
             ]
         ),
@@ -99,10 +109,14 @@ def refresh(request: HtmxHttpRequest) -> HttpResponse:
 
 def current_row(request: HttpRequest, code: str, **kwargs: object) -> Row | None:
     mirror.mirror_refresh()  # a no-op while fresh; fills the mirror on a first visit
-    mirrored = selectors.status_get(account=get_client().account, code=code)
+    account = get_client().account
+    mirrored = selectors.status_get(account=account, code=code)
     if mirrored is None:
         return None
-    return make_row(mirrored.to_status(), can_edit_statuses(request.user), **kwargs)
+    kwargs.setdefault("pending", approvals.pending_for(account).get(code))
+    return make_row(
+        mirrored.to_status(), can_edit_statuses(request.user), viewer=request.user.pk, **kwargs
+    )
 
 
 def back_to_list(request: HttpRequest, code: str) -> HttpResponse:
@@ -144,15 +158,22 @@ def apply_change(
 ) -> HttpResponse:
     """Send one change through the service and show the row as Convoso left it."""
     reason = request.POST.get("reason", "")
+    asked = {
+        "actor": request.user,
+        "code": code,
+        "changes": changes,
+        "reason": reason,
+        "expected_version": request.GET.get("v") or None,
+        "origin": origin_from_request(request),
+    }
     try:
-        result = services.status_update(
-            actor=request.user,
-            code=code,
-            changes=changes,
-            reason=reason,
-            expected_version=request.GET.get("v") or None,
-            origin=origin_from_request(request),
-        )
+        try:
+            result = services.status_update(**asked)  # type: ignore[arg-type]
+        except services.ApprovalNeeded:
+            waiting = approvals.request_update(**asked)  # type: ignore[arg-type]
+            row = current_row(request, code, pending=waiting, focus=describe)
+            message = row.pending_text if row else ""
+            return row_response(request, code, row, toast=message)
     except services.ReasonRequired as exc:
         # The switch asks first (no reason sent); a reason that was sent but isn't one is told.
         submitted = "reason" in request.POST
@@ -169,7 +190,7 @@ def apply_change(
         if row is not None and mode == Mode.DNC:
             row.dnc_target = changes.get("dnc") == "Y"
         return row_response(request, code, row)
-    except (errors.ConvosoError, NotSent) as exc:
+    except (errors.ConvosoError, NotSent, approvals.ApprovalError) as exc:
         row = current_row(request, code, error=exc.explanation, focus=describe)
         return row_response(request, code, row)
     before = asdict(result.before) if result.before else None
@@ -234,18 +255,31 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
     form = StatusCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        asked = {
+            "actor": request.user,
+            "code": data["code"],
+            "name": data["name"],
+            "color": data["color"],
+            "flags": {f: data[f] for f in FLAGS},
+            "reason": data["reason"],
+            "origin": origin_from_request(request),
+        }
         try:
-            result = services.status_create(
-                actor=request.user,
-                code=data["code"],
-                name=data["name"],
-                color=data["color"],
-                flags={f: data[f] for f in FLAGS},
-                reason=data["reason"],
-                origin=origin_from_request(request),
-            )
+            try:
+                result = services.status_create(**asked)  # type: ignore[arg-type]
+            except services.ApprovalNeeded:
+                waiting = approvals.request_create(**asked)  # type: ignore[arg-type]
+                messages.success(
+                    request,
+                    f"{waiting.status_code} waits for a second person's approval before it is "
+                    "created in Convoso.",
+                )
+                target = index_url(q=waiting.status_code)
+                return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
         except InvalidInput as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        except approvals.ApprovalError as exc:
+            form.add_error(None, exc.explanation)
         except (errors.ConvosoError, NotSent) as exc:
             field = getattr(exc, "field", None)
             form.add_error(field if field in form.fields else None, exc.explanation)

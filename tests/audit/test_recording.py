@@ -38,7 +38,7 @@ def update(supervisor, **kwargs):  # type: ignore[no-untyped-def]
 
 
 class SuccessTests:
-    def test_update_records_who_what_when_where_and_why(self, supervisor):
+    def test_update_records_who_what_when_where_and_why(self, no_approvals, supervisor):
         update(supervisor, changes={"dnc": "Y", "name": "Closer"}, reason="Opt-outs transfer")
         entry = only_entry()
         assert entry.outcome == Outcome.SUCCEEDED
@@ -67,7 +67,7 @@ class SuccessTests:
         update(supervisor)
         assert only_entry().before["name"] == "Renamed in Convoso's own UI"
 
-    def test_create(self, supervisor):
+    def test_create(self, no_approvals, supervisor):
         services.status_create(
             actor=supervisor, code="vip1", name="VIP", color="#abcdef",
             flags={"dnc": True}, reason="VIP opt-outs", origin=ORIGIN,

@@ -136,10 +136,12 @@ class DncPromptTests:
         row(page, "XFER").get_by_role("switch", name="DNC").click()
         page.get_by_label("Why turn DNC on for XFER?").fill("Transfers include opt-outs")
         page.keyboard.press("Enter")
-        expect(row(page, "XFER").get_by_role("switch", name="DNC")).to_have_attribute(
-            "aria-checked", "true"
-        )
-        assert SandboxStatus.objects.get(code="XFER").dnc is True
+        # Four eyes: the change waits for a second person, and the switch can't ask again.
+        expect(row(page, "XFER")).to_contain_text("DNC off → on: waiting for approval")
+        waiting = row(page, "XFER").get_by_role("switch", name="DNC")
+        expect(waiting).to_have_attribute("aria-disabled", "true")
+        expect(waiting).to_have_attribute("aria-checked", "false")
+        assert SandboxStatus.objects.get(code="XFER").dnc is False
 
 
 class ColourTests:
@@ -201,8 +203,9 @@ class CreateTests:
         expect(page.get_by_label("Why is DNC on?")).to_be_visible()
         page.get_by_label("Why is DNC on?").fill("Text opt-outs")
         page.get_by_role("button", name="Create status").click()
-        expect(page).to_have_url(re.compile(r"\?created=OPT9#row-OPT9$"))
-        assert AuditEntry.objects.get(status_code="OPT9").reason == "Text opt-outs"
+        expect(page.locator("#toast")).to_contain_text("OPT9 waits for a second person's approval")
+        request = AuditEntry.objects.get(status_code="OPT9")
+        assert (request.action, request.reason) == ("request", "Text opt-outs")
 
     def test_errors_appear_next_to_their_field(self, session, supervisor):
         page = session.login_as(supervisor)

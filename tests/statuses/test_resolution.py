@@ -41,7 +41,9 @@ def entries() -> list[AuditEntry]:
 
 
 class UpdateTests:
-    def test_made_counts_as_saved_and_is_resolved_at_once(self, supervisor, real_convoso):
+    def test_made_counts_as_saved_and_is_resolved_at_once(
+        self, no_approvals, supervisor, real_convoso
+    ):
         real_convoso.serve_catalogue()
         applied_then_lost(real_convoso, {"dnc": "Y"})
         result = services.status_update(

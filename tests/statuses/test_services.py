@@ -59,7 +59,7 @@ class UpdateTests:
                 )  # fmt: skip
         assert sent == []
 
-    def test_creating_with_dnc_on_audits_the_reason(self, supervisor):
+    def test_creating_with_dnc_on_audits_the_reason(self, no_approvals, supervisor):
         from statusadmin.audit.models import AuditEntry
 
         services.status_create(
@@ -72,7 +72,7 @@ class UpdateTests:
         assert entry.requested["final"] is False
         assert SandboxStatus.objects.get(code="OPT2").dnc is True
 
-    def test_dnc_with_a_reason(self, supervisor):
+    def test_dnc_with_a_reason(self, no_approvals, supervisor):
         result = services.status_update(
             actor=supervisor, code="XFER", changes={"dnc": True}, reason="Customer opt-outs"
         )

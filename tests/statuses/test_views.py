@@ -323,7 +323,7 @@ class DncReasonTests:
         assert "Why turn DNC off for OPTOUT?" in page
         assert "will no longer be added to the Do-Not-Call list" in page
 
-    def test_reason_sends_the_change(self, supervisor_client):
+    def test_reason_sends_the_change(self, no_approvals, supervisor_client):
         response = supervisor_client.post(
             "/statuses/XFER/flag/", {"dnc": "Y", "reason": "Transfers of opt-outs"}, **HX
         )
@@ -367,7 +367,7 @@ class DncReasonTests:
         assert SandboxStatus.objects.get(code="XFER").dnc is False
         assert not AuditEntry.objects.exists()
 
-    def test_the_reason_is_stored_as_readable_text(self, supervisor_client):
+    def test_the_reason_is_stored_as_readable_text(self, no_approvals, supervisor_client):
         from statusadmin.audit.models import AuditEntry
 
         supervisor_client.post(
@@ -501,7 +501,9 @@ class CreateTests:
         assert 'type="color"' in page
         assert 'type="checkbox" name="dnc"' in page
 
-    def test_success_redirects_to_the_list_with_the_row_highlighted(self, supervisor_client):
+    def test_success_redirects_to_the_list_with_the_row_highlighted(
+        self, no_approvals, supervisor_client
+    ):
         response = supervisor_client.post(
             "/statuses/new/",
             {**self.valid(), "success": "on", "dnc": "on", "reason": "Opt-out campaign"},
@@ -542,7 +544,9 @@ class CreateTests:
         assert not SandboxStatus.objects.filter(code="VIP1").exists()
         assert not AuditEntry.objects.exists()
 
-    def test_dnc_on_with_a_reason_is_created_and_the_reason_audited(self, supervisor_client):
+    def test_dnc_on_with_a_reason_is_created_and_the_reason_audited(
+        self, no_approvals, supervisor_client
+    ):
         from statusadmin.audit.models import AuditEntry
 
         response = supervisor_client.post(

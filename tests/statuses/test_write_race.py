@@ -29,7 +29,8 @@ from statusadmin.statuses.selectors import status_version
 from tests.factories import make_user
 from tests.helpers import SandboxOverSocket
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Four eyes off: these are about the lock under every write; the approval flow has its own tests.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_approvals")]
 
 
 @pytest.fixture

@@ -1,0 +1,134 @@
+"""The four-eyes screens: the approvers' list and its decisions, and a requester's withdrawal.
+
+Request flow only; the workflow itself is approvals.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from statusadmin.accounts.roles import APPROVE_CHANGES, VIEW_STATUSES
+from statusadmin.audit.services import NotSent
+from statusadmin.convoso import errors
+from statusadmin.convoso.connection import get_client
+from statusadmin.convoso.status import describe_changes
+from statusadmin.convoso.validation import InvalidInput
+from statusadmin.htmx import HtmxHttpRequest, wants_partial
+from statusadmin.request_context import origin_from_request
+
+from . import approvals, mirror, selectors
+from .models import ChangeRequest
+from .views import current_row, row_response
+
+
+def _card(request: ChangeRequest, viewer: int | None, **extra: object) -> dict[str, object]:
+    """One pending request as an approver sees it, with what Convoso holds now (the mirror,
+    refreshed at most MIRROR_MAX_AGE ago) and whether that differs from what was asked on."""
+    before = request.before or {}
+    after = {**before, **request.changes}
+    mirrored = selectors.status_get(account=request.account, code=request.status_code)
+    now = mirrored.to_status() if mirrored else None
+    now_values = asdict(now) if now else {}
+    drift = []
+    if request.kind == ChangeRequest.Kind.UPDATE and now is not None:
+        drift = [f for f in before if f != "code" and now_values.get(f) != before.get(f)]
+    return {
+        "request": request,
+        "change": describe_changes(
+            None if request.kind == ChangeRequest.Kind.CREATE else before,
+            after,
+            [f for f in request.changes if f in after],
+        ),
+        "now": now,
+        "drift": describe_changes(before, {**before, **((now and now.__dict__) or {})}, drift)
+        if drift
+        else "",
+        "asked_at": request.requested_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "age": timezone.now() - request.requested_at,
+        "own": request.requested_by_id == viewer,
+        **extra,
+    }
+
+
+def _list(request: HtmxHttpRequest, **focus: object) -> HttpResponse:
+    approvals.expire_overdue()
+    mirror.mirror_refresh()
+    waiting = ChangeRequest.objects.filter(
+        state=ChangeRequest.State.PENDING, account=get_client().account
+    )
+    cards = [
+        _card(r, request.user.pk, **(focus if focus.get("pk") == r.pk else {})) for r in waiting
+    ]
+    return render(request, "statuses/approvals.html", {"cards": cards})
+
+
+@require_GET
+@permission_required(APPROVE_CHANGES, raise_exception=True)
+def approval_list(request: HtmxHttpRequest) -> HttpResponse:
+    return _list(request)
+
+
+@require_POST
+@permission_required(APPROVE_CHANGES, raise_exception=True)
+def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    try:
+        result = approvals.approve(
+            request_id=pk,
+            approver=request.user,
+            note=request.POST.get("note", ""),
+            confirmed_version=request.POST.get("confirmed", ""),
+            origin=origin_from_request(request),
+        )
+    except approvals.StaleApproval as exc:
+        return _list(request, pk=pk, error=exc.explanation, confirm=exc.version)
+    except (approvals.ApprovalError, NotSent, errors.ConvosoError, InvalidInput) as exc:
+        text = getattr(exc, "explanation", None) or getattr(exc, "message", str(exc))
+        return _list(request, pk=pk, error=text)
+    messages.success(request, f"Approved: {result.status.code} was changed in Convoso.")
+    return redirect("statuses:approvals")
+
+
+@require_POST
+@permission_required(APPROVE_CHANGES, raise_exception=True)
+def reject(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    try:
+        rejected = approvals.reject(
+            request_id=pk,
+            approver=request.user,
+            note=request.POST.get("note", ""),
+            origin=origin_from_request(request),
+        )
+    except InvalidInput as exc:
+        return _list(request, pk=pk, reject_error=exc.message)
+    except approvals.ApprovalError as exc:
+        return _list(request, pk=pk, error=exc.explanation)
+    messages.success(request, f"Rejected: nothing was sent for {rejected.status_code}.")
+    return redirect("statuses:approvals")
+
+
+@require_POST
+@permission_required(VIEW_STATUSES, raise_exception=True)
+def withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The requester takes their request back; the row shows the status as it stands."""
+    waiting = ChangeRequest.objects.filter(pk=pk).first()
+    code = waiting.status_code if waiting else ""
+    try:
+        approvals.withdraw(request_id=pk, actor=request.user, origin=origin_from_request(request))
+    except approvals.ApprovalError as exc:
+        if not code:
+            messages.error(request, exc.explanation)
+            return redirect("statuses:index")
+        return row_response(request, code, current_row(request, code, error=exc.explanation))
+    message = f"Withdrawn: nothing will be sent for {code}."
+    row = current_row(request, code, message=message, pending=None)
+    if not wants_partial(request):
+        messages.success(request, message)
+    return row_response(request, code, row, toast=message)

@@ -1,0 +1,89 @@
+"""E-mail about change requests: approvers hear of a new one, the requester of its outcome.
+
+Sent after the transaction commits, and never allowed to fail the request or decision that
+caused it: a mail server that is down is logged, not shown as an error.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db.models import Q
+from django.urls import reverse
+
+from statusadmin.convoso.status import describe_changes
+
+from .models import ChangeRequest
+
+logger = logging.getLogger(__name__)
+PERMISSION = Q(codename="approve_changerequest", content_type__app_label="statuses")
+
+
+def _link(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _what(request: ChangeRequest) -> str:
+    before = request.before or {}
+    after = {**before, **request.changes}
+    if request.kind == ChangeRequest.Kind.CREATE:
+        return describe_changes(None, request.changes, [])
+    return describe_changes(before, after, [f for f in request.changes if f in after])
+
+
+def _send(subject: str, body: str, to: list[str]) -> None:
+    if not to:
+        return
+    try:
+        send_mail(subject, body, None, to)
+    except Exception:  # any failure of the mail server: the workflow goes on without it
+        logger.warning("approval e-mail not sent: %s", subject, exc_info=True)
+
+
+def approvers(excluding: int | None) -> list[str]:
+    """Addresses of everyone who may approve (admins included), but the requester."""
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    users = users.filter(
+        Q(is_superuser=True)
+        | Q(user_permissions__in=_permission_ids())
+        | Q(groups__permissions__in=_permission_ids())
+    )
+    if excluding is not None:
+        users = users.exclude(pk=excluding)
+    return sorted(set(users.values_list("email", flat=True)))
+
+
+def _permission_ids() -> list[int]:
+    from django.contrib.auth.models import Permission
+
+    return list(Permission.objects.filter(PERMISSION).values_list("pk", flat=True))
+
+
+def request_arrived(request: ChangeRequest) -> None:
+    _send(
+        f"Approval needed: {request.status_code} ({_what(request)})",
+        f"{request.requested_by_username} asks for a change to {request.status_code} in "
+        f"Convoso: {_what(request)}.\n\nReason: {request.reason}\n\n"
+        f"Approve or reject it at {_link(reverse('statuses:approvals'))}\n"
+        f"It expires at {request.expires_at:%Y-%m-%d %H:%M %Z} if nobody decides.\n",
+        approvers(excluding=request.requested_by_id),
+    )
+
+
+def decided(request_id: int) -> None:
+    request = ChangeRequest.objects.select_related("requested_by").get(pk=request_id)
+    who = request.requested_by
+    if who is None or not who.email:
+        return
+    by = f" by {request.decided_by_username}" if request.decided_by_username else ""
+    note = f"\n\nNote: {request.decision_note}" if request.decision_note else ""
+    failure = f"\n\n{request.failure}" if request.failure else ""
+    _send(
+        f"{request.status_code}: your change was {request.get_state_display().lower()}",
+        f"Your change to {request.status_code} ({_what(request)}) was "
+        f"{request.get_state_display().lower()}{by}.{note}{failure}\n",
+        [who.email],
+    )

@@ -1,0 +1,330 @@
+"""Four eyes: changes to APPROVAL_FIELDS (DNC by default) wait for a second person."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection, connections
+from django.utils import timezone
+
+from statusadmin.audit import chain
+from statusadmin.audit.models import Action, AuditEntry, Outcome
+from statusadmin.convoso.connection import get_client
+from statusadmin.convoso.models import SandboxStatus
+from statusadmin.convoso.sandbox import seed
+from statusadmin.convoso.validation import InvalidInput
+from statusadmin.statuses import approvals, services
+from statusadmin.statuses.models import ChangeRequest
+from statusadmin.statuses.selectors import status_version
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+State = ChangeRequest.State
+
+
+@pytest.fixture(autouse=True)
+def _catalogue(db):  # type: ignore[no-untyped-def]
+    seed()
+
+
+@pytest.fixture
+def approver(db):  # type: ignore[no-untyped-def]
+    return make_user("april", "Approver", email="april@example.test")
+
+
+def ask_dnc_on(actor, code: str = "XFER", reason: str = "Opt-outs by text"):  # type: ignore[no-untyped-def]
+    return approvals.request_update(actor=actor, code=code, changes={"dnc": "Y"}, reason=reason)
+
+
+def steps(request: ChangeRequest) -> list[tuple[str, str, str]]:
+    return [
+        (e.action, e.outcome, e.actor_username)
+        for e in AuditEntry.objects.filter(request_ref=request.pk).order_by("seq")
+    ]
+
+
+class PolicyTests:
+    def test_a_dnc_change_is_not_sent_without_approval(self, supervisor, monkeypatch):
+        sent: list[object] = []
+        monkeypatch.setattr(type(get_client()), "call", lambda *a, **k: sent.append(a))
+        with pytest.raises(services.ApprovalNeeded) as exc:
+            services.status_update(
+                actor=supervisor, code="XFER", changes={"dnc": "Y"}, reason="Opt-outs"
+            )
+        assert exc.value.fields == ["dnc"]
+        with pytest.raises(services.ApprovalNeeded):
+            services.status_create(
+                actor=supervisor, code="OPT1", name="Opt-out", color=None,
+                flags={"dnc": True}, reason="Opt-outs",
+            )  # fmt: skip
+        assert sent == []
+        assert not AuditEntry.objects.exists()
+
+    def test_other_changes_go_straight_through(self, supervisor):
+        services.status_update(actor=supervisor, code="XFER", changes={"callback": "Y"})
+        services.status_create(
+            actor=supervisor, code="NEW1", name="New", color=None, flags={"final": True}
+        )
+        assert SandboxStatus.objects.get(code="XFER").callback is True
+        assert SandboxStatus.objects.filter(code="NEW1").exists()
+
+    def test_the_fields_are_configurable(self, supervisor, settings):
+        settings.APPROVAL_FIELDS = ["final"]
+        services.status_update(
+            actor=supervisor, code="XFER", changes={"dnc": "Y"}, reason="Opt-outs"
+        )
+        assert SandboxStatus.objects.get(code="XFER").dnc is True
+        with pytest.raises(services.ApprovalNeeded):
+            services.status_update(actor=supervisor, code="XFER", changes={"final": "Y"})
+
+    def test_empty_turns_approvals_off(self, supervisor, no_approvals):
+        services.status_update(
+            actor=supervisor, code="XFER", changes={"dnc": "Y"}, reason="Opt-outs"
+        )
+        assert SandboxStatus.objects.get(code="XFER").dnc is True
+
+
+class RequestTests:
+    def test_a_request_is_recorded_and_nothing_is_sent(self, supervisor):
+        request = ask_dnc_on(supervisor)
+        assert (request.state, request.changes, request.reason) == (
+            State.PENDING, {"dnc": True}, "Opt-outs by text",
+        )  # fmt: skip
+        assert request.before["dnc"] is False
+        assert SandboxStatus.objects.get(code="XFER").dnc is False
+        (entry,) = AuditEntry.objects.all()
+        assert (entry.action, entry.outcome, entry.actor_username) == ("request", "recorded", "sue")
+        assert (entry.request_ref, entry.requested, entry.reason) == (
+            request.pk, {"dnc": True}, "Opt-outs by text",
+        )  # fmt: skip
+        assert entry.changed_fields == []  # nothing changed yet
+
+    def test_the_reason_is_required_and_real(self, supervisor):
+        for reason in ("", "\u200b", "\x00"):
+            with pytest.raises(services.ReasonRequired):
+                ask_dnc_on(supervisor, reason=reason)
+        assert not ChangeRequest.objects.exists()
+
+    def test_one_request_at_a_time_per_status(self, supervisor):
+        ask_dnc_on(supervisor)
+        other = make_user("ben", "Supervisor")
+        with pytest.raises(approvals.ApprovalError, match="already waiting for approval by sue"):
+            ask_dnc_on(other)
+        ask_dnc_on(other, code="HOT")  # another status is free
+        assert ChangeRequest.objects.filter(state=State.PENDING).count() == 2
+
+    def test_nothing_to_approve(self, supervisor):
+        SandboxStatus.objects.filter(code="XFER").update(dnc=True)
+        with pytest.raises(approvals.ApprovalError, match="nothing to approve"):
+            ask_dnc_on(supervisor)
+
+    def test_a_change_of_something_unseen_is_refused(self, supervisor):
+        shown = get_client().get("XFER")
+        SandboxStatus.objects.filter(code="XFER").update(dnc=True)
+        with pytest.raises(services.EditConflict):
+            approvals.request_update(
+                actor=supervisor, code="XFER", changes={"dnc": "N"}, reason="Not opt-outs",
+                expected_version=status_version(shown),
+            )  # fmt: skip
+
+    def test_approvers_are_told_by_email_but_not_the_requester(self, supervisor, approver):
+        make_user("ada", is_superuser=True, email="ada@example.test")
+        supervisor.email = "sue@example.test"
+        supervisor.save()
+        make_user("carl", "Compliance", email="carl@example.test")
+        with self.on_commit():
+            ask_dnc_on(supervisor)
+        (message,) = mail.outbox
+        assert sorted(message.to) == ["ada@example.test", "april@example.test"]
+        assert "XFER" in message.subject
+        assert "Opt-outs by text" in message.body
+        assert "/approvals/" in message.body
+
+    def test_a_mail_server_that_fails_blocks_nothing(self, supervisor, approver, monkeypatch):
+        def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise ConnectionRefusedError("no mail server")
+
+        monkeypatch.setattr("statusadmin.statuses.notifications.send_mail", broken)
+        with self.on_commit():
+            request = ask_dnc_on(supervisor)
+        assert request.state == State.PENDING
+
+    @staticmethod
+    def on_commit():  # type: ignore[no-untyped-def]
+        from django.test import TestCase
+
+        return TestCase.captureOnCommitCallbacks(execute=True)
+
+
+class DecisionTests:
+    def test_approval_sends_the_change_naming_both_people(self, supervisor, approver):
+        request = ask_dnc_on(supervisor)
+        result = approvals.approve(request_id=request.pk, approver=approver, note="Checked")
+        assert result.status.dnc is True
+        assert SandboxStatus.objects.get(code="XFER").dnc is True
+        request.refresh_from_db()
+        assert (request.state, request.decided_by_username) == (State.APPLIED, "april")
+        assert steps(request) == [
+            ("request", "recorded", "sue"),
+            ("approve", "recorded", "april"),
+            ("update", "succeeded", "april"),
+        ]
+        applied = AuditEntry.objects.get(action=Action.UPDATE)
+        assert (applied.requested_by, applied.reason, applied.approval_note) == (
+            "sue", "Opt-outs by text", "Checked",
+        )  # fmt: skip
+        assert applied.changed_fields == ["dnc"]
+        assert chain.verify().ok
+
+    def test_nobody_approves_their_own_request(self, supervisor):
+        from django.contrib.auth.models import Group
+
+        supervisor.groups.add(Group.objects.get(name="Approver"))
+        supervisor.is_superuser = True
+        supervisor.save()
+        request = ask_dnc_on(supervisor)
+        with pytest.raises(approvals.ApprovalError, match="another approver must decide"):
+            approvals.approve(request_id=request.pk, approver=supervisor)
+        with pytest.raises(approvals.ApprovalError):
+            approvals.reject(request_id=request.pk, approver=supervisor, note="Changed my mind")
+        assert SandboxStatus.objects.get(code="XFER").dnc is False
+
+    def test_admins_can_approve(self, supervisor, admin_user):
+        request = ask_dnc_on(supervisor)
+        approvals.approve(request_id=request.pk, approver=admin_user)
+        assert SandboxStatus.objects.get(code="XFER").dnc is True
+
+    def test_a_status_changed_since_the_request_must_be_confirmed(self, supervisor, approver):
+        request = ask_dnc_on(supervisor)
+        SandboxStatus.objects.filter(code="XFER").update(hex_color="FF0000")  # someone else
+        with pytest.raises(approvals.StaleApproval) as exc:
+            approvals.approve(request_id=request.pk, approver=approver)
+        assert "changed after the request was made (colour #6711D1 → #FF0000)" in (
+            exc.value.explanation
+        )
+        assert SandboxStatus.objects.get(code="XFER").dnc is False
+        refused = AuditEntry.objects.get(action=Action.UPDATE)
+        assert (refused.outcome, refused.failure_kind) == ("rejected", "stale_approval")
+        request.refresh_from_db()
+        assert request.state == State.PENDING
+        approvals.approve(
+            request_id=request.pk, approver=approver, confirmed_version=exc.value.version
+        )
+        row = SandboxStatus.objects.get(code="XFER")
+        assert (row.dnc, row.hex_color) == (True, "FF0000")  # both changes stand
+
+    def test_rejection_needs_a_reason_and_sends_nothing(self, supervisor, approver):
+        request = ask_dnc_on(supervisor)
+        with pytest.raises(InvalidInput):
+            approvals.reject(request_id=request.pk, approver=approver, note="  ")
+        approvals.reject(request_id=request.pk, approver=approver, note="Not an opt-out status")
+        with pytest.raises(approvals.ApprovalError, match="already rejected by april"):
+            approvals.approve(request_id=request.pk, approver=approver)
+        assert SandboxStatus.objects.get(code="XFER").dnc is False
+        assert steps(request) == [("request", "recorded", "sue"), ("reject", "recorded", "april")]
+        assert AuditEntry.objects.get(action="reject").reason == "Not an opt-out status"
+
+    def test_only_the_requester_withdraws(self, supervisor, approver):
+        request = ask_dnc_on(supervisor)
+        with pytest.raises(approvals.ApprovalError, match="Only the person who asked"):
+            approvals.withdraw(request_id=request.pk, actor=approver)
+        approvals.withdraw(request_id=request.pk, actor=supervisor)
+        assert steps(request)[-1] == ("withdraw", "recorded", "sue")
+        ask_dnc_on(supervisor)  # the status is free again
+
+    def test_a_request_expires_unsent(self, supervisor, approver, settings):
+        request = ask_dnc_on(supervisor)
+        ChangeRequest.objects.filter(pk=request.pk).update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        with pytest.raises(approvals.ApprovalError, match="already expired"):
+            approvals.approve(request_id=request.pk, approver=approver)
+        assert steps(request)[-1] == ("expire", "recorded", "the dashboard")
+        assert approvals.expire_overdue() == 0  # once
+        assert SandboxStatus.objects.get(code="XFER").dnc is False
+
+    def test_a_status_that_disappeared_closes_the_request(self, supervisor, approver):
+        from statusadmin.convoso import errors
+
+        request = ask_dnc_on(supervisor)
+        SandboxStatus.objects.filter(code="XFER").delete()
+        with pytest.raises(errors.StatusNotFound, match="no status with this code"):
+            approvals.approve(request_id=request.pk, approver=approver)
+        request.refresh_from_db()
+        assert request.state == State.FAILED
+        assert "no status with this code" in request.failure
+        with pytest.raises(approvals.ApprovalError, match="already approved, but Convoso"):
+            approvals.approve(request_id=request.pk, approver=approver)
+
+    def test_a_new_status_with_dnc_on(self, supervisor, approver):
+        request = approvals.request_create(
+            actor=supervisor, code="opt9", name="Opted out", color="#aa0000",
+            flags={"dnc": True, "final": True}, reason="SMS opt-outs",
+        )  # fmt: skip
+        assert not SandboxStatus.objects.filter(code="OPT9").exists()
+        approvals.approve(request_id=request.pk, approver=approver)
+        row = SandboxStatus.objects.get(code="OPT9")
+        assert (row.dnc, row.final, row.hex_color) == (True, True, "AA0000")
+        created = AuditEntry.objects.get(action=Action.CREATE)
+        assert (created.actor_username, created.requested_by) == ("april", "sue")
+
+    def test_the_requester_is_told_the_decision(self, supervisor, approver):
+        supervisor.email = "sue@example.test"
+        supervisor.save()
+        request = ask_dnc_on(supervisor)
+        mail.outbox.clear()
+        with RequestTests.on_commit():
+            approvals.reject(request_id=request.pk, approver=approver, note="Wrong status")
+        (message,) = mail.outbox
+        assert message.to == ["sue@example.test"]
+        assert "rejected" in message.subject
+        assert "Wrong status" in message.body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_approvers_at_once_send_the_change_once(supervisor, approver):
+    other = make_user("otto", "Approver")
+    request = ask_dnc_on(supervisor)
+    sent: list[str] = []
+    real = type(get_client()).call
+
+    def count(self, endpoint, fields):  # type: ignore[no-untyped-def]
+        if endpoint == "update":
+            sent.append(endpoint)
+        return real(self, endpoint, fields)
+
+    type(get_client()).call = count  # type: ignore[method-assign]
+    results: list[object] = []
+    start = threading.Barrier(2)
+
+    def decide(user) -> None:  # type: ignore[no-untyped-def]
+        try:
+            start.wait()
+            results.append(approvals.approve(request_id=request.pk, approver=user))
+        except Exception as exc:
+            results.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=decide, args=(u,)) for u in (approver, other)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        type(get_client()).call = real  # type: ignore[method-assign]
+    assert sent == ["update"], (connection.vendor, results)
+    assert sum(isinstance(r, services.WriteResult) for r in results) == 1
+    assert any(isinstance(r, approvals.ApprovalError | approvals.DecidedMeanwhile) for r in results)
+    assert AuditEntry.objects.filter(action=Action.APPROVE).count() == 1
+
+
+def test_statuses_of_a_request_never_show_the_old_version(supervisor):
+    shown = get_client().get("XFER")
+    assert status_version(replace(shown, dnc=True)) != status_version(shown)
+    assert Outcome.RECORDED.label == "Recorded"
