@@ -48,9 +48,7 @@ def _card(request: ChangeRequest, viewer: int | None, **extra: object) -> dict[s
             [f for f in request.changes if f in after],
         ),
         "now": now,
-        "drift": describe_changes(before, {**before, **((now and now.__dict__) or {})}, drift)
-        if drift
-        else "",
+        "drift": describe_changes(before, now_values, drift) if drift else "",
         "asked_at": request.requested_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "age": timezone.now() - request.requested_at,
         "own": request.requested_by_id == viewer,

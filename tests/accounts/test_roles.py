@@ -6,7 +6,14 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import RequestFactory, override_settings
 
-from statusadmin.accounts.roles import COMPLIANCE, EDIT_STATUSES, SUPERVISOR, VIEW_STATUSES
+from statusadmin.accounts.roles import (
+    APPROVE_CHANGES,
+    APPROVER,
+    COMPLIANCE,
+    EDIT_STATUSES,
+    SUPERVISOR,
+    VIEW_STATUSES,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +35,7 @@ class RoleMigrationTests:
         assert {VIEW_STATUSES, EDIT_STATUSES} <= perms(SUPERVISOR)
         assert VIEW_STATUSES in perms(COMPLIANCE)
         assert EDIT_STATUSES not in perms(COMPLIANCE)
+        assert perms(APPROVER) == {VIEW_STATUSES, APPROVE_CHANGES}
 
 
 class SeedDemoTests:
@@ -43,6 +51,10 @@ class SeedDemoTests:
         assert "http://127.0.0.1:9000/" in text
         assert "supervisor / supervisor" in text
         assert "compliance / compliance" in text
+        approver = login_check(username="approver", password="approver")
+        assert approver.has_perm(APPROVE_CHANGES)
+        assert not approver.has_perm(EDIT_STATUSES)
+        assert "approver / approver" in text
 
     def test_running_again_keeps_changed_passwords(self):
         call_command("seed_demo", stdout=io.StringIO())
@@ -58,6 +70,8 @@ class SeedDemoTests:
         out = io.StringIO()
         call_command("seed_demo", stdout=out)
         assert (
-            not get_user_model().objects.filter(username__in=["supervisor", "compliance"]).exists()
+            not get_user_model()
+            .objects.filter(username__in=["supervisor", "compliance", "approver"])
+            .exists()
         )
         assert "createsuperuser" in out.getvalue()

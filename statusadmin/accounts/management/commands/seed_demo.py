@@ -1,4 +1,4 @@
-"""Demo data for `make run`: the sandbox catalogue and, in sandbox mode only, two demo users.
+"""Demo data for `make run`: the sandbox catalogue and, in sandbox mode only, three demo users.
 
 Idempotent: existing users and statuses are left exactly as they are (passwords included).
 """
@@ -11,11 +11,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
 
-from statusadmin.accounts.roles import COMPLIANCE, SUPERVISOR, ensure_roles
+from statusadmin.accounts.roles import APPROVER, COMPLIANCE, SUPERVISOR, ensure_roles
 from statusadmin.convoso.connection import is_sandbox
 from statusadmin.convoso.sandbox import seed
 
-DEMO_USERS = [("supervisor", SUPERVISOR), ("compliance", COMPLIANCE)]
+DEMO_USERS = [("supervisor", SUPERVISOR), ("compliance", COMPLIANCE), ("approver", APPROVER)]
 
 
 class Command(BaseCommand):
@@ -45,6 +45,7 @@ class Command(BaseCommand):
         self.stdout.write(
             "\nSandbox mode: no CONVOSO_AUTH_TOKEN is set, so changes go to a local emulator.\n"
             f"Open {url} and log in as supervisor / supervisor (can edit) "
-            "or compliance / compliance (read-only).\n"
+            "or compliance / compliance (read-only), or approver / approver (approves DNC "
+            "changes).\n"
             "Admin: .venv/bin/python manage.py createsuperuser, then /admin/\n"
         )

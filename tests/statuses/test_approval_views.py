@@ -1,0 +1,157 @@
+"""The four-eyes screens: the row that waits, the approvers' list, their decisions."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from statusadmin.convoso.models import SandboxStatus
+from statusadmin.convoso.sandbox import seed
+from statusadmin.statuses.models import ChangeRequest
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def _catalogue(db):  # type: ignore[no-untyped-def]
+    seed()
+
+
+@pytest.fixture
+def approver_client(approver_user) -> Client:  # type: ignore[no-untyped-def]
+    browser = Client()
+    browser.force_login(approver_user)
+    return browser
+
+
+def html(response) -> str:  # type: ignore[no-untyped-def]
+    return response.content.decode()
+
+
+def ask(client: Client, code: str = "XFER") -> str:
+    return html(
+        client.post(f"/statuses/{code}/flag/", {"dnc": "Y", "reason": "Opt-outs by text"}, **HX)
+    )
+
+
+class RowTests:
+    def test_a_dnc_change_waits_and_the_row_says_so(self, supervisor_client):
+        row = ask(supervisor_client)
+        assert "DNC off → on: waiting for approval by a second person (asked by sue," in row
+        switch = re.search(r'<button[^>]*name="dnc"[^>]*>', row).group(0)
+        assert 'aria-disabled="true"' in switch
+        assert 'aria-checked="false"' in switch
+        assert "Withdraw the request" in row
+        assert 'hx-swap-oob="innerHTML"' in row  # the toast
+        assert SandboxStatus.objects.get(code="XFER").dnc is False
+        # The same on a fresh page, for everyone; only the requester may withdraw.
+        assert "waiting for approval" in html(supervisor_client.get("/", {"q": "XFER"}))
+        other = Client()
+        other.force_login(make_user("ben", "Supervisor"))
+        page = html(other.get("/", {"q": "XFER"}))
+        assert "waiting for approval" in page
+        assert "Withdraw the request" not in page
+
+    def test_a_second_request_for_the_same_status_is_refused_in_plain_words(
+        self, supervisor_client
+    ):
+        ask(supervisor_client)
+        other = Client()
+        other.force_login(make_user("ben", "Supervisor"))
+        row = ask(other)
+        assert "already waiting for approval by sue" in row
+        assert ChangeRequest.objects.count() == 1
+
+    def test_withdraw_from_the_row(self, supervisor_client):
+        ask(supervisor_client)
+        request = ChangeRequest.objects.get()
+        row = html(supervisor_client.post(f"/approvals/{request.pk}/withdraw/", **HX))
+        assert "Withdrawn: nothing will be sent for XFER." in row
+        assert "waiting for approval" not in row
+        request.refresh_from_db()
+        assert request.state == "withdrawn"
+
+    def test_without_javascript_the_flow_works_too(self, supervisor_client):
+        response = supervisor_client.post(
+            "/statuses/XFER/flag/", {"dnc": "Y", "reason": "Opt-outs by text"}
+        )
+        assert response.status_code == 302
+        page = html(supervisor_client.get(response["Location"]))
+        assert "waiting for approval" in page
+
+    def test_a_new_status_with_dnc_on_waits(self, supervisor_client):
+        response = supervisor_client.post(
+            "/statuses/new/",
+            {"code": "OPT9", "name": "Opted out", "color": "#aa0000", "dnc": "on",
+             "reason": "SMS opt-outs"},
+        )  # fmt: skip
+        assert response.status_code == 302
+        assert "OPT9 waits for a second person&#x27;s approval" in html(
+            supervisor_client.get(response["Location"])
+        )
+        assert not SandboxStatus.objects.filter(code="OPT9").exists()
+
+
+class ApprovalListTests:
+    def test_approvers_see_what_waits_and_a_count_in_the_navigation(
+        self, supervisor_client, approver_client
+    ):
+        ask(supervisor_client)
+        page = html(approver_client.get("/approvals/"))
+        assert "XFER: DNC off → on" in page
+        assert "Asked by</dt><dd>sue" in page
+        assert "Opt-outs by text" in page
+        assert "In Convoso now</dt><dd>Transferred to Closer, colour #6711D1; DNC off" in page
+        assert re.search(r'<span class="nav-count"[^>]*>1</span>', page)
+        assert "nav-count" not in html(supervisor_client.get("/"))
+        assert supervisor_client.get("/approvals/").status_code == 403
+
+    def test_approve(self, supervisor_client, approver_client):
+        ask(supervisor_client)
+        request = ChangeRequest.objects.get()
+        response = approver_client.post(f"/approvals/{request.pk}/approve/", {"note": "Checked"})
+        assert response["Location"] == "/approvals/"
+        page = html(approver_client.get("/approvals/"))
+        assert "Approved: XFER was changed in Convoso." in page
+        assert "Nothing is waiting for approval." in page
+        assert SandboxStatus.objects.get(code="XFER").dnc is True
+
+    def test_reject_needs_a_reason(self, supervisor_client, approver_client):
+        ask(supervisor_client)
+        request = ChangeRequest.objects.get()
+        page = html(approver_client.post(f"/approvals/{request.pk}/reject/", {"note": " "}))
+        error = re.search(rf'<p class="error" id="reject-error-{request.pk}" role="alert">', page)
+        assert error, page
+        response = approver_client.post(f"/approvals/{request.pk}/reject/", {"note": "Wrong one"})
+        assert response.status_code == 302
+        request.refresh_from_db()
+        assert (request.state, request.decision_note) == ("rejected", "Wrong one")
+
+    def test_a_change_since_the_request_must_be_confirmed(self, supervisor_client, approver_client):
+        ask(supervisor_client)
+        request = ChangeRequest.objects.get()
+        SandboxStatus.objects.filter(code="XFER").update(hex_color="FF0000")
+        page = html(approver_client.post(f"/approvals/{request.pk}/approve/", {"note": ""}))
+        assert "changed after the request was made (colour #6711D1 → #FF0000)" in page
+        confirmed = re.search(r'name="confirmed" value="(\w+)"', page).group(1)
+        assert "Approve anyway" in page
+        assert SandboxStatus.objects.get(code="XFER").dnc is False
+        approver_client.post(f"/approvals/{request.pk}/approve/", {"confirmed": confirmed})
+        assert SandboxStatus.objects.get(code="XFER").dnc is True
+
+    def test_the_requester_cannot_decide_even_as_an_approver(self, approver_client, approver_user):
+        from django.contrib.auth.models import Group
+
+        approver_user.groups.add(Group.objects.get(name="Supervisor"))
+        ask(approver_client)
+        request = ChangeRequest.objects.get()
+        page = html(approver_client.get("/approvals/"))
+        assert "You asked for this change: another approver must decide it." in page
+        assert f"/approvals/{request.pk}/approve/" not in page
+        page = html(approver_client.post(f"/approvals/{request.pk}/approve/"))
+        assert "another approver must decide it (four eyes)" in page
+        assert SandboxStatus.objects.get(code="XFER").dnc is False
