@@ -18,6 +18,7 @@ SERIES = [
     ("failed", "Failed", "#c62828"),
     ("unknown", "Unknown", "#7b3fa0"),
     ("pending", "Pending", "#1f5fbf"),
+    ("recorded", "Approval steps", "#00838f"),
 ]
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 160, 36, 22, 8
 

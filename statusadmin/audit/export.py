@@ -36,11 +36,26 @@ FACT_COLUMNS = (
     "request_id", "account", "action", "status_code", "outcome", "error_code", "error_message",
     "failure_kind", "reason", "note", "changed_fields",
 )  # fmt: skip
+# Facts added after the first exports: who acted as a user id, the four-eyes workflow (the
+# change request, who asked, the approver's note), and the links between entries.
+LATER_COLUMNS = (
+    "actor_user_id", "request_ref", "requested_by", "approval_note", "reverts_ref", "resolves_id",
+)  # fmt: skip
+ID_COLUMNS = {
+    "seq",
+    "id",
+    "error_code",
+    "actor_user_id",
+    "request_ref",
+    "reverts_ref",
+    "resolves_id",
+}
 CSV_COLUMNS = (
     *FACT_COLUMNS,
     *(f"{stage}_{name}" for name in STATUS_FIELDS for stage in STAGES),
     "prev_hash",
     "hash",
+    *LATER_COLUMNS,
 )
 # A spreadsheet runs a cell that starts like a formula (or a DDE call), and Excel and
 # LibreOffice read the full-width signs as their ASCII twins; such cells get a leading
@@ -106,7 +121,7 @@ class AddressText(Func):
 def _cell(name: str, expression: Combinable) -> Combinable:
     if name in ("created_at", "completed_at"):
         expression = UtcTimestamp(expression)
-    elif name in ("seq", "id", "error_code"):
+    elif name in ID_COLUMNS:
         expression = Cast(expression, CharField())
     elif name == "remote_ip":
         expression = AddressText(expression)
@@ -122,7 +137,8 @@ def _cells() -> list[Combinable]:
         for stage in STAGES:
             value = KeyTextTransform(name, stage)
             cells.append(YesNo(value) if name in YES_NO_FIELDS else _cell(f"{stage}_{name}", value))
-    return [*cells, _cell("prev_hash", F("prev_hash")), _cell("hash", F("hash"))]
+    cells += [_cell("prev_hash", F("prev_hash")), _cell("hash", F("hash"))]
+    return [*cells, *(_cell(name, F(name)) for name in LATER_COLUMNS)]
 
 
 def csv_header() -> str:
@@ -172,7 +188,7 @@ JSONL_FIELDS = (
     "seq", "id", "created_at", "completed_at", "actor_username", "remote_ip", "user_agent",
     "request_id", "account", "action", "status_code", "outcome", "error_code", "error_message",
     "failure_kind", "reason", "note", "changed_fields", "before", "requested", "after",
-    "prev_hash", "hash",
+    "prev_hash", "hash", *LATER_COLUMNS,
 )  # fmt: skip
 
 

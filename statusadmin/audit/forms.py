@@ -34,6 +34,8 @@ class AuditFilterForm(forms.Form):
     )
     field = forms.ChoiceField(label="Changed field", required=False, choices=FIELD_CHOICES)
     text = forms.CharField(label="Reason contains", required=False, max_length=200)
+    approved_by = forms.CharField(label="Approved by", required=False, max_length=150)
+    awaiting = forms.BooleanField(label="Awaiting approval", required=False)
 
     def filters(self) -> Filters:
         if not self.is_valid():
@@ -50,4 +52,6 @@ class AuditFilterForm(forms.Form):
             outcome=data.get("outcome") or "",
             field=data.get("field") or "",
             text=(data.get("text") or "").strip(),
+            approved_by=(data.get("approved_by") or "").strip(),
+            awaiting=bool(data.get("awaiting")),
         )

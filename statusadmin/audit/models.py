@@ -115,6 +115,20 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
         """Entries that changed ``field``: one LIKE on ``touched``, on every database."""
         return self.filter(touched__contains=f" {field} ")
 
+    def approved_by(self, username: str) -> AuditEntryQuerySet:
+        """An approver's approvals, and the changes they sent by approving."""
+        return self.filter(actor_username=username).filter(
+            models.Q(action=Action.APPROVE)
+            | models.Q(request_ref__isnull=False, action__in=[Action.CREATE, Action.UPDATE])
+        )
+
+    def awaiting_approval(self) -> AuditEntryQuerySet:
+        """Change requests with no decision (approval, rejection, withdrawal, expiry) yet."""
+        decided = AuditEntry.objects.filter(action__in=DECISIONS, request_ref__isnull=False)
+        return self.filter(action=Action.REQUEST).exclude(
+            request_ref__in=decided.values("request_ref")
+        )
+
     def update(self, **kwargs: Any) -> int:
         raise AuditLogIsAppendOnly("Audit entries can't be updated.")
 

@@ -30,6 +30,8 @@ class Filters:
     field: str = ""
     text: str = ""
     account: str = ""
+    approved_by: str = ""
+    awaiting: bool = False  # change requests nobody has decided yet
 
     def apply(self, entries: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
         tz = timezone.get_current_timezone()
@@ -54,6 +56,10 @@ class Filters:
             entries = entries.filter(reason__icontains=self.text)
         if self.account:
             entries = entries.filter(account=self.account)
+        if self.approved_by:
+            entries = entries.approved_by(self.approved_by)
+        if self.awaiting:
+            entries = entries.awaiting_approval()
         return entries
 
 

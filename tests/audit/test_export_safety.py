@@ -30,7 +30,10 @@ STATUS_TEXT = ("name", "color", "workflow")
 # Every text field of an entry, with its length on PostgreSQL (0: unbounded).
 TEXT_FIELDS = {"actor_username": 150, "user_agent": 512, "request_id": 64, "account": 32,
                "action": 20, "status_code": 64, "outcome": 10, "reason": 0, "note": 0,
-               "error_message": 0, "failure_kind": 20}  # fmt: skip
+               "error_message": 0, "failure_kind": 20, "requested_by": 150,
+               "approval_note": 0}  # fmt: skip
+# Links to users, requests and entries: numbers the code writes, empty when not set.
+ID_LINKS = {"actor_user_id", "request_ref", "reverts_ref", "resolves_id"}
 
 
 def read_csv(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
@@ -78,13 +81,14 @@ class FormulaGuardTests:
         text = f"{start}cmd|calc"  # short enough for the outcome column
         hostile_entry(text, error_code=-1)
         (row,) = read_csv(exporter.get("/audit/export.csv"))
-        unguarded = PRODUCED | YES_NO | {"error_code"}
+        unguarded = PRODUCED | YES_NO | ID_LINKS | {"error_code"}
         if connection.vendor != "sqlite":
             unguarded.add("remote_ip")
         assert {c: row[c] for c in CSV_COLUMNS if c not in unguarded} == {
             c: "'" + text for c in CSV_COLUMNS if c not in unguarded
         }
         assert row["error_code"] == "'-1"
+        assert {row[c] for c in ID_LINKS} == {""}
         for column in PRODUCED | YES_NO:
             assert not row[column].startswith("'"), column
 

@@ -328,3 +328,61 @@ def test_statuses_of_a_request_never_show_the_old_version(supervisor):
     shown = get_client().get("XFER")
     assert status_version(replace(shown, dnc=True)) != status_version(shown)
     assert Outcome.RECORDED.label == "Recorded"
+
+
+class AuditFilterTests:
+    def test_awaiting_approval_and_approved_by(self, supervisor, approver):
+        from statusadmin.audit.selectors import Filters, entry_page
+
+        waiting = ask_dnc_on(supervisor, code="HOT")
+        approved = ask_dnc_on(supervisor, code="XFER")
+        approvals.approve(request_id=approved.pk, approver=approver, note="Fine")
+        rejected = ask_dnc_on(supervisor, code="LVM")
+        approvals.reject(request_id=rejected.pk, approver=approver, note="Not this one")
+
+        def found(**filters: object) -> list[tuple[str, str]]:
+            page = entry_page(filters=Filters(**filters))  # type: ignore[arg-type]
+            return sorted((e.action, e.status_code) for e in page.entries)
+
+        assert found(awaiting=True) == [("request", "HOT")]
+        assert found(approved_by="april") == [("approve", "XFER"), ("update", "XFER")]
+        assert waiting.state == State.PENDING
+
+    def test_both_exports_carry_the_workflow(self, supervisor, approver, admin_user):
+        import csv
+        import io
+        import json
+
+        from django.test import Client
+
+        request = ask_dnc_on(supervisor)
+        approvals.approve(request_id=request.pk, approver=approver, note="Checked")
+        browser = Client()
+        browser.force_login(admin_user)
+        body = b"".join(browser.get("/audit/export.csv").streaming_content).decode()
+        rows = list(csv.DictReader(io.StringIO(body)))
+        applied = next(r for r in rows if r["action"] == "update")
+        assert (applied["requested_by"], applied["approval_note"], applied["request_ref"]) == (
+            "sue", "Checked", str(request.pk),
+        )  # fmt: skip
+        lines = b"".join(browser.get("/audit/export.jsonl").streaming_content).decode()
+        records = [json.loads(line) for line in lines.splitlines()]
+        assert {r["action"] for r in records if r["request_ref"] == request.pk} == {
+            "request", "approve", "update",
+        }  # fmt: skip
+
+
+def test_the_sync_command_expires_overdue_requests(supervisor):
+    import io
+
+    from django.core.management import call_command
+
+    request = ask_dnc_on(supervisor)
+    ChangeRequest.objects.filter(pk=request.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    out = io.StringIO()
+    call_command("sync_statuses", stdout=out)
+    assert "1 change request expired." in out.getvalue()
+    request.refresh_from_db()
+    assert request.state == State.EXPIRED
