@@ -46,6 +46,7 @@ MATRIX = {
     "audit:export_jsonl":     ("get",  {},                   "LFOFO"),
     "audit:verify":           ("post", {},                   "LFFFO"),
     "audit:status_history":   ("get",  {},                   "LOOOO"),
+    "statuses:revert":        ("get",  {},                   "LOFFO"),
     "statuses:approvals":     ("get",  {},                   "LFFOO"),
     "statuses:approve":       ("post", {"note": "ok"},       "LFFOO"),
     "statuses:reject":        ("post", {"note": "no way"},   "LFFOO"),
@@ -100,6 +101,8 @@ def reverse_sample(name: str, entry_pk: int) -> str:
         kwargs = {"code": "XFER"}
     elif name == "audit:detail":
         kwargs = {"pk": entry_pk}
+    elif name == "statuses:revert":
+        kwargs = {"code": "XFER", "pk": entry_pk}
     elif name in ("statuses:approve", "statuses:reject", "statuses:withdraw"):
         kwargs = {"pk": 999_999}  # no such request: refused in plain words, never a 500
     return reverse(name, kwargs=kwargs)
@@ -141,6 +144,7 @@ CSRF_POSTS = {
     "statuses:approve": {"note": "ok"},
     "statuses:reject": {"note": "no way"},
     "statuses:withdraw": {},
+    "statuses:revert": {"reason": "Put it back"},
 }
 
 

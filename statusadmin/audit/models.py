@@ -242,6 +242,16 @@ class AuditEntry(models.Model):
             return ""
         return reverse("audit:status_history", args=[self.status_code])
 
+    @property
+    def revertible(self) -> bool:
+        """A change that took effect, with the values it replaced: they can be put back."""
+        took_effect = (self.action, self.outcome) in {
+            (Action.UPDATE, Outcome.SUCCEEDED),
+            (Action.RESOLVE, Outcome.SUCCEEDED),
+            (Action.EXTERNAL_UPDATE, Outcome.OBSERVED),
+        }
+        return took_effect and bool(self.before) and bool(self.changed_fields)
+
     @cached_property
     def summary(self) -> str:
         """What changed, in the dashboard's one wording (status.describe_changes)."""

@@ -11,7 +11,13 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from statusadmin.accounts.roles import EXPORT_AUDIT, REVIEW_AUDIT, VERIFY_AUDIT, VIEW_STATUSES
+from statusadmin.accounts.roles import (
+    EDIT_STATUSES,
+    EXPORT_AUDIT,
+    REVIEW_AUDIT,
+    VERIFY_AUDIT,
+    VIEW_STATUSES,
+)
 from statusadmin.convoso.connection import get_client
 from statusadmin.htmx import HtmxHttpRequest, wants_partial
 
@@ -122,5 +128,6 @@ def status_history(request: HttpRequest, code: str) -> HttpResponse:
             if page.next_cursor
             else "",
             "can_review": request.user.has_perm(REVIEW_AUDIT),
+            "can_revert": request.user.has_perm(EDIT_STATUSES),
         },
     )

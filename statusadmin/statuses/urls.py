@@ -12,6 +12,7 @@ urlpatterns = [
     path("statuses/<code:code>/flag/", views.set_flag, name="flag"),
     path("statuses/<code:code>/color/", views.set_color, name="color"),
     path("statuses/<code:code>/name/", views.edit_name, name="name"),
+    path("statuses/<code:code>/revert/<int:pk>/", views.revert, name="revert"),
     path("approvals/", approval_views.approval_list, name="approvals"),
     path("approvals/<int:pk>/approve/", approval_views.approve, name="approve"),
     path("approvals/<int:pk>/reject/", approval_views.reject, name="reject"),

@@ -22,10 +22,18 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from statusadmin.accounts.roles import EDIT_STATUSES, VIEW_STATUSES, can_edit_statuses
+from statusadmin.audit.models import AuditEntry
 from statusadmin.audit.services import NotSent
 from statusadmin.convoso import errors
 from statusadmin.convoso.connection import get_client
-from statusadmin.convoso.status import FLAG_HINTS, FLAG_LABELS, FLAGS, describe_changes
+from statusadmin.convoso.status import (
+    EDITABLE_FIELDS,
+    FLAG_HINTS,
+    FLAG_LABELS,
+    FLAGS,
+    Status,
+    describe_changes,
+)
 from statusadmin.convoso.validation import COLOR_MESSAGE, InvalidInput
 from statusadmin.htmx import HtmxHttpRequest, wants_partial
 from statusadmin.request_context import origin_from_request
@@ -297,3 +305,63 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
     if wants_partial(request):
         template += "#form"
     return render(request, template, {"form": form})
+
+
+# --- revert ---------------------------------------------------------------------------------------
+
+
+def _revert_changes(entry: AuditEntry, current: Status) -> dict[str, object]:
+    """The values ``entry`` replaced that differ from what the status holds now, in the form
+    the write service takes (flags as Y/N)."""
+    before = entry.before or {}
+    changes: dict[str, object] = {}
+    for name in EDITABLE_FIELDS:
+        if name not in before or before[name] == getattr(current, name):
+            continue
+        value = before[name]
+        changes[name] = ("Y" if value else "N") if name in FLAGS else (value or "")
+    return changes
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(EDIT_STATUSES, raise_exception=True)
+def revert(request: HtmxHttpRequest, code: str, pk: int) -> HttpResponse:
+    """Put back the values an earlier change replaced: shown first, then sent as a new change
+    (approval rules apply as to any change), linked to the entry it reverts."""
+    entry = AuditEntry.objects.filter(pk=pk, status_code=code).first()
+    row = current_row(request, code)
+    if entry is None or not entry.revertible or row is None:
+        messages.error(request, f"There is no change of {code} to restore from.")
+        return redirect(index_url(q=code))
+    changes = _revert_changes(entry, row.status)
+    context = {
+        "entry": entry,
+        "code": code,
+        "changes": changes,
+        "summary": describe_changes(asdict(row.status), entry.before, list(changes)),
+        "version": selectors.status_version(row.status),
+        "needs_reason": bool(services.needs_approval(changes)) or "dnc" in changes,
+        "error": "",
+    }
+    if request.method == "GET" or not changes:
+        return render(request, "statuses/revert.html", context)
+    asked = {
+        "actor": request.user,
+        "code": code,
+        "changes": changes,
+        "reason": request.POST.get("reason", ""),
+        "expected_version": request.POST.get("v") or None,
+        "origin": origin_from_request(request),
+        "reverts": entry.pk,
+    }
+    try:
+        try:
+            services.status_update(**asked)  # type: ignore[arg-type]
+            messages.success(request, f"Restored {code}: {context['summary']}.")
+        except services.ApprovalNeeded:
+            approvals.request_update(**asked)  # type: ignore[arg-type]
+            messages.success(request, f"Restoring {code} waits for a second person's approval.")
+    except (InvalidInput, errors.ConvosoError, NotSent, approvals.ApprovalError) as exc:
+        context["error"] = getattr(exc, "explanation", None) or getattr(exc, "message", "")
+        return render(request, "statuses/revert.html", context)
+    return redirect(index_url(q=code, row=code))
