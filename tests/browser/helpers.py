@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings as django_settings
+from playwright.sync_api import BrowserContext, Page
+
 
 def serious(results) -> list[str]:  # type: ignore[no-untyped-def]
     return [
@@ -9,3 +12,39 @@ def serious(results) -> list[str]:  # type: ignore[no-untyped-def]
         for v in results.response["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+class BrowserSession:
+    def __init__(self, context: BrowserContext, base_url: str) -> None:
+        self.context = context
+        self.base_url = base_url
+        self.page = context.new_page()
+        self.console: list[str] = []
+        self.page.on("console", lambda msg: self.console.append(f"{msg.type}: {msg.text}"))
+        self.page.on("pageerror", lambda exc: self.console.append(f"pageerror: {exc}"))
+        # Subresources (scripts, styles, icons, htmx requests) that failed to load.
+        self.failed: list[str] = []
+        self.page.on(
+            "response",
+            lambda r: (
+                r.status >= 400
+                and r.request.resource_type != "document"
+                and self.failed.append(f"{r.status} {r.url}")
+            ),
+        )
+
+    def login_as(self, user) -> Page:  # type: ignore[no-untyped-def]
+        """Log in through a real session cookie, without typing into the login form."""
+        from django.test import Client
+
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
+        self.context.add_cookies(
+            [{"name": cookie.key, "value": cookie.value, "url": self.base_url}]
+        )
+        return self.page
+
+    def open(self, path: str = "/") -> Page:
+        self.page.goto(self.base_url + path)
+        return self.page
