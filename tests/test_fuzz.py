@@ -491,3 +491,18 @@ def test_post_bodies(strict, admin_user, url, content_type, charset, body, htmx)
     assert response.status_code < 500, (url, declared, body, response.status_code)
     if charset in FOREIGN_CHARSETS and body:  # the test client sends no Content-Type without one
         assert (response.status_code, response.content) == (400, b"Send forms as UTF-8.\n")
+
+
+@FUZZ
+@given(pk=st.integers(min_value=0, max_value=2**70), data=forms, htmx=as_htmx)
+def test_approval_decisions(admin, pk, data, htmx):
+    for action in ("approve", "reject", "withdraw"):
+        send(admin, "post", f"/approvals/{pk}/{action}/", data, htmx)
+    send(admin, "get", "/approvals/", data, htmx)
+
+
+@FUZZ
+@given(code=codes, pk=st.integers(min_value=0, max_value=2**70), data=forms, htmx=as_htmx)
+def test_revert(admin, code, pk, data, htmx):
+    send(admin, "get", f"/statuses/{code}/revert/{pk}/", data, htmx)
+    send(admin, "post", f"/statuses/{code}/revert/{pk}/", data, htmx)
