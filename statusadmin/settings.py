@@ -77,10 +77,12 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "axes",
+    "django_tasks_db",
     "statusadmin.convoso",
     "statusadmin.statuses",
     "statusadmin.audit",
     "statusadmin.accounts",
+    "statusadmin.worker",
 ]
 
 MIDDLEWARE = [
@@ -320,6 +322,24 @@ MAILERS = {
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "statusadmin@localhost")
 # Where people reach the dashboard, for links in e-mail (e.g. https://statusadmin.example.com).
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+
+# --- Background work: Django's Tasks framework -----------------------------------------------
+# "database" (default): the queue lives in this database (django-tasks-db), so `make run` needs
+# nothing else. "redis": RQ on TASKS_REDIS_URL (django-tasks-rq), for several machines.
+TASKS_BACKEND = env("TASKS_BACKEND", "database")
+if TASKS_BACKEND == "redis":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    RQ_QUEUES = {"default": {"URL": env("TASKS_REDIS_URL", "redis://127.0.0.1:6379/0")}}
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+elif TASKS_BACKEND == "database":
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+else:
+    raise ImproperlyConfigured(f"TASKS_BACKEND must be database or redis, not {TASKS_BACKEND!r}.")
+# How many changes of one change set go to Convoso at the same time.
+CHANGE_SET_CONCURRENCY = int(env_number("CHANGE_SET_CONCURRENCY", 4))
+# Recurring jobs (the worker runs them; no cron): seconds between runs.
+AUDIT_CHECKPOINT_EVERY = env_number("AUDIT_CHECKPOINT_EVERY", 3600)
+VERIFY_AUDIT_EVERY = env_number("VERIFY_AUDIT_EVERY", 86400)
 
 # The status mirror is refreshed from Convoso when older than this many seconds.
 MIRROR_MAX_AGE = env_number("MIRROR_MAX_AGE", 60)

@@ -40,6 +40,7 @@ FACT_COLUMNS = (
 # change request, who asked, the approver's note), and the links between entries.
 LATER_COLUMNS = (
     "actor_user_id", "request_ref", "requested_by", "approval_note", "reverts_ref", "resolves_id",
+    "change_set_ref",
 )  # fmt: skip
 ID_COLUMNS = {
     "seq",

@@ -82,6 +82,7 @@ FIXED_AT_START = (
     "requested_by",
     "approval_note",
     "reverts_ref",
+    "change_set_ref",
 )
 # What completing it adds.
 OUTCOME_FIELDS = (
@@ -186,6 +187,8 @@ class AuditEntry(models.Model):
     approval_note = models.TextField(blank=True, default="", db_default="")
     # A change that puts back the values an earlier entry replaced: that entry's id.
     reverts_ref = models.BigIntegerField(null=True, blank=True)
+    # A change made as part of a change set (a bulk edit or an import): the set's id.
+    change_set_ref = models.BigIntegerField(null=True, blank=True)
     # For a RESOLVE entry: the attempt (outcome unknown) whose result it records.
     resolves = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="resolutions"

@@ -89,6 +89,7 @@ def begin(
     requested_by: str = "",
     approval_note: str = "",
     reverts_ref: int | None = None,
+    change_set_ref: int | None = None,
 ) -> AuditEntry:
     """Record an attempt as pending, committed, before anything is sent to Convoso.
 
@@ -112,6 +113,7 @@ def begin(
         requested_by=_clean_text(requested_by, 150),
         approval_note=_clean_text(approval_note),
         reverts_ref=reverts_ref,
+        change_set_ref=change_set_ref,
         outcome=Outcome.PENDING,
     )
 
@@ -255,9 +257,10 @@ def record_step(
     action: str,
     account: str,
     code: str,
-    request_ref: int,
+    request_ref: int | None,
     requested_by: str,
     reason: str = "",
+    change_set_ref: int | None = None,
     requested: Mapping[str, object] | None = None,
     before: Status | None = None,
     origin: Origin | None = None,
@@ -286,4 +289,5 @@ def record_step(
         outcome=Outcome.RECORDED,
         request_ref=request_ref,
         requested_by=_clean_text(requested_by, 150),
+        change_set_ref=change_set_ref,
     )

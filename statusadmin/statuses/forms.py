@@ -68,3 +68,11 @@ class StatusCreateForm(forms.Form):
         except validation.InvalidInput as exc:
             self.add_error("reason", exc.message)
         return data
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="Catalogue file",
+        help_text="CSV or JSON, as the catalogue export writes it. Nothing is sent until you "
+        "have seen the plan and pressed Apply.",
+    )

@@ -120,7 +120,7 @@ class Approval:
     The entry that records the change names the requester and carries both texts.
     """
 
-    request_id: int
+    request_id: int | None  # None: a change set, approved as a whole
     requested_by: str
     note: str
     claim: Callable[[Status | None], None]
@@ -154,6 +154,7 @@ class WriteResult:
     stale: bool = False
     # Convoso's reply was lost, and a read afterwards showed the change had been made.
     resolved: bool = False
+    entry: int | None = None  # the audit entry of the attempt
 
 
 # --- writes --------------------------------------------------------------------------------------
@@ -216,6 +217,7 @@ def status_create(
     reason: str = "",
     origin: Origin | None = None,
     approval: Approval | None = None,
+    change_set: int | None = None,
 ) -> WriteResult:
     """Create a custom status in Convoso. Raises InvalidInput, NotSent or a ConvosoError.
 
@@ -231,7 +233,7 @@ def status_create(
     entry = audit.begin(
         actor=actor, origin=origin, action=Action.CREATE, code=requested["code"],
         account=client.account, requested=requested, reason=reason,
-        **_approval_facts(approval),
+        change_set_ref=change_set, **_approval_facts(approval),
     )  # fmt: skip
 
     def write() -> WriteResult:
@@ -251,7 +253,7 @@ def status_create(
         with transaction.atomic():
             audit.finish(entry, before=None, after=created, changed=list(EDITABLE_FIELDS))
             mirror_store(account=client.account, status=created)
-        return WriteResult(status=created, changed=list(EDITABLE_FIELDS))
+        return WriteResult(status=created, changed=list(EDITABLE_FIELDS), entry=entry.pk)
 
     return _guarded(client, entry, requested["code"], write)
 
@@ -266,6 +268,7 @@ def status_update(
     origin: Origin | None = None,
     approval: Approval | None = None,
     reverts: int | None = None,
+    change_set: int | None = None,
 ) -> WriteResult:
     """Change a custom status, one writer at a time; the values are read fresh from Convoso.
 
@@ -287,7 +290,7 @@ def status_update(
     entry = audit.begin(
         actor=actor, origin=origin, action=Action.UPDATE, code=code,
         account=client.account, requested=_requested(changes), reason=reason,
-        reverts_ref=reverts, **_approval_facts(approval),
+        reverts_ref=reverts, change_set_ref=change_set, **_approval_facts(approval),
     )  # fmt: skip
     cleaned = _validated(entry, changes)
 
@@ -323,7 +326,9 @@ def status_update(
         with transaction.atomic():
             audit.finish(entry, before=before, after=after, changed=changed, note=" ".join(notes))
             mirror_store(account=client.account, status=after)
-        return WriteResult(status=after, before=before, changed=changed, stale=bool(unseen))
+        return WriteResult(
+            status=after, before=before, changed=changed, stale=bool(unseen), entry=entry.pk
+        )
 
     return _guarded(client, entry, code, write)
 
@@ -366,8 +371,9 @@ def _after_lost_reply(
         mirror_store(account=client.account, status=current)
     if current is not None and resolution.outcome == Outcome.SUCCEEDED:
         return WriteResult(
-            status=current, before=before, changed=resolution.changed_fields, resolved=True
-        )
+            status=current, before=before, changed=resolution.changed_fields, resolved=True,
+            entry=entry.pk,
+        )  # fmt: skip
     raise errors.ConvosoUnavailable(
         f"{exc.summary} A check afterwards shows the change was not made, so it is safe to "
         "try again.",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import approval_views, views
+from . import approval_views, changeset_views, views
 
 app_name = "statuses"
 
@@ -8,6 +8,14 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("refresh/", views.refresh, name="refresh"),
     path("statuses/new/", views.create, name="create"),
+    path("statuses/export.csv", changeset_views.export_csv, name="export_csv"),
+    path("statuses/export.json", changeset_views.export_json, name="export_json"),
+    path("statuses/import/", changeset_views.import_catalogue, name="import"),
+    path("statuses/bulk/", changeset_views.bulk, name="bulk"),
+    path("changes/<int:pk>/", changeset_views.change_set_page, name="change_set"),
+    path("changes/<int:pk>/apply/", changeset_views.apply, name="apply_change_set"),
+    path("changes/<int:pk>/discard/", changeset_views.discard, name="discard_change_set"),
+    path("changes/<int:pk>/decide/", changeset_views.decide, name="decide_change_set"),
     path("statuses/<code:code>/", views.row, name="row"),
     path("statuses/<code:code>/flag/", views.set_flag, name="flag"),
     path("statuses/<code:code>/color/", views.set_color, name="color"),

@@ -33,7 +33,7 @@ TEXT_FIELDS = {"actor_username": 150, "user_agent": 512, "request_id": 64, "acco
                "error_message": 0, "failure_kind": 20, "requested_by": 150,
                "approval_note": 0}  # fmt: skip
 # Links to users, requests and entries: numbers the code writes, empty when not set.
-ID_LINKS = {"actor_user_id", "request_ref", "reverts_ref", "resolves_id"}
+ID_LINKS = {"actor_user_id", "request_ref", "reverts_ref", "resolves_id", "change_set_ref"}
 
 
 def read_csv(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]

@@ -1,0 +1,184 @@
+"""Change sets on screen: the catalogue export, an import or a bulk edit planned for review,
+then applied in the background with live progress. Request flow only (changesets.py works)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from statusadmin.accounts.roles import APPROVE_CHANGES, EDIT_STATUSES, VIEW_STATUSES
+from statusadmin.convoso.connection import get_client
+from statusadmin.convoso.status import FLAG_LABELS, FLAGS
+from statusadmin.convoso.validation import InvalidInput, clean_color
+from statusadmin.htmx import HtmxHttpRequest, wants_partial
+from statusadmin.request_context import origin_from_request
+
+from . import catalogue, changesets, mirror
+from .forms import ImportForm
+from .models import ChangeSet, ChangeSetItem, MirrorStatus
+from .views import search_query
+
+EXPORT_LIMIT = 100_000
+
+
+def _catalogue(request: HtmxHttpRequest):  # type: ignore[no-untyped-def]
+    mirror.mirror_refresh()
+    rows = MirrorStatus.objects.filter(account=get_client().account)
+    if query := search_query(request.GET):
+        rows = rows.filter(search_text__contains=query.casefold())
+    for values in rows.order_by("-custom", "code").values_list(*MirrorStatus.STATUS_FIELDS)[
+        :EXPORT_LIMIT
+    ].iterator():
+        yield MirrorStatus.status_from(values)
+
+
+def _download(body: object, content_type: str, extension: str) -> HttpResponse:
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    cls = StreamingHttpResponse if not isinstance(body, str) else HttpResponse
+    response = cls(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="statuses-{stamp}.{extension}"'
+    return response
+
+
+@require_GET
+@permission_required(VIEW_STATUSES, raise_exception=True)
+def export_csv(request: HtmxHttpRequest) -> HttpResponse:
+    return _download(catalogue.export_csv(_catalogue(request)), "text/csv; charset=utf-8", "csv")
+
+
+@require_GET
+@permission_required(VIEW_STATUSES, raise_exception=True)
+def export_json(request: HtmxHttpRequest) -> HttpResponse:
+    body = catalogue.export_json(_catalogue(request))
+    return _download(body, "application/json; charset=utf-8", "json")
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(EDIT_STATUSES, raise_exception=True)
+def import_catalogue(request: HtmxHttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            change_set = changesets.plan_import(
+                actor=request.user, data=upload.read(), filename=upload.name
+            )
+        except catalogue.UnreadableFile as exc:
+            form.add_error("file", str(exc))
+        else:
+            return redirect("statuses:change_set", change_set.pk)
+    return render(request, "statuses/import.html", {"form": form})
+
+
+@require_POST
+@permission_required(EDIT_STATUSES, raise_exception=True)
+def bulk(request: HtmxHttpRequest) -> HttpResponse:
+    """Plan one change for every selected status: a flag on or off, or a colour."""
+    codes = [c for c in request.POST.getlist("codes") if c]
+    action = request.POST.get("action", "")
+    if not codes:
+        messages.error(request, "Select at least one status first.")
+        return redirect("statuses:index")
+    if action in FLAGS and request.POST.get("value") in ("Y", "N"):
+        on = request.POST["value"] == "Y"
+        changes: dict[str, object] = {action: on}
+        title = f"{FLAG_LABELS[action]} {'on' if on else 'off'} for {len(codes)} statuses"
+    elif action == "color":
+        try:
+            changes = {"color": clean_color(request.POST.get("color", ""))}
+        except InvalidInput as exc:
+            messages.error(request, exc.message)
+            return redirect("statuses:index")
+        if changes["color"] is None:
+            messages.error(request, "Choose a colour.")
+            return redirect("statuses:index")
+        title = f"Colour {changes['color']} for {len(codes)} statuses"
+    else:
+        return HttpResponseBadRequest("Choose what to change: a flag on or off, or a colour.")
+    change_set = changesets.plan_bulk(actor=request.user, codes=codes, changes=changes, title=title)
+    return redirect("statuses:change_set", change_set.pk)
+
+
+@require_GET
+@permission_required(VIEW_STATUSES, raise_exception=True)
+def change_set_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    change_set = get_object_or_404(ChangeSet, pk=pk)
+    template = "statuses/change_set.html"
+    if wants_partial(request):
+        template += "#progress"
+    return render(request, template, _context(request, change_set))
+
+
+def _context(request: HtmxHttpRequest, change_set: ChangeSet, **extra: object) -> dict:
+    items = change_set.items.all()
+    shown = [i for i in items if i.plan != ChangeSetItem.Plan.UNCHANGED]
+    return {
+        "change_set": change_set,
+        "counts": changesets.counts(change_set),
+        "items": shown,
+        "unchanged": len(items) - len(shown),
+        "mine": change_set.created_by_id == request.user.pk,
+        "live": change_set.state in (ChangeSet.State.QUEUED, ChangeSet.State.RUNNING),
+        "can_approve": request.user.has_perm(APPROVE_CHANGES)
+        and change_set.created_by_id != request.user.pk,
+        "needs_reason": change_set.needs_approval
+        or any("dnc" in i.changes for i in shown if i.plan != ChangeSetItem.Plan.INVALID),
+        **extra,
+    }
+
+
+@require_POST
+@permission_required(EDIT_STATUSES, raise_exception=True)
+def apply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    change_set = get_object_or_404(ChangeSet, pk=pk)
+    try:
+        changesets.apply(
+            change_set_id=pk,
+            actor=request.user,
+            reason=request.POST.get("reason", ""),
+            origin=origin_from_request(request),
+        )
+    except (changesets.ChangeSetError, InvalidInput) as exc:
+        error = getattr(exc, "explanation", None) or getattr(exc, "message", "")
+        return render(
+            request, "statuses/change_set.html", _context(request, change_set, error=error)
+        )
+    return redirect("statuses:change_set", pk)
+
+
+@require_POST
+@permission_required(EDIT_STATUSES, raise_exception=True)
+def discard(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    try:
+        changesets.discard(change_set_id=pk, actor=request.user)
+    except (changesets.ChangeSetError, ChangeSet.DoesNotExist) as exc:
+        messages.error(request, getattr(exc, "explanation", "There is no such change set."))
+    else:
+        messages.success(request, "Discarded: nothing was sent.")
+    return redirect("statuses:index")
+
+
+@require_POST
+@permission_required(APPROVE_CHANGES, raise_exception=True)
+def decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    change_set = get_object_or_404(ChangeSet, pk=pk)
+    approve = request.POST.get("decision") == "approve"
+    try:
+        changesets.decide(
+            change_set_id=pk,
+            approver=request.user,
+            approve=approve,
+            note=request.POST.get("note", ""),
+            origin=origin_from_request(request),
+        )
+    except (changesets.ChangeSetError, InvalidInput) as exc:
+        error = getattr(exc, "explanation", None) or getattr(exc, "message", "")
+        return render(
+            request, "statuses/change_set.html", _context(request, change_set, error=error)
+        )
+    messages.success(request, "Approved: it is being applied." if approve else "Rejected.")
+    return redirect("statuses:change_set", pk)

@@ -1,0 +1,39 @@
+"""The recurring jobs, as tasks of Django's Tasks framework (enqueued by schedule.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.tasks import task
+
+logger = logging.getLogger(__name__)
+
+
+@task
+def refresh_mirror() -> str:
+    """Refresh the mirror (and so audit changes made outside the dashboard, resolve lost
+    replies), and close change requests nobody decided in time."""
+    from statusadmin.statuses.approvals import expire_overdue
+    from statusadmin.statuses.mirror import mirror_refresh
+
+    expired = expire_overdue()
+    sync = mirror_refresh(force=True)
+    return sync.last_error or f"synced; {expired} request(s) expired"
+
+
+@task
+def audit_checkpoint() -> str:
+    from statusadmin.audit.integrity import write_checkpoint
+
+    record, _ = write_checkpoint()
+    return f"checkpoint at entry {record.seq}"
+
+
+@task
+def verify_audit() -> str:
+    from statusadmin.audit.integrity import checkpoint_path, run_verification
+
+    result = run_verification(ran_by="worker", checkpoints=checkpoint_path())
+    if result.state != "intact":
+        logger.error("audit verification: %s: %s", result.state, result.message)
+    return f"{result.state}: {result.message}"

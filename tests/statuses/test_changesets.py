@@ -1,0 +1,205 @@
+"""Change sets: planned, reviewed, applied by the worker for real, resumed after a crash."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from statusadmin.audit.models import Action, AuditEntry
+from statusadmin.convoso.models import SandboxStatus
+from statusadmin.convoso.sandbox import seed
+from statusadmin.convoso.status import FLAGS
+from statusadmin.statuses import changesets
+from statusadmin.statuses.models import ChangeSet, ChangeSetItem
+from tests.factories import make_user
+
+HEADER = "code,name,color," + ",".join(FLAGS) + ",workflow,system\n"
+
+
+def run_worker() -> None:
+    call_command("worker", "--batch", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def items(change_set: ChangeSet) -> dict[str, ChangeSetItem]:
+    return {i.code: i for i in change_set.items.all()}
+
+
+@pytest.mark.django_db
+class PlanTests:
+    @pytest.fixture(autouse=True)
+    def _catalogue(self, db):  # type: ignore[no-untyped-def]
+        seed()
+
+    def test_an_import_is_planned_line_by_line(self, supervisor):
+        data = (
+            HEADER
+            + "NEW1,Brand new,#123456,N,N,N,N,N,N,N,,N\n"  # line 2: create
+            + "XFER,Transferred to Closer,6711D1,N,Y,Y,N,N,Y,N,,N\n"  # line 3: unchanged
+            + "HOT,Hot Lead,00AA00,N,Y,Y,N,Y,Y,Y,,N\n"  # line 4: voicemail on
+            + "BAD!,Bad code,,N,N,N,N,N,N,N,,N\n"  # line 5
+            + "LVM,Left Voicemail,#GGGGGG,N,N,N,N,Y,N,Y,,N\n"  # line 6
+            + "SALE,Sale,00AA00,N,Y,Y,N,N,Y,N,sale,Y\n"  # line 7: a system status changed
+            + "HOT,Again,,N,N,N,N,N,N,N,,N\n"  # line 8: duplicate
+            + "CBHOLD,Callback Requested,,N,Y,N,N,Y,Y,perhaps,,N\n"  # line 9
+        ).encode()
+        plan = changesets.plan_import(actor=supervisor, data=data, filename="standard.csv")
+        found = {(i.line, i.code): (i.plan, i.problem) for i in plan.items.all()}
+        assert found[(2, "NEW1")][0] == "create"
+        assert found[(3, "XFER")] == ("unchanged", "")
+        assert found[(4, "HOT")] == ("update", "")
+        assert plan.items.get(line=4).changes == {"voicemail": True}
+        assert found[(5, "BAD!")] == ("invalid", "Use 2 to 6 letters or digits, with no spaces "
+                                      "or symbols (for example SALE or CB2).")  # fmt: skip
+        assert found[(6, "LVM")][1].startswith("color: Use six hexadecimal digits")
+        assert found[(7, "SALE")] == ("invalid", "is a system status: Convoso can't change it")
+        assert found[(8, "HOT")] == ("invalid", "repeats line 4")
+        assert "“perhaps” is not Y or N" in found[(9, "CBHOLD")][1]
+        counted = changesets.counts(plan)
+        assert (counted["create"], counted["update"], counted["unchanged"], counted["invalid"]) == (
+            1, 1, 1, 5,
+        )  # fmt: skip
+        assert plan.state == "planned"
+        assert not SandboxStatus.objects.filter(code="NEW1").exists()  # nothing sent
+
+    def test_the_export_reimported_changes_nothing(self, supervisor_client, supervisor):
+        body = b"".join(supervisor_client.get("/statuses/export.csv").streaming_content)
+        plan = changesets.plan_import(actor=supervisor, data=body, filename="export.csv")
+        assert {i.plan for i in plan.items.all()} == {"unchanged"}
+        data = supervisor_client.get("/statuses/export.json").content
+        assert len(json.loads(data)["statuses"]) == 15
+        plan = changesets.plan_import(actor=supervisor, data=data, filename="export.json")
+        assert {i.plan for i in plan.items.all()} == {"unchanged"}
+
+    def test_the_export_follows_the_search(self, supervisor_client):
+        body = b"".join(
+            supervisor_client.get("/statuses/export.csv", {"q": "xfer"}).streaming_content
+        )
+        assert body.decode().splitlines()[1].startswith("XFER,Transferred to Closer,#6711D1")
+        assert len(body.decode().splitlines()) == 2
+
+    def test_a_bulk_edit(self, supervisor):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER", "LVM", "COMP", "NOPE"], changes={"voicemail": True},
+            title="Voicemail on",
+        )  # fmt: skip
+        planned = items(plan)
+        assert (planned["XFER"].plan, planned["XFER"].changes) == ("update", {"voicemail": True})
+        assert planned["LVM"].plan == "unchanged"  # already on
+        assert planned["COMP"].problem == "is a system status: Convoso can't change it"
+        assert planned["NOPE"].plan == "invalid"
+
+
+@pytest.mark.django_db(transaction=True)
+class ApplyTests:
+    @pytest.fixture(autouse=True)
+    def _catalogue(self, transactional_db):  # type: ignore[no-untyped-def]
+        seed()
+
+    def test_applied_by_the_worker_each_change_audited_with_the_set(self, supervisor):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER", "HOT", "CBHOLD"], changes={"final": True},
+            title="Final on",
+        )  # fmt: skip
+        changesets.apply(change_set_id=plan.pk, actor=supervisor)
+        plan.refresh_from_db()
+        assert plan.state == "queued"
+        run_worker()
+        plan.refresh_from_db()
+        assert plan.state == "finished"
+        assert {i.state for i in plan.items.all()} == {"done"}
+        assert set(SandboxStatus.objects.filter(final=True, custom=True).values_list(
+            "code", flat=True)) >= {"XFER", "HOT", "CBHOLD"}  # fmt: skip
+        entries = AuditEntry.objects.filter(change_set_ref=plan.pk, action=Action.UPDATE)
+        assert sorted(e.status_code for e in entries) == ["CBHOLD", "HOT", "XFER"]
+        assert {(e.actor_username, e.outcome) for e in entries} == {("sue", "succeeded")}
+        assert {i.entry_id for i in plan.items.all()} == {e.pk for e in entries}
+
+    def test_one_failure_never_stops_the_rest(self, supervisor):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER", "HOT"], changes={"final": True}, title="Final on"
+        )
+        SandboxStatus.objects.filter(code="XFER").delete()  # gone before it is applied
+        changesets.apply(change_set_id=plan.pk, actor=supervisor)
+        run_worker()
+        planned = items(plan)
+        assert planned["XFER"].state == "failed"
+        assert "no status with this code" in planned["XFER"].outcome
+        assert planned["HOT"].state == "done"
+        assert SandboxStatus.objects.get(code="HOT").final is True
+
+    def test_a_dnc_set_waits_for_one_approval(self, supervisor):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER", "HOT"], changes={"dnc": True}, title="DNC on"
+        )
+        assert plan.needs_approval
+        with pytest.raises(changesets.services.ReasonRequired):
+            changesets.apply(change_set_id=plan.pk, actor=supervisor)
+        changesets.apply(change_set_id=plan.pk, actor=supervisor, reason="Opt-out campaign")
+        run_worker()
+        assert SandboxStatus.objects.filter(dnc=True, code__in=["XFER", "HOT"]).count() == 0
+        with pytest.raises(changesets.ChangeSetError, match="another approver"):
+            changesets.decide(change_set_id=plan.pk, approver=supervisor, approve=True)
+        april = make_user("april", "Approver")
+        changesets.decide(change_set_id=plan.pk, approver=april, approve=True, note="OK")
+        run_worker()
+        assert SandboxStatus.objects.filter(dnc=True, code__in=["XFER", "HOT"]).count() == 2
+        steps = list(
+            AuditEntry.objects.filter(change_set_ref=plan.pk)
+            .order_by("seq")
+            .values_list("action", "actor_username")
+        )
+        assert steps[:2] == [("request", "sue"), ("approve", "april")]
+        assert sorted(steps[2:]) == [("update", "sue"), ("update", "sue")]
+        applied = AuditEntry.objects.filter(change_set_ref=plan.pk, action="update").first()
+        assert (applied.reason, applied.approval_note) == (
+            "Opt-out campaign", f"Change set {plan.pk} approved by april: OK",
+        )  # fmt: skip
+
+    def test_a_worker_that_died_mid_write_never_sends_twice(self, supervisor, monkeypatch):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER", "HOT"], changes={"final": True}, title="Final on"
+        )
+        changesets.apply(change_set_id=plan.pk, actor=supervisor)
+        planned = items(plan)
+        # The dead worker had sent XFER's change (Convoso has it) but recorded nothing after.
+        SandboxStatus.objects.filter(code="XFER").update(final=True)
+        ChangeSetItem.objects.filter(pk=planned["XFER"].pk).update(state="sending")
+        ChangeSet.objects.filter(pk=plan.pk).update(
+            state="running",
+            worker_token="dead",
+            heartbeat_at=timezone.now() - changesets.STALE_AFTER * 2,
+        )
+        sent: list[str] = []
+        from statusadmin.convoso.client import ConvosoClient
+
+        real = ConvosoClient.call
+
+        def count(self, endpoint, fields):  # type: ignore[no-untyped-def]
+            if endpoint == "update":
+                sent.append(fields["status"])
+            return real(self, endpoint, fields)
+
+        monkeypatch.setattr(ConvosoClient, "call", count)
+        assert changesets.resume_stalled() == 1
+        run_worker()
+        assert sent == ["HOT"]
+        planned = items(plan)
+        assert planned["XFER"].state == "done"
+        assert "already applied" in planned["XFER"].outcome
+        assert planned["HOT"].state == "done"
+
+    def test_a_live_worker_is_not_doubled(self, supervisor):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"final": True}, title="Final on"
+        )
+        changesets.apply(change_set_id=plan.pk, actor=supervisor)
+        ChangeSet.objects.filter(pk=plan.pk).update(
+            state="running", worker_token="alive", heartbeat_at=timezone.now()
+        )
+        assert changesets.resume_stalled() == 0
+        assert changesets.run(plan.pk) == "not queued, or another worker is applying it"
+        assert SandboxStatus.objects.get(code="XFER").final is False
