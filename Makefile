@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help run test test-postgres setup migrate demo lint format lock docker-check bench browser clean
 
 help:
-	@echo "make run    set up (virtualenv, install, migrate, demo data) and serve on http://$(HOST):$(PORT)"
+	@echo "make run    set up (virtualenv, install, migrate, demo data), start the worker and serve on http://$(HOST):$(PORT)"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make lint   ruff check + ruff format --check + hadolint"
 	@echo "make bench  benchmarks (BENCH_SCALE=small|full; see bench/README.md)"
@@ -36,7 +36,10 @@ demo: migrate
 	$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/
 	$(PY) manage.py audit_checkpoint
 
+# The worker (change sets, recurring jobs) runs beside the web server; both stop together.
 run: demo
+	@$(PY) manage.py worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 browser:

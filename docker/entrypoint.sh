@@ -1,6 +1,7 @@
 #!/bin/sh
 # Container entry point.
 #   serve            (default) run gunicorn; with MIGRATE_ON_START=1, migrate first
+#   worker           run background work: change sets and the recurring jobs (no cron needed)
 #   migrate          apply migrations (which also create the cache table), then exit
 #   manage ARGS...   any manage.py command, e.g. `manage createsuperuser`
 set -eu
@@ -18,6 +19,9 @@ case "$command" in
             migrate
         fi
         exec gunicorn --config gunicorn.conf.py statusadmin.wsgi
+        ;;
+    worker)
+        exec python manage.py worker
         ;;
     migrate)
         migrate

@@ -47,6 +47,15 @@ MATRIX = {
     "audit:verify":           ("post", {},                   "LFFFO"),
     "audit:status_history":   ("get",  {},                   "LOOOO"),
     "statuses:revert":        ("get",  {},                   "LOFFO"),
+    "statuses:export_csv":    ("get",  {},                   "LOOOO"),
+    "statuses:export_json":   ("get",  {},                   "LOOOO"),
+    "statuses:import":        ("get",  {},                   "LOFFO"),
+    "statuses:bulk":          ("post", {"codes": "XFER", "action": "final", "value": "Y"},
+                                                             "LOFFO"),
+    "statuses:change_set":    ("get",  {},                   "LOOOO"),
+    "statuses:apply_change_set":   ("post", {},              "LOFFO"),
+    "statuses:discard_change_set": ("post", {},              "LOFFO"),
+    "statuses:decide_change_set":  ("post", {"decision": "approve"}, "LFFOO"),
     "statuses:approvals":     ("get",  {},                   "LFFOO"),
     "statuses:approve":       ("post", {"note": "ok"},       "LFFOO"),
     "statuses:reject":        ("post", {"note": "no way"},   "LFFOO"),
@@ -103,6 +112,14 @@ def reverse_sample(name: str, entry_pk: int) -> str:
         kwargs = {"pk": entry_pk}
     elif name == "statuses:revert":
         kwargs = {"code": "XFER", "pk": entry_pk}
+    elif name in ("statuses:change_set", "statuses:apply_change_set",
+                  "statuses:discard_change_set", "statuses:decide_change_set"):  # fmt: skip
+        from statusadmin.statuses.models import ChangeSet
+
+        plan = ChangeSet.objects.create(
+            account="sandbox", kind="bulk", title="A plan", created_by_username="someone"
+        )
+        kwargs = {"pk": plan.pk}
     elif name in ("statuses:approve", "statuses:reject", "statuses:withdraw"):
         kwargs = {"pk": 999_999}  # no such request: refused in plain words, never a 500
     return reverse(name, kwargs=kwargs)
@@ -145,6 +162,10 @@ CSRF_POSTS = {
     "statuses:reject": {"note": "no way"},
     "statuses:withdraw": {},
     "statuses:revert": {"reason": "Put it back"},
+    "statuses:bulk": {"codes": "XFER", "action": "final", "value": "Y"},
+    "statuses:apply_change_set": {},
+    "statuses:discard_change_set": {},
+    "statuses:decide_change_set": {"decision": "approve"},
 }
 
 

@@ -67,6 +67,14 @@
     });
   });
 
+  // "Select all shown" ticks (or clears) every row checkbox of the bulk form.
+  document.addEventListener("change", function (event) {
+    if (!event.target.matches || !event.target.matches("[data-select-all]")) return;
+    document.querySelectorAll('input[form="bulk"][name="codes"]').forEach(function (box) {
+      box.checked = event.target.checked;
+    });
+  });
+
   // When the dashboard itself can't be reached or fails, say so instead of doing nothing.
   function toast(text) {
     var region = document.getElementById("toast");

@@ -30,9 +30,11 @@ def _catalogue(request: HtmxHttpRequest):  # type: ignore[no-untyped-def]
     rows = MirrorStatus.objects.filter(account=get_client().account)
     if query := search_query(request.GET):
         rows = rows.filter(search_text__contains=query.casefold())
-    for values in rows.order_by("-custom", "code").values_list(*MirrorStatus.STATUS_FIELDS)[
-        :EXPORT_LIMIT
-    ].iterator():
+    for values in (
+        rows.order_by("-custom", "code")
+        .values_list(*MirrorStatus.STATUS_FIELDS)[:EXPORT_LIMIT]
+        .iterator()
+    ):
         yield MirrorStatus.status_from(values)
 
 

@@ -44,6 +44,8 @@ Plan, ItemState, SetState = ChangeSetItem.Plan, ChangeSetItem.State, ChangeSet.S
 # A running set whose worker hasn't beaten for this long is taken to be dead and resumed.
 STALE_AFTER = timedelta(minutes=2)
 HEARTBEAT_SECONDS = 15.0
+# A status busy with another write is tried again this much later.
+RETRY_BUSY_AFTER = timedelta(seconds=30)
 
 
 class ChangeSetError(Exception):
@@ -300,6 +302,15 @@ def run(change_set_id: int) -> str:
     finally:
         stop.set()
         beat.join(5)
+    if change_set.items.filter(state=ItemState.PLANNED).exists():
+        # Some statuses were busy: hand the set to a later run instead of holding a worker.
+        ChangeSet.objects.filter(pk=change_set_id, worker_token=token).update(
+            state=SetState.QUEUED, worker_token=""
+        )
+        from .tasks import apply_change_set
+
+        apply_change_set.using(run_after=timezone.now() + RETRY_BUSY_AFTER).enqueue(change_set_id)
+        return "some statuses were busy; continuing later"
     ChangeSet.objects.filter(pk=change_set_id, worker_token=token).update(
         state=SetState.FINISHED, finished_at=timezone.now()
     )
@@ -341,6 +352,10 @@ def _apply_item(change_set: ChangeSet, pk: int) -> None:
         return
     try:
         result = _write(change_set, item, actor)
+    except services.StatusBusy as exc:
+        # Not a failure: another write holds the status (or a dead worker's lease not yet
+        # expired). The item waits for the next round.
+        _finish(item, ItemState.PLANNED, f"Waiting: {exc.explanation}")
     except services.ReasonRequired:
         _finish(item, ItemState.FAILED, "DNC changes need a reason; none was given.")
     except services.ApprovalNeeded:

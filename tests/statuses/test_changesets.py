@@ -203,3 +203,97 @@ class ApplyTests:
         assert changesets.resume_stalled() == 0
         assert changesets.run(plan.pk) == "not queued, or another worker is applying it"
         assert SandboxStatus.objects.get(code="XFER").final is False
+
+
+@pytest.mark.django_db
+class ScreenTests:
+    @pytest.fixture(autouse=True)
+    def _catalogue(self, db):  # type: ignore[no-untyped-def]
+        seed()
+
+    def test_bulk_from_the_list_to_a_plan(self, supervisor_client):
+        response = supervisor_client.post(
+            "/statuses/bulk/", {"codes": ["XFER", "HOT"], "action": "voicemail", "value": "Y"}
+        )
+        plan = ChangeSet.objects.get()
+        assert response["Location"] == f"/changes/{plan.pk}/"
+        page = supervisor_client.get(response["Location"]).content.decode()
+        assert "Voicemail on for 2 statuses" in page
+        assert "2 to update, 0 unchanged" in page.replace("0 to create, ", "")
+        assert "Apply" in page
+        assert SandboxStatus.objects.get(code="XFER").voicemail is False
+
+    def test_import_shows_the_plan_before_anything_is_sent(self, supervisor_client):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        upload = SimpleUploadedFile(
+            "standard.csv", (HEADER + "NEW7,New seven,,N,N,N,N,N,N,N,,N\n").encode()
+        )
+        response = supervisor_client.post("/statuses/import/", {"file": upload})
+        assert response["Location"] == f"/changes/{ChangeSet.objects.get().pk}/"
+        page = supervisor_client.get(response["Location"]).content.decode()
+        assert "Import of standard.csv" in page
+        assert "1 to create" in page
+        assert not SandboxStatus.objects.filter(code="NEW7").exists()
+
+    def test_an_unreadable_file_is_explained_by_the_form(self, supervisor_client):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        upload = SimpleUploadedFile("notes.txt", b"just some words\n")
+        page = supervisor_client.post("/statuses/import/", {"file": upload}).content.decode()
+        assert "The first line must name the columns" in page
+        assert not ChangeSet.objects.exists()
+
+    def test_the_progress_partial_polls_while_it_runs(self, supervisor_client, supervisor):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"final": True}, title="Final on"
+        )
+        page = supervisor_client.get(f"/changes/{plan.pk}/", HTTP_HX_REQUEST="true")
+        assert 'hx-trigger="every 2s"' not in page.content.decode()  # planned: nothing moves
+        ChangeSet.objects.filter(pk=plan.pk).update(state="running")
+        partial = supervisor_client.get(f"/changes/{plan.pk}/", HTTP_HX_REQUEST="true")
+        html = partial.content.decode()
+        assert html.lstrip().startswith('<section id="progress"')
+        assert 'hx-trigger="every 2s"' in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_busy_status_waits_for_a_later_round_instead_of_failing(supervisor, settings):
+    import threading
+
+    from django.db import connections
+
+    from statusadmin.convoso.connection import SANDBOX_ACCOUNT
+    from statusadmin.statuses import services
+
+    seed()
+    settings.CONVOSO_CONNECT_TIMEOUT = settings.CONVOSO_READ_TIMEOUT = 0.05
+    plan = changesets.plan_bulk(
+        actor=supervisor, codes=["XFER", "HOT"], changes={"final": True}, title="Final on"
+    )
+    changesets.apply(change_set_id=plan.pk, actor=supervisor)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with services._one_writer(SANDBOX_ACCOUNT, "XFER"):
+                holding.set()
+                release.wait(20)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        assert changesets.run(plan.pk) == "some statuses were busy; continuing later"
+    finally:
+        release.set()
+        holder.join(10)
+    planned = items(plan)
+    assert (planned["HOT"].state, planned["XFER"].state) == ("done", "planned")
+    assert planned["XFER"].outcome.startswith("Waiting: Another change to XFER")
+    plan.refresh_from_db()
+    assert plan.state == "queued"
+    assert changesets.run(plan.pk) == "2 done, 0 failed"
+    assert SandboxStatus.objects.get(code="XFER").final is True

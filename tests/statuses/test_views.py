@@ -236,7 +236,9 @@ class FlagTests:
         # Every switch submits the table's one form, with its own action and the page's version.
         assert 'form="edits"' in dnc
         assert re.search(r'formaction="/statuses/XFER/flag/\?v=\w{21}"', dnc)
-        assert '<th scope="row" class="code"><a href="/statuses/XFER/history/"' in row
+        assert re.search(r'<th scope="row" class="code">.*?<a href="/statuses/XFER/history/"', row)
+        # And a box to include it in a bulk edit (the form above the table).
+        assert '<input type="checkbox" form="bulk" name="codes" value="XFER"' in row
 
     def test_toggle_sends_one_update_and_rerenders_the_row(self, supervisor_client):
         page = html(supervisor_client.get("/"))

@@ -64,4 +64,5 @@ class Command(BaseCommand):
             call_command("rqworker", "default", "--job-class", "django_tasks_rq.Job", *extra)
         else:
             extra = ["--batch"] if batch else []
-            call_command("db_worker", "--no-startup-delay", *extra)
+            # No autoreload: in DEBUG db_worker would run in a child process that outlives us.
+            call_command("db_worker", "--no-startup-delay", "--no-reload", *extra)
