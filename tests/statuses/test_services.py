@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from django.utils import timezone
 
+from statusadmin.audit.models import AuditEntry
 from statusadmin.convoso import errors
+from statusadmin.convoso.client import parse_status
 from statusadmin.convoso.connection import SANDBOX_ACCOUNT, get_client
 from statusadmin.convoso.models import SandboxStatus
-from statusadmin.convoso.validation import InvalidInput
+from statusadmin.convoso.validation import EDITABLE_FIELDS, InvalidInput
 from statusadmin.statuses import services
 from statusadmin.statuses.models import MirrorStatus, MirrorSync
 from statusadmin.statuses.selectors import status_version
-from tests.conftest import age_mirror, refused
+from tests.conftest import age_mirror, refused, status_item
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +86,26 @@ class MirrorRefreshTests:
         assert sync.lease_until is None
         assert MirrorStatus.objects.filter(account=get_client().account).count() == 2
 
+    def test_a_good_refresh_clears_the_last_error(self, real_convoso):
+        real_convoso.mock.post(real_convoso.url("search"), body=refused())
+        assert "could not be reached" in services.mirror_refresh().last_error
+        real_convoso.mock.remove("POST", real_convoso.url("search"))
+        real_convoso.serve_catalogue()
+        sync = services.mirror_refresh(force=True)
+        assert (sync.last_error, sync.lease_until) == ("", None)
+        assert mirrored("XFER", get_client().account).name == "Transferred"
+
+    def test_a_row_holds_what_its_columns_can(self, real_convoso):
+        item = status_item("LONG", "Long workflow")
+        item.update(hex_color="", workflow_disposition_event_option="w" * 300)
+        real_convoso.catalogue.append(item)
+        real_convoso.serve_catalogue()
+        services.mirror_refresh()
+        row = mirrored("LONG", get_client().account)
+        # No colour is an empty column; PostgreSQL refuses a workflow over 255 characters.
+        assert (row.color, row.workflow) == ("", "w" * 255)
+        assert row.to_status().color is None
+
     def test_after_a_failure_the_next_try_waits(self, real_convoso):
         real_convoso.mock.post(real_convoso.url("search"), body=refused())
         services.mirror_refresh()
@@ -109,6 +134,8 @@ class UpdateTests:
         assert SandboxStatus.objects.get(code="XFER").callback is True
         row = mirrored("XFER")
         assert (row.callback, row.color) == (True, "#112233")
+        assert result.status == row.to_status()
+        assert (result.stale, result.resolved) == (False, False)
 
     def test_dnc_needs_a_reason_and_nothing_is_sent_without_one(self, supervisor, monkeypatch):
         sent: list[object] = []
@@ -197,6 +224,29 @@ class UpdateTests:
             services.status_update(actor=supervisor, code="HOT", changes={"final": "Y"})
         assert not MirrorStatus.objects.filter(code="HOT").exists()
 
+    def test_every_remark_goes_in_the_audit_note(self, supervisor, real_convoso):
+        """The page showed another name, and Convoso can't be read back after the update."""
+        xfer = status_item("XFER", "Transferred", reached="Y")
+        searches: list[object] = []
+
+        def search(request):  # type: ignore[no-untyped-def]
+            searches.append(request)
+            if len(searches) > 1:
+                raise requests.ConnectTimeout("the read-back")
+            return 200, {}, json.dumps({"data": [xfer]})
+
+        real_convoso.mock.add_callback("POST", real_convoso.url("search"), callback=search)
+        real_convoso.mock.post(real_convoso.url("update"), json={"success": True})
+        shown = status_version(replace(parse_status(xfer), name="What the page showed"))
+        result = services.status_update(
+            actor=supervisor, code="XFER", changes={"final": "Y"}, expected_version=shown
+        )
+        assert (result.stale, result.status.final) == (True, True)
+        assert AuditEntry.objects.get().note == (
+            "The status had changed since the page was loaded. Convoso accepted the change "
+            "but could not be read back; 'after' is what was sent."
+        )
+
     def test_change_since_the_page_loaded_is_reported(self, supervisor):
         services.mirror_refresh()
         loaded = mirrored("XFER").to_status()
@@ -227,6 +277,8 @@ class CreateTests:
             actor=supervisor, code="vip1", name="VIP", color="#abcdef", flags={"success": True}
         )
         assert result.status.code == "VIP1"
+        assert (result.before, result.changed) == (None, list(EDITABLE_FIELDS))
+        assert (result.stale, result.resolved) == (False, False)
         assert SandboxStatus.objects.get(code="VIP1").success is True
         assert mirrored("VIP1").name == "VIP"
 
