@@ -169,9 +169,9 @@ def list_context(request: HtmxHttpRequest, query: str, *, refresh: bool = False)
     }
 
 
-def search_query(request: HttpRequest) -> str:
+def search_query(raw: str) -> str:
     # NUL can't be part of a SQL string on PostgreSQL, and no code or name contains one.
-    return request.GET.get("q", "").replace("\x00", "").strip()[:QUERY_MAX_LENGTH]
+    return raw.replace("\x00", "").strip()[:QUERY_MAX_LENGTH]
 
 
 @require_GET
@@ -181,14 +181,14 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
     template = "statuses/index.html"
     if wants_partial(request):
         template += "#results"
-    return render(request, template, list_context(request, search_query(request)))
+    return render(request, template, list_context(request, search_query(request.GET.get("q", ""))))
 
 
 @require_POST
 @permission_required(VIEW_STATUSES, raise_exception=True)
 def refresh(request: HtmxHttpRequest) -> HttpResponse:
     """Refresh the mirror from Convoso now. Reading only, so viewers may do it too."""
-    query = request.POST.get("q", "").strip()[:QUERY_MAX_LENGTH]
+    query = search_query(request.POST.get("q", ""))
     if not wants_partial(request):
         services.mirror_refresh(force=True)
         return redirect(f"{reverse('statuses:index')}?{urlencode({'q': query})}")
