@@ -4,6 +4,7 @@ import json
 import threading
 from collections.abc import Iterator
 
+import hypothesis
 import pytest
 import requests
 import responses
@@ -13,6 +14,16 @@ from statusadmin.convoso.client import ConvosoClient
 from statusadmin.convoso.sandbox import SANDBOX_TOKEN, Sandbox, make_server
 
 pytest_plugins = ["tests.secret_scan"]
+
+# For `make mutation` (--hypothesis-profile=mutation): mutmut runs the tests again and again in
+# one process, so a test class's property tests meet new instances of it (which Hypothesis
+# warns about), and each mutant must get the same examples, not ones a previous mutant failed.
+hypothesis.settings.register_profile(
+    "mutation",
+    derandomize=True,
+    database=None,
+    suppress_health_check=[hypothesis.HealthCheck.differing_executors],
+)
 
 
 @pytest.fixture(autouse=True)
