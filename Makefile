@@ -10,13 +10,14 @@ PY := $(BIN)/python
 # Set up once per change of the dependency list; re-running reuses the virtualenv.
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test test-postgres setup migrate demo lint format lock docker-check bench browser clean
+.PHONY: help run test test-postgres setup migrate demo lint format lock docker-check bench browser mutation clean
 
 help:
 	@echo "make run    set up (virtualenv, install, migrate, demo data), start the worker and serve on http://$(HOST):$(PORT)"
 	@echo "make test   set up and run the whole test suite"
 	@echo "make lint   ruff check + ruff format --check + hadolint"
 	@echo "make bench  benchmarks (BENCH_SCALE=small|full; see bench/README.md)"
+	@echo "make mutation  sampled mutation testing of the write and audit path (see docs/mutation.md)"
 
 $(STAMP): pyproject.toml
 	@python_bin=$$(scripts/find-python) || exit 1; \
@@ -74,9 +75,13 @@ bench: setup
 	@scripts/ensure-tool wrk
 	BENCH_SCALE=$(BENCH_SCALE) BENCH_ONLY=$(BENCH_ONLY) $(PY) bench/run.py
 
+# Sampled mutation testing (mutmut) of the write and audit path; too slow for `make test` and CI.
+mutation: setup
+	$(PY) scripts/mutation
+
 format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache mutants

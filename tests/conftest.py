@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import hypothesis
 import pytest
 import responses
 
@@ -11,6 +12,16 @@ from tests.helpers import REAL_API, RealConvoso, SandboxOverSocket
 from tests.tokens import REAL_TOKEN
 
 pytest_plugins = ["tests.secret_scan"]
+
+# For `make mutation` (--hypothesis-profile=mutation): mutmut runs the tests again and again in
+# one process, so a test class's property tests meet new instances of it (which Hypothesis
+# warns about), and each mutant must get the same examples, not ones a previous mutant failed.
+hypothesis.settings.register_profile(
+    "mutation",
+    derandomize=True,
+    database=None,
+    suppress_health_check=[hypothesis.HealthCheck.differing_executors],
+)
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ import requests
 from django.contrib.auth.models import User
 
 from statusadmin.audit import chain
+from statusadmin.audit import services as audit
 from statusadmin.audit.models import Action, AuditEntry, Outcome
 from statusadmin.audit.services import Origin
 from statusadmin.convoso import errors
@@ -77,7 +78,11 @@ class SuccessTests:
         assert (entry.action, entry.outcome, entry.status_code) == ("create", "succeeded", "VIP1")
         assert entry.before is None
         assert entry.after["dnc"] is True
-        assert entry.requested["code"] == "VIP1"
+        assert entry.requested == {
+            "code": "VIP1", "name": "VIP", "color": "#abcdef", "final": False,
+            "reached": False, "success": False, "dnc": True, "callback": False,
+            "contact": False, "voicemail": False,
+        }  # fmt: skip
 
     def test_stale_page_is_noted(self, supervisor):
         from dataclasses import replace
@@ -223,6 +228,17 @@ class TransportFailureTests:
             update(supervisor)
         assert (only_entry().outcome, only_entry().failure_kind) == ("failed", "internal")
 
+    def test_a_bug_after_convoso_answered_is_recorded_too(self, supervisor, monkeypatch):
+        def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise RuntimeError("bug")
+
+        monkeypatch.setattr(services, "_read_back", broken)
+        with pytest.raises(RuntimeError):
+            update(supervisor)
+        entry = only_entry()
+        assert (entry.outcome, entry.failure_kind) == ("failed", "internal")
+        assert entry.error_message == "The dashboard failed: RuntimeError"
+
 
 class CrashTests:
     def test_a_crash_mid_call_leaves_a_visible_pending_entry(self, supervisor, monkeypatch):
@@ -325,6 +341,42 @@ class RequestMetadataTests:
         assert "\x00" not in entry.user_agent
         assert len(entry.user_agent) == 512
         assert len(entry.request_id) == 64
+        assert chain.verify().ok
+
+    def test_what_was_asked_for_is_stored_safely(self, supervisor):
+        entry = audit.begin(
+            actor=supervisor, origin=None, action=Action.UPDATE, code="XFER", account="sandbox",
+            requested={"k" * 150: 1, "list": ["a\x00b", 2, None, {"x": "y"}], "n": 1.5},
+        )  # fmt: skip
+        entry.refresh_from_db()
+        assert entry.requested == {"k" * 100: 1, "list": ["ab", 2, None, {"x": "y"}], "n": "1.5"}
+
+
+class FinishWithErrorTests:
+    """How each kind of failure is recorded (the services call finish_with_error)."""
+
+    def pending(self, supervisor):  # type: ignore[no-untyped-def]
+        return audit.begin(
+            actor=supervisor, origin=None, action=Action.UPDATE, code="XFER", account="sandbox",
+            requested={"final": True},
+        )  # fmt: skip
+
+    def test_a_convoso_error_of_no_other_kind(self, supervisor):
+        entry = audit.finish_with_error(self.pending(supervisor), errors.ConvosoError("Odd."))
+        assert (entry.outcome, entry.error_message, entry.failure_kind) == ("failed", "Odd.", "")
+
+    @pytest.mark.parametrize(
+        ("error", "outcome", "kind"),
+        [
+            (audit.NotSent("Declined."), "rejected", "not_sent"),
+            (services.StatusBusy("XFER"), "failed", "busy"),
+        ],
+    )
+    def test_a_write_the_dashboard_did_not_send(self, supervisor, error, outcome, kind):
+        entry = audit.finish_with_error(self.pending(supervisor), error)
+        entry.refresh_from_db()
+        assert (entry.outcome, entry.failure_kind) == (outcome, kind)
+        assert entry.error_message == f"Not sent by the dashboard: {error.explanation}"
         assert chain.verify().ok
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from statusadmin.audit import chain, triggers
+from statusadmin.audit import chain, integrity, triggers
 from statusadmin.audit.models import AuditEntry, Verification
 from tests.factories import add_entry
 from tests.helpers import raw
@@ -65,6 +65,20 @@ def checkpoint(*args: str) -> None:
     call_command("audit_checkpoint", *args, stderr=io.StringIO())
 
 
+def rechain(first_seq: int, prev_hash: str) -> None:
+    """Recompute the chain from entry ``first_seq`` on, as a careful forger would."""
+    for seq in (
+        AuditEntry.objects.filter(seq__gte=first_seq).order_by("seq").values_list("seq", flat=True)
+    ):
+        values = AuditEntry.objects.filter(seq=seq).values(*chain.CHAIN_FIELDS).get()
+        new_hash = chain.entry_hash(prev_hash, values, seq)
+        raw(
+            f"UPDATE {TABLE} SET prev_hash = %s, hash = %s WHERE seq = %s",
+            [prev_hash, new_hash, seq],
+        )
+        prev_hash = new_hash
+
+
 class IntactTests:
     def test_a_checkpointed_log_verifies(self, five_intact):
         checkpoint()
@@ -84,6 +98,13 @@ class IntactTests:
         assert "entries up to 5 are confirmed by a checkpoint" in said
         assert "the 2 after it not yet" in said
 
+    def test_verifying_again_finds_it_still_intact(self, five_intact):
+        checkpoint()
+        assert verify_exit()[0] == 0
+        status, said = verify_exit()
+        assert status == 0, said
+        assert list(Verification.objects.values_list("state", flat=True)) == ["intact"] * 2
+
     def test_an_empty_log_verifies(self):
         status, said = verify_exit()
         assert status == 0, said
@@ -98,7 +119,10 @@ class UnanchoredTests:
         status, said = verify_exit()
         assert status == 2
         assert "Audit log not checkpointed" in said
-        assert "no checkpoint kept outside the database covers them" in said
+        assert (
+            "no checkpoint kept outside the database covers them, so entries cut from the end, "
+            "or a chain recomputed after an edit, would not show"
+        ) in said
         assert Verification.objects.get().state == "unanchored"
 
     def test_only_a_checkpoint_of_the_empty_log(self):
@@ -111,15 +135,7 @@ class UnanchoredTests:
     ):
         entries_table_unlocked()
         raw(f"UPDATE {TABLE} SET reason = 'forged' WHERE seq = 2")
-        prev = AuditEntry.objects.get(seq=1).hash
-        for seq in range(2, 6):
-            values = AuditEntry.objects.filter(seq=seq).values(*chain.CHAIN_FIELDS).get()
-            new_hash = chain.entry_hash(prev, values, seq)
-            raw(
-                f"UPDATE {TABLE} SET prev_hash = %s, hash = %s WHERE seq = %s",
-                [prev, new_hash, seq],
-            )
-            prev = new_hash
+        rechain(2, AuditEntry.objects.get(seq=1).hash)
         triggers.install(connection)
         assert chain.verify().ok  # the chain alone can't tell
         status, said = verify_exit()
@@ -143,6 +159,7 @@ class GuardTests:
         status, said = verify_exit()
         assert status == 3
         assert "no longer refuses changes to entries" in said
+        assert "run `manage.py migrate`" in said
         assert Verification.objects.get().state == "unguarded"
 
 
@@ -153,6 +170,21 @@ class TamperTests:
         assert "entry 3 was changed after it was written" in message
         result = Verification.objects.get()
         assert (result.ok, result.first_bad_seq) == (False, 3)
+
+    @pytest.mark.parametrize(
+        ("column", "value"),
+        [
+            ("created_at", datetime(2020, 1, 1, tzinfo=UTC)),  # backdated
+            ("completed_at", datetime(2020, 1, 1, tzinfo=UTC)),
+            ("actor_username", "someone else"),
+            ("status_code", "SALE"),
+            ("outcome", "failed"),
+            ("note", "added afterwards"),
+        ],
+    )
+    def test_any_recorded_column_edited(self, five, column, value):
+        raw(f"UPDATE {TABLE} SET {column} = %s WHERE seq = 3", [value])
+        assert "entry 3 was changed after it was written" in verify_fails()
 
     def test_edited_even_with_its_hash_recomputed(self, five):
         # A careful forger recomputes the edited entry's hash; the next entry then breaks.
@@ -196,8 +228,9 @@ class TamperTests:
         raw(f"UPDATE {TABLE} SET seq = -1 WHERE seq = 2")
         raw(f"UPDATE {TABLE} SET seq = 2 WHERE seq = 3")
         raw(f"UPDATE {TABLE} SET seq = 3 WHERE seq = -1")
-        message = verify_fails()
-        assert "entry 2 does not follow entry 1" in message
+        assert (
+            "entry 2 does not follow entry 1: an entry was inserted, removed or moved before it"
+        ) in verify_fails()
 
     def test_truncated_below_a_checkpoint(self, five, tmp_path):
         checkpoints = tmp_path / "checkpoints.jsonl"
@@ -209,8 +242,10 @@ class TamperTests:
         raw(f"DELETE FROM {TABLE} WHERE seq >= 4")
         # Without the checkpoint the shortened chain looks whole; with it, it does not.
         assert chain.verify().ok
+        result = chain.verify(integrity.read_checkpoints(checkpoints))
+        assert (result.ok, result.head_seq, result.first_bad_seq) == (False, 3, 4)
         message = verify_fails("--checkpoints", str(checkpoints))
-        assert "the chain ends at entry 3, but a checkpoint" in message
+        assert f"the chain ends at entry 3, but a checkpoint of {line['at']} recorded" in message
         assert "entry 5" in message
 
     def test_rewritten_below_a_checkpoint(self, five, tmp_path):
@@ -224,6 +259,8 @@ class TamperTests:
             [chain.entry_hash(values["prev_hash"], values, 5)],
         )
         assert chain.verify().ok
+        result = chain.verify(integrity.read_checkpoints(checkpoints))
+        assert (result.ok, result.head_seq, result.first_bad_seq) == (False, 5, 5)
         message = verify_fails("--checkpoints", str(checkpoints))
         assert "entry 5 differs from the checkpoint" in message
         assert "the chain was rewritten" in message
@@ -291,12 +328,16 @@ class TamperTests:
 
     def test_complete_entry_outside_the_chain(self, five):
         raw(f"UPDATE {TABLE} SET seq = NULL WHERE seq = 5")
-        assert "not in the chain" in verify_fails()
+        result = chain.verify()
+        assert (result.ok, result.first_bad_id) == (False, five[4].id)
+        status, said = verify_exit()
+        assert status == 1
+        assert f"entry id {five[4].id} is complete but not in the chain" in said
 
 
 class CheckpointTests:
     def test_appends_one_line_each_time(self, tmp_path):
-        path = tmp_path / "sub" / "checkpoints.jsonl"
+        path = tmp_path / "not" / "yet" / "checkpoints.jsonl"
         add_entry()
         call_command("audit_checkpoint", "--file", str(path), stderr=io.StringIO())
         add_entry()
@@ -309,6 +350,18 @@ class CheckpointTests:
         settings.AUDIT_CHECKPOINT_FILE = str(tmp_path / "cp.jsonl")
         call_command("audit_checkpoint", stderr=io.StringIO())
         assert json.loads((tmp_path / "cp.jsonl").read_text())["seq"] == 0
+
+    def test_lines_are_read_with_or_without_their_time(self, tmp_path):
+        path = tmp_path / "checkpoints.jsonl"
+        path.write_text(
+            '{"seq": 1, "hash": "a", "at": "2026-01-02T03:04:05+00:00"}\n'
+            "\n"
+            '{"seq": "2", "hash": "b"}\n'
+        )
+        assert integrity.read_checkpoints(path) == [
+            chain.Checkpointed(1, "a", "2026-01-02T03:04:05+00:00"),
+            chain.Checkpointed(2, "b", ""),
+        ]
 
     def test_a_garbled_checkpoint_file_is_reported(self, tmp_path):
         path = tmp_path / "bad.jsonl"
@@ -347,6 +400,21 @@ class RetentionTests:
         raw(f"UPDATE {TABLE} SET reason = 'x' WHERE seq = 4")
         assert "entry 4 was changed" in verify_fails("--checkpoints", str(checkpoints))
 
+    def test_a_checkpoint_after_the_anchor_is_still_compared(self, five, tmp_path):
+        checkpoints = tmp_path / "checkpoints.jsonl"
+        for seq in ("2", "3"):  # the anchor first, as the purge procedure writes them
+            checkpoint("--file", str(checkpoints), "--seq", seq)
+        anchor = AuditEntry.objects.get(seq=2).hash
+        raw(f"DELETE FROM {TABLE} WHERE seq <= 2")
+        # Entry 3 rewritten and the chain recomputed from the anchor: only entry 3's own
+        # checkpoint can tell.
+        raw(f"UPDATE {TABLE} SET reason = 'forged' WHERE seq = 3")
+        rechain(3, anchor)
+        assert chain.verify(integrity.read_checkpoints(checkpoints)).first_bad_seq == 3
+        status, said = verify_exit("--checkpoints", str(checkpoints))
+        assert status == 1
+        assert "entry 3 differs from the checkpoint" in said
+
     def test_anchor_must_exist(self, tmp_path):
         with pytest.raises(CommandError, match="no audit entry 7"):
             call_command("audit_checkpoint", "--seq", "7", stderr=io.StringIO())
@@ -356,3 +424,38 @@ def chain_status():  # type: ignore[no-untyped-def]
     from statusadmin.convoso.status import Status
 
     return Status(code="XFER", name="Transferred")
+
+
+class CanonicalFormTests:
+    """What an entry's hash covers, written out one fixed way. It can never change: entries
+    written by an earlier release must still verify under every later one."""
+
+    VALUES = {
+        "created_at": datetime.fromisoformat("2026-03-01T09:30:00.123456+02:00"),
+        "completed_at": datetime(2026, 3, 1, 7, 30, 1, tzinfo=UTC),
+        "actor_username": "sue", "remote_ip": "203.0.113.7", "user_agent": "Firefox/140",
+        "request_id": "req-1", "account": "sandbox", "action": "update", "status_code": "XFER",
+        "before": {"dnc": False, "name": "Transferred"}, "requested": {"dnc": True},
+        "after": {"dnc": True, "name": "Transferred"}, "changed_fields": ["dnc"],
+        "reason": "Opt-out — per request", "outcome": "succeeded", "error_code": None,
+        "error_message": "", "failure_kind": "", "note": "", "actor_user_id": 7,
+        "resolves_id": None,
+    }  # fmt: skip
+
+    def test_the_canonical_text_of_an_entry(self):
+        # Sorted keys, no spaces, text as written, times in UTC to the microsecond, the
+        # position in the chain, and the optional fields only when set.
+        assert chain.canonical(self.VALUES, 3) == (
+            '{"account":"sandbox","action":"update","actor_user_id":7,"actor_username":"sue",'
+            '"after":{"dnc":true,"name":"Transferred"},"before":{"dnc":false,"name":"Transferred"'
+            '},"changed_fields":["dnc"],"completed_at":"2026-03-01T07:30:01.000000+00:00",'
+            '"created_at":"2026-03-01T07:30:00.123456+00:00","error_code":null,'
+            '"error_message":"","failure_kind":"","note":"","outcome":"succeeded",'
+            '"reason":"Opt-out — per request","remote_ip":"203.0.113.7","request_id":"req-1",'
+            '"requested":{"dnc":true},"seq":3,"status_code":"XFER","user_agent":"Firefox/140"}'
+        )
+
+    def test_the_hash_of_an_entry(self):
+        assert chain.entry_hash(chain.GENESIS, self.VALUES, 3) == (
+            "5cf616ba8c56b8efda184977d3ed60776b25d6b71cbc30682244e05b23e67b3e"
+        )

@@ -137,6 +137,17 @@ class RequestShapeTests:
         assert result.after.color == "#ABCDEF"
         assert result.changed == ["color", "dnc"]  # display order
 
+    @pytest.mark.parametrize("empty", ["", "  ", None])
+    def test_an_empty_colour_leaves_convosos_colour_as_it_is(self, client, mocked, empty):
+        # Convoso can't clear a colour, so the result (and with it the audit log and the
+        # mirror) must say the colour stayed, and the update must send it unchanged.
+        mocked.post(url("search"), json={"data": [XFER_ITEM]})
+        mocked.post(url("update"), json=UPDATE_OK)
+        result = client.update("XFER", {"color": empty, "dnc": True})
+        assert form_of(mocked.calls[1])["hex_color"] == "6711D1"
+        assert result.after.color == "#6711D1"
+        assert result.changed == ["dnc"]
+
     def test_update_with_given_before_skips_the_read(self, client, mocked):
         mocked.post(url("update"), json=UPDATE_OK)
         before = parse_status(XFER_ITEM)
@@ -261,12 +272,18 @@ class DocumentedErrorTests:
         with pytest.raises(errors.DuplicateStatus) as exc:
             client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
         assert exc.value.field == "code"
-        assert "already exists" in exc.value.explanation
+        assert exc.value.explanation == errors.DUPLICATE_EXPLANATION
+        assert (exc.value.endpoint, exc.value.upstream_message) == (
+            "insert",
+            "Status code already exists",
+        )
 
     def test_status_not_found(self, client, mocked):
         mocked.post(url("update"), json={"success": False, "error": "Status not found"})
-        with pytest.raises(errors.StatusNotFound):
+        with pytest.raises(errors.StatusNotFound) as exc:
             client.call("update", {})
+        assert exc.value.explanation == errors.NOT_FOUND_EXPLANATION
+        assert (exc.value.endpoint, exc.value.upstream_message) == ("update", "Status not found")
 
     @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
     def test_invalid_token_text(self, client, mocked, endpoint):
@@ -275,12 +292,17 @@ class DocumentedErrorTests:
         with pytest.raises(errors.TokenRejected) as exc:
             client.call(endpoint, {})
         assert "CONVOSO_AUTH_TOKEN" in exc.value.explanation
+        assert (exc.value.endpoint, exc.value.upstream_message) == (
+            endpoint,
+            "Invalid authentication token",
+        )
 
     @pytest.mark.parametrize("status", [401, 403])
     def test_invalid_token_http_status(self, client, mocked, status):
         mocked.post(url("search"), status=status, body="Forbidden")
-        with pytest.raises(errors.TokenRejected):
+        with pytest.raises(errors.TokenRejected) as exc:
             client.search()
+        assert (exc.value.endpoint, exc.value.upstream_message) == ("search", f"HTTP {status}")
 
 
 # None of these is a code, though several pass str.isdigit() or int().
@@ -333,6 +355,12 @@ class ErrorCodeTests:
             client.call("update", {})
         assert exc.value.explanation == "Convoso refused the change and said: HTTP 404"
 
+    def test_a_400_with_convosos_error_is_a_refusal(self, client, mocked):
+        mocked.post(url("update"), status=400, json={"success": False, "error": "Bad request"})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
+        assert (exc.value.endpoint, exc.value.upstream_message) == ("update", "Bad request")
+
 
 class SuccessSpellingTests:
     """Convoso's booleans come as true/false, Y/N, 1/0 (convoso-api-notes.md); a "no" in any of
@@ -368,19 +396,29 @@ class SuccessSpellingTests:
 
 class FailureKindTests:
     @pytest.mark.parametrize(
-        ("raised", "kind"),
+        ("raised", "kind", "explanation"),
         [
-            (requests.ConnectTimeout(), "timeout"),
-            (refused(), "connection"),
+            (
+                requests.ConnectTimeout(),
+                "timeout",
+                "Convoso could not be reached in time, so nothing was changed. Try again shortly.",
+            ),
+            (
+                refused(),
+                "connection",
+                "Convoso could not be reached (the connection failed), so nothing was changed.",
+            ),
         ],
     )
     @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
-    def test_nothing_reached_convoso(self, client, mocked, raised, kind, endpoint):
+    def test_nothing_reached_convoso(self, client, mocked, raised, kind, explanation, endpoint):
         mocked.post(url(endpoint), body=raised)
         with pytest.raises(errors.ConvosoUnavailable) as exc:
             client.call(endpoint, {})
         assert exc.value.kind == kind
         assert exc.value.outcome == "failed"
+        assert exc.value.explanation == explanation
+        assert exc.value.endpoint == endpoint
 
     def test_a_connection_broken_after_sending_a_write_is_unknown(self, client, mocked):
         mocked.post(url("update"), body=dropped())
@@ -388,6 +426,7 @@ class FailureKindTests:
             client.call("update", {})
         assert (exc.value.kind, exc.value.outcome) == ("connection", "unknown")
         assert "may or may not" in exc.value.explanation
+        assert exc.value.endpoint == "update"
 
     def test_a_connection_broken_during_search_is_a_failure(self, client, mocked):
         mocked.post(url("search"), body=dropped())
@@ -401,6 +440,7 @@ class FailureKindTests:
             client.call("update", {})
         assert (exc.value.kind, exc.value.outcome) == ("timeout", "unknown")
         assert "may or may not" in exc.value.explanation
+        assert exc.value.endpoint == "update"
 
     def test_read_timeout_on_search_is_a_failure(self, client, mocked):
         mocked.post(url("search"), body=requests.ReadTimeout())
@@ -415,6 +455,7 @@ class FailureKindTests:
             client.search()
         assert exc.value.kind == "http_error"
         assert str(status) in exc.value.explanation
+        assert (exc.value.endpoint, exc.value.upstream_message) == ("search", f"HTTP {status}")
 
     @pytest.mark.parametrize("body", ["<html>Gateway</html>", "[1, 2]", '"text"', ""])
     def test_malformed_json(self, client, mocked, body):
@@ -422,6 +463,9 @@ class FailureKindTests:
         with pytest.raises(errors.ConvosoUnavailable) as exc:
             client.search()
         assert exc.value.kind == "malformed"
+        # A search changes nothing, so an unreadable reply to one can't have changed anything.
+        assert (exc.value.may_have_applied, exc.value.outcome) == (False, "failed")
+        assert exc.value.endpoint == "search"
 
     @pytest.mark.parametrize("body", ["[" * 100_000, '{"a":' * 50_000])
     @pytest.mark.parametrize("endpoint", ["search", "update"])
@@ -450,7 +494,7 @@ ELSEWHERE = "https://elsewhere.test/grab"
 
 
 class RedirectTests:
-    @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+    @pytest.mark.parametrize("status", [300, 301, 302, 303, 307, 308, 399])
     @pytest.mark.parametrize("endpoint", ["search", "insert", "update"])
     def test_a_redirect_is_an_error_and_is_not_followed(self, client, mocked, status, endpoint):
         mocked.post(url(endpoint), status=status, headers={"Location": ELSEWHERE})
@@ -465,8 +509,12 @@ class RedirectTests:
         assert exc.value.outcome == "failed"
         assert exc.value.upstream_message == f"HTTP {status}"
         assert f"redirect (HTTP {status})" in exc.value.explanation
-        assert "CONVOSO_API_URL" in exc.value.explanation
-        assert ELSEWHERE not in exc.value.explanation
+        assert exc.value.endpoint == endpoint
+        assert exc.value.explanation == (
+            f"Convoso answered with a redirect (HTTP {status}) instead of a reply. The dashboard "
+            "never follows redirects, so the API token was not sent anywhere else, and nothing "
+            "was changed. An administrator should check CONVOSO_API_URL."
+        )
 
     def test_a_redirected_insert_is_sent_once_and_nothing_else(self, client, mocked):
         mocked.post(url("insert"), status=307, headers={"Location": ELSEWHERE})
@@ -516,6 +564,7 @@ class SecretTests:
         assert record.convoso_endpoint == "search"
         assert record.convoso_outcome == "ok"
         assert record.convoso_http_status == 200
+        assert record.duration_ms >= 0
 
 
 # A token with characters that URL-encoding changes, so its encoded forms differ from it.
@@ -553,6 +602,14 @@ class TokenEchoTests:
             client.call("update", {})
         for form in [*forms_of(ODD_TOKEN), echoed]:
             assert form not in texts_of(exc.value)
+        assert exc.value.upstream_message == f"[{REMOVED}]"
+
+    def test_an_encoded_echo_goes_whole_when_the_token_is_a_prefix_of_it(self, mocked):
+        # URL-encoded, this token is itself followed by "25": the longest form must match first.
+        client = ConvosoClient(api_url=API, token="tok%25", backoff=0)
+        mocked.post(url("update"), json={"success": False, "error": f"[{quote('tok%25')}]"})
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call("update", {})
         assert exc.value.upstream_message == f"[{REMOVED}]"
 
     def test_a_documented_code_keeps_its_explanation_and_loses_the_token(self, client, mocked):
@@ -664,6 +721,33 @@ class RetryTests:
         with pytest.raises(errors.ConvosoUnavailable):
             client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
         assert len(mocked.calls) == 1
+
+
+class RetrySettingsTests:
+    """What the README promises for CONVOSO_CONNECT_TIMEOUT, _READ_TIMEOUT, _RETRIES and
+    _RETRY_BACKOFF; the behaviour itself is tested above and in test_client_socket.py."""
+
+    def test_the_defaults_are_the_documented_ones(self):
+        client = ConvosoClient(api_url=API, token=TOKEN)
+        assert client.timeout == (3.05, 10.0)
+        retry = client.session.get_adapter(url("search")).max_retries
+        assert (retry.total, retry.connect, retry.status, retry.backoff_factor) == (2, 2, 2, 0.25)
+
+    @pytest.mark.parametrize("endpoint", ["search", "update"])
+    def test_what_search_and_update_retry(self, endpoint):
+        client = ConvosoClient(api_url=API, token=TOKEN, retries=3, backoff=0.5)
+        retry = client.session.get_adapter(url(endpoint)).max_retries
+        assert (retry.total, retry.connect, retry.status, retry.backoff_factor) == (3, 3, 3, 0.5)
+        assert retry.status_forcelist == (429, 502, 503, 504)
+        assert retry.allowed_methods == frozenset({"POST"})
+        # A read timeout may come after the work was done; redirects are never followed.
+        assert (retry.read, retry.other, retry.redirect) == (False, 0, 0)
+        assert retry.respect_retry_after_header is True
+        assert retry.raise_on_status is False
+
+    def test_an_insert_is_never_retried(self):
+        client = ConvosoClient(api_url=API, token=TOKEN, retries=3)
+        assert client.session.get_adapter(url("insert")).max_retries.total == 0
 
 
 class WriteNeedsAYesTests:

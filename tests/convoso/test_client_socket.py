@@ -153,6 +153,24 @@ class RefusedConnectionTests:
         # urllib3 retries the first failure at once, then backs off exponentially: 0.1 * 2**1.
         assert sleeps == [0.2]
 
+    def test_an_insert_tries_to_connect_once(self, scripted, sleeps, monkeypatch):
+        # Not even a refused connection is retried: the insert's own adapter has no retries.
+        server = scripted([(200, {}, b'{"success": true}')])
+        attempts: list[object] = []
+
+        def refuse(address, *args, **kwargs):  # type: ignore[no-untyped-def]
+            attempts.append(address)
+            raise ConnectionRefusedError(111, "Connection refused")
+
+        monkeypatch.setattr(urllib3.connection.connection, "create_connection", refuse)
+        client = ConvosoClient(api_url=server.url, token="t", backoff=0)
+        with pytest.raises(errors.ConvosoUnavailable) as exc:
+            client.insert(code="SALE", name="Sale", flags={})
+        assert (exc.value.kind, exc.value.outcome) == ("connection", "failed")
+        assert len(attempts) == 1
+        assert server.paths == []
+        assert sleeps == []
+
     def test_nothing_listening_is_a_connection_failure(self):
         with socket.socket() as probe:  # find a free port, then leave it closed
             probe.bind(("127.0.0.1", 0))

@@ -57,13 +57,18 @@ class ReasonTests:
     def test_accepted_and_cleaned(self, given_text, kept):
         assert clean_reason(given_text) == kept
 
-    def test_messages_say_what_is_wrong(self):
-        with pytest.raises(InvalidInput, match="why DNC is being changed"):
-            clean_reason("\u200b")
-        with pytest.raises(InvalidInput, match="at least 3 letters or digits"):
-            clean_reason("..")
-        with pytest.raises(InvalidInput, match=f"under {REASON_MAX_LENGTH} characters"):
-            clean_reason("x" * (REASON_MAX_LENGTH + 1))
+    @pytest.mark.parametrize(
+        ("reason", "message"),
+        [
+            ("\u200b", "why DNC is being changed"),
+            ("..", "at least 3 letters or digits"),
+            ("x" * (REASON_MAX_LENGTH + 1), f"under {REASON_MAX_LENGTH} characters"),
+        ],
+    )
+    def test_messages_say_what_is_wrong(self, reason, message):
+        with pytest.raises(InvalidInput, match=message) as exc:
+            clean_reason(reason)
+        assert exc.value.field == "reason"
 
     def test_the_limit_is_on_what_is_kept(self):
         padded = "\u200b" * 600 + "Opt-out request"

@@ -35,6 +35,7 @@ class NameTests:
     def test_control_characters_are_refused(self, raw):
         with pytest.raises(InvalidInput) as exc:
             clean_name(raw)
+        assert exc.value.field == "name"
         assert "control characters" in exc.value.message
 
     def test_other_unicode_is_fine(self):
@@ -45,6 +46,7 @@ class NameTests:
         with pytest.raises(InvalidInput) as exc:
             clean_name(raw)
         assert exc.value.field == "name"
+        assert exc.value.message == "Give the status a name."
 
 
 class FlagTests:
@@ -79,10 +81,15 @@ class ColourTests:
         with pytest.raises(InvalidInput) as exc:
             clean_color(raw)
         assert exc.value.field == "color"
+        assert "six hexadecimal digits" in exc.value.message
 
     @pytest.mark.parametrize("raw", ["red;background:url(x)", "#fff", 0xFFFFFF, ["#000000"]])
     def test_safe_colour_never_raises_and_drops_anything_else(self, raw):
         assert safe_color(raw) is None
+
+    @pytest.mark.parametrize(("raw", "clean"), [("#6711d1", "#6711D1"), ("00AA00", "#00AA00")])
+    def test_safe_colour_keeps_a_valid_colour(self, raw, clean):
+        assert safe_color(raw) == clean
 
 
 class ChangesTests:
@@ -92,6 +99,15 @@ class ChangesTests:
             "name": "X",
             "color": "#ABCDEF",
         }
+
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [({"name": " "}, "name"), ({"color": "red"}, "color"), ({"final": "maybe"}, "final")],
+    )
+    def test_an_invalid_change_names_its_field(self, changes, field):
+        with pytest.raises(InvalidInput) as exc:
+            clean_changes({"dnc": "Y", **changes})
+        assert exc.value.field == field
 
     def test_code_and_unknown_fields_cannot_be_changed(self):
         for field in ("code", "status", "custom", "workflow"):

@@ -131,6 +131,9 @@ class DriftTests:
         SandboxStatus.objects.filter(code="HOT").update(final=True)  # Convoso already applied it
         sync()
         assert external() == []
+        # The writer records what Convoso holds once its write is done; until then the row
+        # stays as it was.
+        assert MirrorStatus.objects.get(code="HOT").final is False
 
     def test_a_catalogue_older_than_the_mirror_row_is_not_drift(self, supervisor, monkeypatch):
         """A refresh read Convoso, then a dashboard write landed, then the refresh compared."""

@@ -29,6 +29,12 @@ class VersionTests:
         assert changed_since(version, later) == {"dnc", "color", "name"}
         assert changed_since(status_version(later), shown) == {"dnc", "color", "name"}
 
+    def test_a_status_without_a_colour(self, db):
+        shown = replace(get_client().get("XFER"), color=None)
+        version = status_version(shown)
+        assert changed_since(version, shown) == set()
+        assert changed_since(version, replace(shown, color="#00AA00")) == {"color"}
+
     @pytest.mark.parametrize(
         "version", ["", "x", "NYYNNYN6711D1", "nyynnyn6711d1ce48c5a0", "ğ" * 21]
     )
@@ -50,6 +56,24 @@ class VersionTests:
             expected_version=status_version(shown),
         )  # fmt: skip
         assert (result.changed, result.stale) == ([], True)
+
+
+class LockKeyTests:
+    """PostgreSQL's advisory locks are named by two 32-bit integers (locks._key gives the
+    second)."""
+
+    def test_a_status_has_the_same_key_in_every_process_and_every_release(self):
+        # Not hash(), which differs per process; and fixed, so that during a rolling deploy an
+        # old and a new worker still keep each other out.
+        assert locks._key("sandbox", "XFER") == -705066633
+        assert locks._key("sandbox", "HOT") == 1761636186
+        assert locks._key("0123456789abcdef", "XFER") == 372428223
+
+    def test_keys_fit_an_integer_and_tell_statuses_apart(self):
+        keys = {locks._key(account, f"C{n}") for account in ("a", "b") for n in range(500)}
+        assert len(keys) == 1000
+        assert all(-(2**31) <= key < 2**31 for key in keys)
+        assert min(keys) < 0 < max(keys)
 
 
 class LockTests:

@@ -12,7 +12,7 @@ from statusadmin.convoso.models import SandboxStatus
 from statusadmin.statuses import mirror
 from statusadmin.statuses.models import MirrorStatus, MirrorSync
 from tests.factories import mirrored
-from tests.helpers import age_mirror, refused
+from tests.helpers import age_mirror, refused, status_item
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +72,26 @@ class MirrorRefreshTests:
         assert "could not be reached" in sync.last_error
         assert sync.lease_until is None
         assert MirrorStatus.objects.filter(account=get_client().account).count() == 2
+
+    def test_a_good_refresh_clears_the_last_error(self, real_convoso):
+        real_convoso.mock.post(real_convoso.url("search"), body=refused())
+        assert "could not be reached" in mirror.mirror_refresh().last_error
+        real_convoso.mock.remove("POST", real_convoso.url("search"))
+        real_convoso.serve_catalogue()
+        sync = mirror.mirror_refresh(force=True)
+        assert (sync.last_error, sync.lease_until) == ("", None)
+        assert mirrored("XFER", get_client().account).name == "Transferred"
+
+    def test_a_row_holds_what_its_columns_can(self, real_convoso):
+        item = status_item("LONG", "Long workflow")
+        item.update(hex_color="", workflow_disposition_event_option="w" * 300)
+        real_convoso.catalogue.append(item)
+        real_convoso.serve_catalogue()
+        mirror.mirror_refresh()
+        row = mirrored("LONG", get_client().account)
+        # No colour is an empty column; PostgreSQL refuses a workflow over 255 characters.
+        assert (row.color, row.workflow) == ("", "w" * 255)
+        assert row.to_status().color is None
 
     def test_after_a_failure_the_next_try_waits(self, real_convoso):
         real_convoso.mock.post(real_convoso.url("search"), body=refused())

@@ -7,6 +7,7 @@ entry, chained and linked to it, records what a later read of Convoso showed.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -15,8 +16,9 @@ from django.utils import timezone
 
 from statusadmin.audit.models import Action, AuditEntry, Outcome
 from statusadmin.audit.selectors import Filters, entry_page
-from statusadmin.audit.services import IN_FLIGHT_WINDOW, begin
+from statusadmin.audit.services import IN_FLIGHT_WINDOW, begin, finish_with_error, record_resolution
 from statusadmin.convoso import errors
+from statusadmin.convoso.status import Status
 from statusadmin.statuses import mirror, services
 from statusadmin.statuses.models import MirrorStatus
 from tests.helpers import status_item
@@ -50,6 +52,7 @@ class UpdateTests:
             actor=supervisor, code="XFER", changes={"dnc": "Y"}, reason="Opt-outs"
         )
         assert (result.resolved, result.changed, result.status.dnc) == (True, ["dnc"], True)
+        assert (result.before.dnc, result.stale) == (False, False)
         attempt, resolution = entries()
         assert (attempt.outcome, attempt.failure_kind) == (Outcome.UNKNOWN, "timeout")
         assert (resolution.action, resolution.outcome) == (Action.RESOLVE, Outcome.SUCCEEDED)
@@ -74,6 +77,37 @@ class UpdateTests:
         assert attempt.outcome == Outcome.UNKNOWN
         assert (resolution.outcome, resolution.changed_fields) == (Outcome.FAILED, [])
         assert resolution.resolves == attempt
+
+    def test_the_check_is_one_quick_read(self, supervisor, real_convoso, monkeypatch):
+        # The person is waiting: short timeouts and no retries; the next refresh can wait.
+        built: list[dict[str, object]] = []
+        real_build = services.build_client
+
+        def build_client(**kwargs):  # type: ignore[no-untyped-def]
+            built.append(kwargs)
+            return real_build(**kwargs)
+
+        monkeypatch.setattr(services, "build_client", build_client)
+        real_convoso.serve_catalogue()
+        real_convoso.mock.post(real_convoso.url("update"), body=requests.ReadTimeout())
+        with pytest.raises(errors.ConvosoUnavailable):
+            services.status_update(actor=supervisor, code="XFER", changes={"final": "Y"})
+        connect, read = services.RESOLVE_TIMEOUTS
+        assert built == [{"connect_timeout": connect, "read_timeout": read, "retries": 0}]
+
+    def test_a_status_gone_when_checked_leaves_the_mirror(self, supervisor, real_convoso):
+        real_convoso.serve_catalogue()
+        mirror.mirror_refresh()
+
+        def reply(request):  # type: ignore[no-untyped-def]
+            real_convoso.catalogue.pop(0)  # XFER is removed in Convoso as the reply is lost
+            raise requests.ReadTimeout("read timed out")
+
+        real_convoso.mock.add_callback("POST", real_convoso.url("update"), callback=reply)
+        with pytest.raises(errors.ConvosoUnavailable, match="safe to try again"):
+            services.status_update(actor=supervisor, code="XFER", changes={"final": "Y"})
+        assert not MirrorStatus.objects.filter(code="XFER").exists()
+        assert MirrorStatus.objects.filter(code="COMP").exists()
 
     def test_unreachable_afterwards_is_left_to_the_next_refresh(self, supervisor, real_convoso):
         real_convoso.mock.post(
@@ -203,8 +237,6 @@ class InterruptedTests:
     def test_only_attempts_finished_before_the_catalogue_was_read_are_judged(
         self, supervisor, real_convoso
     ):
-        from statusadmin.audit.services import finish_with_error
-
         real_convoso.serve_catalogue()
         mirror.mirror_refresh(force=True)
         client = services.get_client()
@@ -222,3 +254,38 @@ class InterruptedTests:
         assert resolutions.count() == 0
         mirror.mirror_refresh(force=True)
         assert resolutions.count() == 1
+
+
+class ResolutionEntryTests:
+    """The entry audit.record_resolution writes for an attempt whose reply was lost."""
+
+    XFER = Status(code="XFER", name="Transferred", reached=True, custom=True)
+
+    def lost(self, supervisor, requested):  # type: ignore[no-untyped-def]
+        attempt = begin(
+            actor=supervisor, origin=None, action=Action.UPDATE, code="XFER",
+            account="sandbox", requested=requested,
+        )  # fmt: skip
+        lost = errors.ConvosoUnavailable("lost", kind="timeout", may_have_applied=True)
+        return finish_with_error(attempt, lost, before=self.XFER)
+
+    def test_made_in_the_name_of_who_asked(self, supervisor):
+        attempt = self.lost(supervisor, {"final": True, "reached": True})
+        resolution = record_resolution(attempt, replace(self.XFER, final=True))
+        # Reached was on already: the attempt changed only Final.
+        assert (resolution.outcome, resolution.changed_fields) == (Outcome.SUCCEEDED, ["final"])
+        assert (resolution.actor, resolution.actor_user_id, resolution.actor_username) == (
+            supervisor, supervisor.pk, "sue",
+        )  # fmt: skip
+        assert resolution.completed_at == resolution.created_at
+        assert resolution.after["final"] is True
+
+    def test_not_made(self, supervisor):
+        attempt = self.lost(supervisor, {"final": True})
+        resolution = record_resolution(attempt, self.XFER)
+        assert (resolution.outcome, resolution.changed_fields) == (Outcome.FAILED, [])
+        assert re.fullmatch(
+            rf"Convoso's reply to entry {attempt.seq} was lost; a read of Convoso at "
+            r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC shows the change was not made\.",
+            resolution.note,
+        )

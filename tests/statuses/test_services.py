@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from dataclasses import replace
 
+import pytest
+import requests
+
+from statusadmin.audit.models import AuditEntry
 from statusadmin.convoso import errors
+from statusadmin.convoso.client import parse_status
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.models import SandboxStatus
+from statusadmin.convoso.status import EDITABLE_FIELDS
 from statusadmin.convoso.validation import InvalidInput
 from statusadmin.statuses import mirror, services
 from statusadmin.statuses.models import MirrorStatus
 from statusadmin.statuses.selectors import status_version
 from tests.factories import mirrored
+from tests.helpers import status_item
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +35,8 @@ class UpdateTests:
         assert SandboxStatus.objects.get(code="XFER").callback is True
         row = mirrored("XFER")
         assert (row.callback, row.color) == (True, "#112233")
+        assert result.status == row.to_status()
+        assert (result.stale, result.resolved) == (False, False)
 
     def test_dnc_needs_a_reason_and_nothing_is_sent_without_one(self, supervisor, monkeypatch):
         sent: list[object] = []
@@ -115,6 +125,29 @@ class UpdateTests:
             services.status_update(actor=supervisor, code="HOT", changes={"final": "Y"})
         assert not MirrorStatus.objects.filter(code="HOT").exists()
 
+    def test_every_remark_goes_in_the_audit_note(self, supervisor, real_convoso):
+        """The page showed another name, and Convoso can't be read back after the update."""
+        xfer = status_item("XFER", "Transferred", reached="Y")
+        searches: list[object] = []
+
+        def search(request):  # type: ignore[no-untyped-def]
+            searches.append(request)
+            if len(searches) > 1:
+                raise requests.ConnectTimeout("the read-back")
+            return 200, {}, json.dumps({"data": [xfer]})
+
+        real_convoso.mock.add_callback("POST", real_convoso.url("search"), callback=search)
+        real_convoso.mock.post(real_convoso.url("update"), json={"success": True})
+        shown = status_version(replace(parse_status(xfer), name="What the page showed"))
+        result = services.status_update(
+            actor=supervisor, code="XFER", changes={"final": "Y"}, expected_version=shown
+        )
+        assert (result.stale, result.status.final) == (True, True)
+        assert AuditEntry.objects.get().note == (
+            "The status had changed since the page was loaded. Convoso accepted the change "
+            "but could not be read back; 'after' is what was sent."
+        )
+
     def test_change_since_the_page_loaded_is_reported(self, supervisor):
         mirror.mirror_refresh()
         loaded = mirrored("XFER").to_status()
@@ -145,6 +178,8 @@ class CreateTests:
             actor=supervisor, code="vip1", name="VIP", color="#abcdef", flags={"success": True}
         )
         assert result.status.code == "VIP1"
+        assert (result.before, result.changed) == (None, list(EDITABLE_FIELDS))
+        assert (result.stale, result.resolved) == (False, False)
         assert SandboxStatus.objects.get(code="VIP1").success is True
         assert mirrored("VIP1").name == "VIP"
 

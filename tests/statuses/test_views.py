@@ -659,3 +659,13 @@ def test_a_nul_in_the_search_is_ignored(supervisor_client):
     page = html(response)
     assert 'id="row-XFER"' in page
     assert 'id="row-COMP"' not in page  # the query was cleaned, not thrown away
+
+
+def test_a_nul_in_the_query_of_a_refresh_is_ignored(supervisor_client):
+    """Found by the property tests on PostgreSQL: the refresh searched with the NUL in."""
+    seed()
+    response = supervisor_client.post("/refresh/", {"q": "xf\x00er"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    page = html(response)
+    assert 'id="row-XFER"' in page
+    assert 'id="row-COMP"' not in page
