@@ -185,6 +185,31 @@ def retrying_adapter(retries: int, backoff: float) -> HTTPAdapter:
     return HTTPAdapter(max_retries=retry)
 
 
+class _InsertRetry(_CappedRetry):
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        # urllib3 would also repeat a 413 or 503 that carries Retry-After: not an insert.
+        return status_code == 429 and super().is_retry(method, status_code, has_retry_after)
+
+
+def insert_adapter(retries: int, backoff: float) -> HTTPAdapter:
+    """Adapter for insert: retried only on 429 Too Many Requests (honouring Retry-After), the
+    one answer that says the request was not carried out."""
+    retry = _InsertRetry(
+        total=retries,
+        connect=0,
+        read=False,
+        status=retries,
+        other=0,
+        redirect=0,
+        backoff_factor=backoff,
+        status_forcelist=(429,),
+        allowed_methods=frozenset({"POST"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    return HTTPAdapter(max_retries=retry)
+
+
 class ConvosoClient:
     """Search, insert and update lead statuses.
 
@@ -216,8 +241,9 @@ class ConvosoClient:
         else:
             self.session.mount(self.api_url + "/", retrying_adapter(retries, backoff))
             # An insert is not idempotent: a repeat after a lost reply could create it twice,
-            # so it gets no retries at all (requests picks the longest matching prefix).
-            self.session.mount(self.api_url + "/status/insert", HTTPAdapter(max_retries=0))
+            # so it is repeated only after a 429, which says it was not carried out
+            # (requests picks the longest matching prefix).
+            self.session.mount(self.api_url + "/status/insert", insert_adapter(retries, backoff))
 
     def __repr__(self) -> str:
         # Never show the token, even in a debugger or a traceback's locals.

@@ -714,13 +714,20 @@ class RetryTests:
             client.search()
         assert len(mocked.calls) == 1
 
-    @pytest.mark.parametrize("status", [429, 502, 503, 504])
+    @pytest.mark.parametrize("status", [500, 502, 503, 504])
     def test_insert_is_never_retried(self, client, mocked, status):
         mocked.post(url("insert"), status=status, body="busy")
         mocked.post(url("insert"), json=INSERT_OK)
         with pytest.raises(errors.ConvosoUnavailable):
             client.insert(code="SALE", name="Sale", flags=ALL_FLAGS)
         assert len(mocked.calls) == 1
+
+    def test_an_insert_refused_with_429_is_sent_again(self, client, mocked):
+        # 429 says the request was not carried out: sending it again can't create it twice.
+        mocked.post(url("insert"), status=429, headers={"Retry-After": "0"}, body="slow down")
+        mocked.post(url("insert"), json=INSERT_OK)
+        assert client.insert(code="SALE", name="Sale", flags=ALL_FLAGS).code == "SALE"
+        assert len(mocked.calls) == 2
 
 
 class RetrySettingsTests:
@@ -745,9 +752,12 @@ class RetrySettingsTests:
         assert retry.respect_retry_after_header is True
         assert retry.raise_on_status is False
 
-    def test_an_insert_is_never_retried(self):
+    def test_an_insert_is_retried_only_after_a_429(self):
         client = ConvosoClient(api_url=API, token=TOKEN, retries=3)
-        assert client.session.get_adapter(url("insert")).max_retries.total == 0
+        retry = client.session.get_adapter(url("insert")).max_retries
+        assert (retry.total, retry.connect, retry.read, retry.other) == (3, 0, False, 0)
+        assert tuple(retry.status_forcelist) == (429,)
+        assert retry.respect_retry_after_header is True
 
 
 class WriteNeedsAYesTests:

@@ -124,8 +124,16 @@ class RetryAfterTests:
         client.search()
         assert sleeps == [MAX_RETRY_AFTER_SECONDS]
 
-    def test_insert_ignores_retry_after_and_fails_at_once(self, scripted, sleeps):
-        server = scripted([(429, {"Retry-After": "1"}, b"")])
+    def test_an_insert_refused_with_429_waits_as_told_then_is_sent_again(self, scripted, sleeps):
+        insert_ok = b'{"success": true, "code": 200, "data": {"new": "1", "status": "SALE"}}'
+        server = scripted([(429, {"Retry-After": "1"}, b""), (200, {}, insert_ok)])
+        client = ConvosoClient(api_url=server.url, token="t", backoff=0)
+        assert client.insert(code="SALE", name="Sale", flags={}).code == "SALE"
+        assert server.paths == ["/v1/status/insert", "/v1/status/insert"]
+        assert sleeps == [1.0]
+
+    def test_an_insert_that_fails_otherwise_is_not_sent_again(self, scripted, sleeps):
+        server = scripted([(503, {"Retry-After": "1"}, b"")])
         client = ConvosoClient(api_url=server.url, token="t", backoff=0)
         with pytest.raises(errors.ConvosoUnavailable):
             client.insert(code="SALE", name="Sale", flags={})
