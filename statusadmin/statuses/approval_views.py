@@ -25,7 +25,7 @@ from statusadmin.htmx import HtmxHttpRequest, wants_partial
 from statusadmin.request_context import origin_from_request
 
 from . import approvals, mirror, selectors
-from .models import ChangeRequest
+from .models import ChangeRequest, ChangeSet
 from .views import current_row, row_response
 
 
@@ -65,7 +65,10 @@ def _list(request: HtmxHttpRequest, **focus: object) -> HttpResponse:
     cards = [
         _card(r, request.user.pk, **(focus if focus.get("pk") == r.pk else {})) for r in waiting
     ]
-    return render(request, "statuses/approvals.html", {"cards": cards})
+    change_sets = ChangeSet.objects.filter(
+        state=ChangeSet.State.AWAITING_APPROVAL, account=get_client().account
+    )
+    return render(request, "statuses/approvals.html", {"cards": cards, "change_sets": change_sets})
 
 
 @require_GET

@@ -36,7 +36,7 @@ from statusadmin.convoso.validation import (
 
 from . import notifications, services
 from .mirror import mirror_store
-from .models import ChangeRequest, MirrorStatus
+from .models import ChangeRequest, ChangeSet, MirrorStatus
 from .selectors import status_version
 
 State = ChangeRequest.State
@@ -352,4 +352,7 @@ def pending_for(account: str) -> dict[str, ChangeRequest]:
 
 
 def waiting_count() -> int:
-    return ChangeRequest.objects.filter(state=State.PENDING, expires_at__gt=timezone.now()).count()
+    """Requests and change sets waiting for a second person (for the navigation)."""
+    requests = ChangeRequest.objects.filter(state=State.PENDING, expires_at__gt=timezone.now())
+    sets = ChangeSet.objects.filter(state=ChangeSet.State.AWAITING_APPROVAL)
+    return requests.count() + sets.count()

@@ -297,3 +297,22 @@ def test_a_busy_status_waits_for_a_later_round_instead_of_failing(supervisor, se
     assert plan.state == "queued"
     assert changesets.run(plan.pk) == "2 done, 0 failed"
     assert SandboxStatus.objects.get(code="XFER").final is True
+
+
+@pytest.mark.django_db
+def test_approvers_find_a_change_set_that_waits_for_them(supervisor, approver_user):
+    from django.test import Client
+
+    seed()
+    plan = changesets.plan_bulk(
+        actor=supervisor, codes=["XFER"], changes={"dnc": True}, title="DNC on for 1 statuses"
+    )
+    changesets.apply(change_set_id=plan.pk, actor=supervisor, reason="Opt-out campaign")
+    browser = Client()
+    browser.force_login(approver_user)
+    page = browser.get("/approvals/").content.decode()
+    assert "Change set: DNC on for 1 statuses" in page
+    assert f'href="/changes/{plan.pk}/"' in page
+    assert '<span class="nav-count" aria-label="1 waiting">1</span>' in page
+    plan_page = browser.get(f"/changes/{plan.pk}/").content.decode()
+    assert "Approve and apply" in plan_page
