@@ -127,8 +127,7 @@ def _context(request: HtmxHttpRequest, change_set: ChangeSet, **extra: object) -
         "live": change_set.state in (ChangeSet.State.QUEUED, ChangeSet.State.RUNNING),
         "can_approve": request.user.has_perm(APPROVE_CHANGES)
         and change_set.created_by_id != request.user.pk,
-        "needs_reason": change_set.needs_approval
-        or any("dnc" in i.changes for i in shown if i.plan != ChangeSetItem.Plan.INVALID),
+        "needs_reason": changesets.needs_reason(change_set),
         **extra,
     }
 

@@ -173,6 +173,18 @@ def _gated_fields(item: ChangeSetItem) -> set[str]:
     return set(services.needs_approval(item.changes, creating=creating))
 
 
+def needs_reason(change_set: ChangeSet) -> bool:
+    """A reason is asked for as for a single change: when DNC changes (or a new status has it
+    on), and whenever a second person must approve."""
+    if change_set.needs_approval:
+        return True
+    writes = change_set.items.filter(plan__in=[Plan.CREATE, Plan.UPDATE])
+    return any(
+        "dnc" in (set(i.changes) if i.plan == Plan.UPDATE else {f for f in FLAGS if i.changes[f]})
+        for i in writes
+    )
+
+
 def counts(change_set: ChangeSet) -> dict[str, int]:
     """How many items of each plan and of each state."""
     result = {key: 0 for key in (*Plan.values, *ItemState.values)}
@@ -194,8 +206,7 @@ def apply(
         raise ChangeSetError("Only the person who planned this change set can apply it.")
     if change_set.state != SetState.PLANNED:
         raise ChangeSetError(f"This change set is already {change_set.get_state_display()}.")
-    touches_dnc = change_set.items.filter(changes__has_key="dnc").exists()
-    reason = services.checked_reason(reason, required=change_set.needs_approval or touches_dnc)
+    reason = services.checked_reason(reason, required=needs_reason(change_set))
     ChangeSet.objects.filter(pk=change_set.pk).update(reason=reason)
     if change_set.needs_approval:
         with transaction.atomic():

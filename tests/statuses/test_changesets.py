@@ -81,6 +81,14 @@ class PlanTests:
         assert body.decode().splitlines()[1].startswith("XFER,Transferred to Closer,#6711D1")
         assert len(body.decode().splitlines()) == 2
 
+    def test_a_reason_is_asked_only_when_dnc_changes(self, supervisor, no_approvals):
+        quiet = (HEADER + "NEW1,New,,N,N,N,N,N,N,N,,N\n").encode()
+        loud = (HEADER + "NEW2,New,,N,N,N,Y,N,N,N,,N\n").encode()
+        assert not changesets.needs_reason(changesets.plan_import(actor=supervisor, data=quiet,
+                                                                  filename="a.csv"))  # fmt: skip
+        assert changesets.needs_reason(changesets.plan_import(actor=supervisor, data=loud,
+                                                              filename="b.csv"))  # fmt: skip
+
     def test_a_bulk_edit(self, supervisor):
         plan = changesets.plan_bulk(
             actor=supervisor, codes=["XFER", "LVM", "COMP", "NOPE"], changes={"voicemail": True},
