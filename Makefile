@@ -68,7 +68,7 @@ docker-check: setup
 	scripts/docker-smoke
 
 BENCH_SCALE ?= small
-# A comma-separated subset: search, audit, export, verify, edit, throughput (default: all).
+# A comma-separated subset: search, audit, export, verify, edit, import, throughput (default: all).
 BENCH_ONLY ?=
 # Builds the data once (BENCH_DATABASE_URL, PostgreSQL), measures, prints one table.
 bench: setup
