@@ -38,9 +38,10 @@ demo: migrate
 	$(PY) manage.py audit_checkpoint
 
 # The worker (change sets, recurring jobs) runs beside the web server; both stop together.
+# `kill 0` reaches the whole process group: Ctrl+C (or the server ending) stops both.
 run: demo
-	@$(PY) manage.py worker & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
+	$(PY) manage.py worker & \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 browser:
