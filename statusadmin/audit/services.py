@@ -76,6 +76,20 @@ def status_snapshot(status: Status | None) -> dict[str, Any] | None:
     return None if status is None else dataclasses.asdict(status)
 
 
+def _who_and_where(actor: AbstractBaseUser | None, origin: Origin | None) -> dict[str, Any]:
+    """The person (None: the dashboard itself) and where the request came from, as every entry
+    records them."""
+    origin = origin or Origin()
+    return {
+        "actor": actor if actor is not None and actor.pk else None,
+        "actor_user_id": actor.pk if actor is not None else None,
+        "actor_username": _clean_text(actor.get_username(), 150) if actor else DASHBOARD_ACTOR,
+        "remote_ip": _clean_ip(origin.ip),
+        "user_agent": _clean_text(origin.user_agent, 512),
+        "request_id": _clean_text(origin.request_id, 64),
+    }
+
+
 def begin(
     *,
     actor: AbstractBaseUser,
@@ -95,15 +109,9 @@ def begin(
 
     If the process dies before ``finish``, the pending entry stays visible: never silence.
     """
-    origin = origin or Origin()
     return AuditEntry.objects.create(
         created_at=timezone.now(),
-        actor=actor if actor.pk else None,
-        actor_user_id=actor.pk,
-        actor_username=_clean_text(actor.get_username(), 150),
-        remote_ip=_clean_ip(origin.ip),
-        user_agent=_clean_text(origin.user_agent, 512),
-        request_id=_clean_text(origin.request_id, 64),
+        **_who_and_where(actor, origin),
         account=account,
         action=action,
         status_code=_clean_text(code, 64),
@@ -268,16 +276,10 @@ def record_step(
     """A step of the four-eyes workflow (a request or a decision), complete at once: nothing
     was sent to Convoso. ``actor`` None is the dashboard itself (an expiry)."""
     now = timezone.now()
-    origin = origin or Origin()
     return chain.append(
         created_at=now,
         completed_at=now,
-        actor=actor if actor is not None and actor.pk else None,
-        actor_user_id=actor.pk if actor is not None else None,
-        actor_username=_clean_text(actor.get_username(), 150) if actor else DASHBOARD_ACTOR,
-        remote_ip=_clean_ip(origin.ip),
-        user_agent=_clean_text(origin.user_agent, 512),
-        request_id=_clean_text(origin.request_id, 64),
+        **_who_and_where(actor, origin),
         account=account,
         action=action,
         status_code=_clean_text(code, 64),

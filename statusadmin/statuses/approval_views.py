@@ -24,7 +24,7 @@ from statusadmin.convoso.validation import InvalidInput
 from statusadmin.htmx import HtmxHttpRequest, wants_partial
 from statusadmin.request_context import origin_from_request
 
-from . import approvals, mirror, selectors
+from . import approvals, mirror, selectors, services
 from .models import ChangeRequest, ChangeSet
 from .views import current_row, row_response
 
@@ -91,8 +91,7 @@ def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except approvals.StaleApproval as exc:
         return _list(request, pk=pk, error=exc.explanation, confirm=exc.version)
     except (approvals.ApprovalError, NotSent, errors.ConvosoError, InvalidInput) as exc:
-        text = getattr(exc, "explanation", None) or getattr(exc, "message", str(exc))
-        return _list(request, pk=pk, error=text)
+        return _list(request, pk=pk, error=services.explain(exc))
     messages.success(request, f"Approved: {result.status.code} was changed in Convoso.")
     return redirect("statuses:approvals")
 

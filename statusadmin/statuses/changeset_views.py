@@ -17,7 +17,7 @@ from statusadmin.convoso.validation import InvalidInput, clean_color
 from statusadmin.htmx import HtmxHttpRequest, wants_partial
 from statusadmin.request_context import origin_from_request
 
-from . import catalogue, changesets, mirror
+from . import catalogue, changesets, mirror, services
 from .forms import ImportForm
 from .models import ChangeSet, ChangeSetItem, MirrorStatus
 from .views import search_query
@@ -132,6 +132,11 @@ def _context(request: HtmxHttpRequest, change_set: ChangeSet, **extra: object) -
     }
 
 
+def _with_error(request: HtmxHttpRequest, change_set: ChangeSet, exc: Exception) -> HttpResponse:
+    context = _context(request, change_set, error=services.explain(exc))
+    return render(request, "statuses/change_set.html", context)
+
+
 @require_POST
 @permission_required(EDIT_STATUSES, raise_exception=True)
 def apply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -144,10 +149,7 @@ def apply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             origin=origin_from_request(request),
         )
     except (changesets.ChangeSetError, InvalidInput) as exc:
-        error = getattr(exc, "explanation", None) or getattr(exc, "message", "")
-        return render(
-            request, "statuses/change_set.html", _context(request, change_set, error=error)
-        )
+        return _with_error(request, change_set, exc)
     return redirect("statuses:change_set", pk)
 
 
@@ -177,9 +179,6 @@ def decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             origin=origin_from_request(request),
         )
     except (changesets.ChangeSetError, InvalidInput) as exc:
-        error = getattr(exc, "explanation", None) or getattr(exc, "message", "")
-        return render(
-            request, "statuses/change_set.html", _context(request, change_set, error=error)
-        )
+        return _with_error(request, change_set, exc)
     messages.success(request, "Approved: it is being applied." if approve else "Rejected.")
     return redirect("statuses:change_set", pk)

@@ -91,6 +91,11 @@ def _describe(field_name: str, status: Status) -> str:
     return f"name “{value}”"
 
 
+def explain(exc: Exception) -> str:
+    """What went wrong, in the plain words each kind of refusal or failure carries."""
+    return getattr(exc, "explanation", None) or getattr(exc, "message", None) or str(exc)
+
+
 def checked_reason(reason: str, *, required: bool) -> str:
     """The reason as it will be stored: validation.clean_reason's rule whenever one is needed
     (a DNC change or a new status with DNC on) or given."""

@@ -362,6 +362,6 @@ def revert(request: HtmxHttpRequest, code: str, pk: int) -> HttpResponse:
             approvals.request_update(**asked)  # type: ignore[arg-type]
             messages.success(request, f"Restoring {code} waits for a second person's approval.")
     except (InvalidInput, errors.ConvosoError, NotSent, approvals.ApprovalError) as exc:
-        context["error"] = getattr(exc, "explanation", None) or getattr(exc, "message", "")
+        context["error"] = services.explain(exc)
         return render(request, "statuses/revert.html", context)
     return redirect(index_url(q=code, row=code))
