@@ -188,3 +188,40 @@ def test_a_worker_killed_mid_set_resumes_without_sending_anything_twice(supervis
     sent = Counter(sandbox.updates)
     assert all(n == 1 for n in sent.values()), sent
     assert set(sent) <= set(codes)
+
+
+class InFlightSandbox(Sandbox):
+    """The sandbox, counting how many requests it is answering at once."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.now = self.most = 0
+        self.lock = threading.Lock()
+
+    def respond(self, path, form):  # type: ignore[no-untyped-def]
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            return super().respond(path, form)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_at_most_so_many_changes_go_to_convoso_at_once(supervisor, settings, concurrency):
+    seed()
+    sandbox = InFlightSandbox(latency_ms=80)
+    server = SandboxOverSocket(sandbox)
+    settings.CONVOSO_SANDBOX = False
+    settings.CONVOSO_API_URL = server.url
+    settings.CONVOSO_AUTH_TOKEN = SANDBOX_TOKEN
+    settings.CHANGE_SET_CONCURRENCY = concurrency
+    try:
+        change_set = plan(supervisor, ["XFER", "HOT", "CBHOLD", "LVM"])
+        assert changesets.run(change_set.pk) == "4 done, 0 failed"
+    finally:
+        server.stop()
+    assert sandbox.most == concurrency
