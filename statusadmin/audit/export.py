@@ -42,15 +42,8 @@ LATER_COLUMNS = (
     "actor_user_id", "request_ref", "requested_by", "approval_note", "reverts_ref", "resolves_id",
     "change_set_ref",
 )  # fmt: skip
-ID_COLUMNS = {
-    "seq",
-    "id",
-    "error_code",
-    "actor_user_id",
-    "request_ref",
-    "reverts_ref",
-    "resolves_id",
-}
+# Numbers, cast to text (links to users, requests and entries end in _id or _ref).
+ID_COLUMNS = {"seq", "id", "error_code"} | {c for c in LATER_COLUMNS if c.endswith(("_id", "_ref"))}
 CSV_COLUMNS = (
     *FACT_COLUMNS,
     *(f"{stage}_{name}" for name in STATUS_FIELDS for stage in STAGES),
