@@ -285,6 +285,44 @@ CONVOSO_SANDBOX_LATENCY_MS = env_number("CONVOSO_SANDBOX_LATENCY_MS", 0)
 # its lines, somewhere the database's administrators can't rewrite).
 AUDIT_CHECKPOINT_FILE = env("AUDIT_CHECKPOINT_FILE") or str(DATA_DIR / "audit-checkpoints.jsonl")
 
+
+def env_secret(name: str) -> str:
+    """A secret from NAME, or from the file NAME_FILE names (Docker and Kubernetes secrets)."""
+    value, path = env(name), env(f"{name}_FILE")
+    if value and path:
+        raise ImproperlyConfigured(f"Set {name} or {name}_FILE, not both.")
+    if not path:
+        return value
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE ({path}) can't be read: {exc.strerror}.") from None
+
+
+# The audit chain key tags every new entry (audit/keys.py): it must live outside the database
+# and be distinct from the secret key, which signs sessions and so sits wherever the web
+# process does. Empty: entries are hashed but not tagged (anyone with database access could
+# recompute the chain after an edit; only checkpoints would show it).
+AUDIT_CHAIN_KEY = env_secret("AUDIT_CHAIN_KEY")
+if AUDIT_CHAIN_KEY and len(AUDIT_CHAIN_KEY) < 32:
+    raise ImproperlyConfigured(
+        "AUDIT_CHAIN_KEY must be at least 32 characters. Generate one with: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    )
+if AUDIT_CHAIN_KEY and AUDIT_CHAIN_KEY == SECRET_KEY:
+    raise ImproperlyConfigured("AUDIT_CHAIN_KEY must differ from DJANGO_SECRET_KEY.")
+# An Ed25519 private key (PEM) that signs checkpoints, and a folder of the public keys of
+# retired signing keys (*.pem), so checkpoints they signed stay verifiable after a rotation.
+AUDIT_SIGNING_KEY_FILE = env("AUDIT_SIGNING_KEY_FILE")
+AUDIT_PUBLIC_KEYS_DIR = env("AUDIT_PUBLIC_KEYS_DIR")
+# Where else each checkpoint goes, besides the file: a syslog collector ("udp://host:514",
+# "tcp://host:601", or "host:port" for UDP) and/or an HTTP endpoint (POST of the JSON), with an
+# optional bearer token for it.
+AUDIT_CHECKPOINT_SYSLOG = env("AUDIT_CHECKPOINT_SYSLOG")
+AUDIT_CHECKPOINT_URL = env("AUDIT_CHECKPOINT_URL")
+AUDIT_CHECKPOINT_URL_TOKEN = env_secret("AUDIT_CHECKPOINT_URL_TOKEN")
+AUDIT_CHECKPOINT_TIMEOUT = env_number("AUDIT_CHECKPOINT_TIMEOUT", 5)
+
 # Proxies whose X-Forwarded-For (and X-Request-ID) are believed: addresses or networks.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 

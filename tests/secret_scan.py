@@ -1,6 +1,6 @@
-"""Proof that the Convoso token never leaks: record everything the app produces during the
-whole test run (every response, every log record, every audit row), then grep it all for the
-tokens the tests configured (tests/tokens.py). Any hit fails the run.
+"""Proof that no secret leaks (the Convoso token, the audit keys): record everything the app
+produces during the whole test run (every response, every log record, every audit row), then
+grep it all for the secrets the tests configured (tests/tokens.py). Any hit fails the run.
 
 Loaded as a pytest plugin from tests/conftest.py.
 """
@@ -112,9 +112,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     )
     if leaks:
         if reporter:
-            reporter.write_line("SECRET SCAN FAILED: a Convoso token appeared in output:", red=True)
+            reporter.write_line("SECRET SCAN FAILED: a secret appeared in output:", red=True)
             for leak in leaks[:20]:
                 reporter.write_line("  " + leak, red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     elif reporter:
-        reporter.write_line(f"secret scan: no Convoso token in {scanned}")
+        reporter.write_line(f"secret scan: no secret in {scanned}")

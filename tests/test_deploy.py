@@ -89,6 +89,33 @@ class ProductionSettingsTests:
         assert (tmp_path / "django_htmx" / "htmx-2.min.js").exists()
 
 
+class AuditSecretSettingsTests:
+    """The chain key: from the environment or a file, long enough, not the secret key."""
+
+    def test_read_from_a_file(self, tmp_path):
+        key = tmp_path / "chain.key"
+        key.write_text("x" * 40 + "\n")
+        assert setting("settings.AUDIT_CHAIN_KEY", AUDIT_CHAIN_KEY_FILE=str(key)) == "x" * 40
+
+    def test_refused_when_short_reused_or_given_twice(self, tmp_path):
+        key = tmp_path / "chain.key"
+        key.write_text("y" * 40)
+        code = (
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'statusadmin.settings'; "
+            "django.setup()"
+        )
+        for env, said in (
+            ({"AUDIT_CHAIN_KEY": "short"}, "at least 32 characters"),
+            ({"AUDIT_CHAIN_KEY": PRODUCTION["DJANGO_SECRET_KEY"]}, "must differ from"),
+            ({"AUDIT_CHAIN_KEY": "z" * 40, "AUDIT_CHAIN_KEY_FILE": str(key)}, "not both"),
+            ({"AUDIT_CHAIN_KEY_FILE": str(tmp_path / "absent")}, "can't be read"),
+        ):
+            result = run([sys.executable, "-c", code], **env)
+            assert result.returncode != 0
+            assert said in result.stderr, result.stderr
+            assert "z" * 40 not in result.stderr
+
+
 class DockerfileTests:
     text = (ROOT / "Dockerfile").read_text()
 
@@ -132,3 +159,11 @@ def test_the_lock_pins_every_runtime_dependency():
     pinned = set(re.findall(r"^([a-z0-9_.-]+)==", lock, re.M))
     assert wanted <= pinned, wanted - pinned
     assert lock.count("--hash=sha256:") >= len(pinned)
+
+
+def test_every_setting_from_the_environment_is_in_the_readme():
+    settings_text = (ROOT / "statusadmin" / "settings.py").read_text()
+    names = set(re.findall(r'env(?:_bool|_number|_list|_secret)?\("([A-Z0-9_]+)"', settings_text))
+    assert {"AUDIT_CHAIN_KEY", "AUDIT_SIGNING_KEY_FILE", "AUDIT_CHECKPOINT_URL"} <= names
+    readme = (ROOT / "README.md").read_text()
+    assert sorted(n for n in names if f"`{n}`" not in readme) == []

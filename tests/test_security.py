@@ -45,6 +45,8 @@ MATRIX = {
     "audit:export_csv":       ("get",  {},                   "LFOFO"),
     "audit:export_jsonl":     ("get",  {},                   "LFOFO"),
     "audit:verify":           ("post", {},                   "LFFFO"),
+    "audit:evidence":         ("get",  {"date_from": "2026-01-01", "date_to": "2026-01-31"},
+                                                             "LFOFO"),
     "audit:status_history":   ("get",  {},                   "LOOOO"),
     "statuses:revert":        ("get",  {},                   "LOFFO"),
     "statuses:export_csv":    ("get",  {},                   "LOOOO"),

@@ -15,6 +15,8 @@ class AuditConfig(AppConfig):
         from . import checks as audit_checks
 
         checks.register(audit_checks.append_only_guard)
+        checks.register(audit_checks.chain_key_kept)
+        checks.register(audit_checks.signing_key_apart)
         post_migrate.connect(install_append_only_guard, sender=self)
 
 

@@ -1,27 +1,35 @@
-"""System check: the audit table on the configured database really has its append-only guard."""
+"""System checks: the audit table on the configured database really has its append-only guard,
+the chain key is there if entries were ever tagged with it, and the signing key is not kept
+with the checkpoints it signs."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from django.core.checks import CheckMessage, Error
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
-from . import triggers
+from . import keys, triggers
+from .models import AuditEntry
+
+
+def _migrated() -> bool:
+    """The audit table exists and no migration is pending. While migrations are pending the
+    checks say nothing: `migrate` runs them before migrating, and an error then would stop the
+    very command that puts things right."""
+    if triggers.TABLE not in connection.introspection.table_names():
+        return False
+    executor = MigrationExecutor(connection)
+    return not executor.migration_plan(executor.loader.graph.leaf_nodes())
 
 
 def append_only_guard(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Error when the audit table exists, migrations are complete, and a trigger is missing.
-
-    While migrations are pending it says nothing: `migrate` runs the checks before migrating,
-    and an error then would stop the very command that installs the guard.
-    """
+    """Error when the audit table exists, migrations are complete, and a trigger is missing."""
     try:
-        if triggers.TABLE not in connection.introspection.table_names():
-            return []
-        executor = MigrationExecutor(connection)
-        if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        if not _migrated():
             return []
         absent = triggers.missing(connection)
     except DatabaseError:
@@ -35,5 +43,44 @@ def append_only_guard(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
             hint="Run `manage.py migrate`, which installs it. Until then entries can be "
             "changed or deleted with plain SQL.",
             id="audit.E001",
+        )
+    ]
+
+
+def chain_key_kept(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Error when entries carry chain-key tags but no AUDIT_CHAIN_KEY is configured: every entry
+    written from then on would lack its tag, which verification must report as tampering."""
+    if keys.chain_key() is not None:
+        return []
+    try:
+        if not _migrated() or not AuditEntry.objects.exclude(mac="").exists():
+            return []
+    except DatabaseError:
+        return []
+    return [
+        Error(
+            "Audit entries carry chain-key tags, but AUDIT_CHAIN_KEY is not configured.",
+            hint="Configure the same AUDIT_CHAIN_KEY (or AUDIT_CHAIN_KEY_FILE) as before. "
+            "Entries written without it would look forged to verify_audit.",
+            id="audit.E002",
+        )
+    ]
+
+
+def signing_key_apart(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Warn when the signing key sits in the checkpoint file's folder: whoever can rewrite the
+    checkpoints there could then read the key and sign the rewritten ones."""
+    if not settings.AUDIT_SIGNING_KEY_FILE:
+        return []
+    key = Path(settings.AUDIT_SIGNING_KEY_FILE).resolve()
+    store = Path(settings.AUDIT_CHECKPOINT_FILE).resolve().parent
+    if not key.is_relative_to(store):
+        return []
+    return [
+        Warning(
+            f"AUDIT_SIGNING_KEY_FILE is inside {store}, where the checkpoints are kept.",
+            hint="Keep the signing key apart from the checkpoints and the database, e.g. as a "
+            "secret mounted only where audit_checkpoint runs.",
+            id="audit.W001",
         )
     ]

@@ -55,3 +55,17 @@ class AuditFilterForm(forms.Form):
             approved_by=(data.get("approved_by") or "").strip(),
             awaiting=bool(data.get("awaiting")),
         )
+
+
+class EvidenceForm(forms.Form):
+    """The period of an evidence bundle: both dates required, in order."""
+
+    date_from = forms.DateField(label="First day", validators=DATE_RANGE, widget=DATE_WIDGET)
+    date_to = forms.DateField(label="Last day", validators=DATE_RANGE, widget=DATE_WIDGET)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            raise forms.ValidationError("The period must not end before it starts.")
+        return data

@@ -2,7 +2,8 @@
 
 Append-only on three levels: the ORM refuses updates and deletes (only a pending entry may be
 completed, once), database triggers refuse them (triggers.py), and every completed entry is
-linked into a SHA-256 hash chain (chain.py) whose head is checkpointed outside the database.
+linked into a SHA-256 hash chain (chain.py), tagged with the chain key when one is configured,
+whose head is checkpointed (and signed) outside the database.
 """
 
 from __future__ import annotations
@@ -198,6 +199,9 @@ class AuditEntry(models.Model):
     seq = models.BigIntegerField(null=True, blank=True, unique=True)
     prev_hash = models.CharField(max_length=64, blank=True)
     hash = models.CharField(max_length=64, blank=True)
+    # HMAC-SHA256 of ``hash`` with the chain key (audit/keys.py), set on completion; empty for
+    # entries written while no chain key was configured.
+    mac = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     objects = AuditEntryQuerySet.as_manager()
 
@@ -302,12 +306,22 @@ def touched_text(fields: list[str] | None) -> str:
 
 
 class Checkpoint(models.Model):
-    """A copy of a chain head that was also written outside the database (see the command)."""
+    """A copy of a chain head that was also written outside the database (see the command).
+
+    A signed copy is as good as the file's line: nobody without the signing key can forge
+    one. An unsigned copy proves nothing, since whoever can rewrite the log can rewrite it.
+    """
 
     created_at = models.DateTimeField(auto_now_add=True)
     seq = models.BigIntegerField()
     hash = models.CharField(max_length=64)
     location = models.CharField(max_length=500, blank=True)
+    # The rest of the checkpoint as written and signed (empty on copies made before signing).
+    at = models.CharField(max_length=40, blank=True, default="", db_default="")
+    count = models.BigIntegerField(null=True, blank=True)
+    keyed = models.BooleanField(default=False, db_default=False)
+    key_id = models.CharField(max_length=16, blank=True, default="", db_default="")
+    signature = models.CharField(max_length=100, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -326,6 +340,10 @@ class Verification(models.Model):
         UNANCHORED = "unanchored", "Not checkpointed"
         # Consistent, but the database no longer refuses changes to entries.
         UNGUARDED = "unguarded", "Unguarded"
+        # Consistent as far as could be checked, but something couldn't be: entries tagged
+        # with the chain key while no key is configured here, or checkpoints signed with a key
+        # whose public half is unknown.
+        UNCHECKED = "unchecked", "Not fully checked"
         TAMPERED = "tampered", "Tampered"
 
     ran_at = models.DateTimeField(auto_now_add=True)

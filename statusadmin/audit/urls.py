@@ -10,5 +10,6 @@ urlpatterns = [
     path("audit/export.csv", views.export_csv, name="export_csv"),
     path("audit/export.jsonl", views.export_jsonl, name="export_jsonl"),
     path("audit/verify/", views.verify_now, name="verify"),
+    path("audit/evidence.zip", views.evidence_bundle, name="evidence"),
     path("statuses/<code:code>/history/", views.status_history, name="status_history"),
 ]

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
+
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -21,8 +30,9 @@ from statusadmin.accounts.roles import (
 from statusadmin.convoso.connection import get_client
 from statusadmin.htmx import HtmxHttpRequest, wants_partial
 
-from . import charts, export, integrity, selectors, triggers
-from .forms import AuditFilterForm
+from . import charts, evidence, export, integrity, keys, selectors, triggers
+from .evidence_verifier import key_id, public_key_pem
+from .forms import AuditFilterForm, EvidenceForm
 from .models import AuditEntry, Checkpoint, Verification
 from .services import IN_FLIGHT_WINDOW
 
@@ -34,6 +44,25 @@ def integrity_context() -> dict[str, object]:
         "last_verification": Verification.objects.first(),
         "last_checkpoint": Checkpoint.objects.first(),
         "interrupted": selectors.stale_pending_count(older_than=IN_FLIGHT_WINDOW),
+        "chain_key_configured": keys.chain_key() is not None,
+        **_signing_context(),
+    }
+
+
+def _signing_context() -> dict[str, object]:
+    """The signing key's id and every public key, never a private key; or why there are none.
+
+    The web process needs no private key: checkpoints may be signed where the scheduled
+    command runs, and then the public keys (AUDIT_PUBLIC_KEYS_DIR) are all it shows.
+    """
+    try:
+        current = keys.signing_public_key()
+        public = keys.public_keys()
+    except ImproperlyConfigured as exc:
+        return {"signing_error": str(exc)}
+    return {
+        "signing_key_id": key_id(current) if current else "",
+        "public_keys": [(name, public_key_pem(key)) for name, key in sorted(public.items())],
     }
 
 
@@ -57,6 +86,7 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
         "chart": charts.build(selectors.activity(filters=filters)),
         "can_export": request.user.has_perm(EXPORT_AUDIT),
         "can_verify": request.user.has_perm(VERIFY_AUDIT),
+        "evidence_form": EvidenceForm(auto_id="evidence_%s"),
     }
     if wants_partial(request):
         return render(request, "audit/list.html#results", context)
@@ -106,10 +136,42 @@ def verify_now(request: HtmxHttpRequest) -> HttpResponse:
         ran_by=request.user.get_username(), checkpoints=integrity.checkpoint_path()
     )
     if wants_partial(request):
-        return render(
-            request, "audit/list.html#integrity", {**integrity_context(), "can_verify": True}
-        )
+        context = {
+            **integrity_context(),
+            "can_verify": True,
+            "can_export": request.user.has_perm(EXPORT_AUDIT),
+            "evidence_form": EvidenceForm(auto_id="evidence_%s"),
+        }
+        return render(request, "audit/list.html#integrity", context)
     return redirect("audit:list")
+
+
+@require_GET
+@permission_required(EXPORT_AUDIT, raise_exception=True)
+def evidence_bundle(request: HttpRequest) -> HttpResponse:
+    """The evidence bundle of a period, built in a temporary file (memory stays bounded
+    however long the period) and streamed from it."""
+    form = EvidenceForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(
+            "Choose the period's first and last day, the first not after the last.",
+            content_type="text/plain; charset=utf-8",
+        )
+    date_from, date_to = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
+    # Not a with-block: the response closes the file when sent, which removes it.
+    target = tempfile.TemporaryFile()  # noqa: SIM115
+    try:
+        evidence.write_bundle(target, date_from, date_to)
+    except BaseException:
+        target.close()
+        raise
+    target.seek(0)
+    return FileResponse(
+        target,
+        as_attachment=True,
+        filename=f"{evidence.folder_name(date_from, date_to)}.zip",
+        content_type="application/zip",
+    )
 
 
 @require_GET

@@ -25,8 +25,15 @@ def refresh_mirror() -> str:
 def audit_checkpoint() -> str:
     from statusadmin.audit.integrity import write_checkpoint
 
-    record, _ = write_checkpoint()
-    return f"checkpoint at entry {record.seq}"
+    written = write_checkpoint()
+    signed = "signed" if written.record.key_id else "unsigned"
+    summary = f"checkpoint at entry {written.record.seq}, {signed}"
+    if failures := written.failures:
+        # The file has the line; a copy that didn't leave the server is worth an operator's look.
+        failed = "; ".join(f"{f.destination} ({f.error})" for f in failures)
+        logger.error("audit checkpoint written but not sent to %s", failed)
+        return f"{summary}, not sent to {failed}"
+    return f"{summary}, sent to {len(written.shipped)} destination(s)"
 
 
 @task

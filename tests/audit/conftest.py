@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 
 from statusadmin.audit import triggers
+from tests import tokens
 
 
 @pytest.fixture
@@ -19,3 +20,20 @@ def entries_table_unlocked():  # type: ignore[no-untyped-def]
             triggers.remove(connection)
 
     return unlock
+
+
+@pytest.fixture
+def chain_key(settings):  # type: ignore[no-untyped-def]
+    """A chain key configured: new entries are tagged."""
+    settings.AUDIT_CHAIN_KEY = tokens.CHAIN_KEY
+    return tokens.CHAIN_KEY
+
+
+@pytest.fixture
+def signing_key(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """An Ed25519 signing key in a file outside the database and the checkpoint store."""
+    path = tmp_path / "keys" / "audit-signing.pem"
+    path.parent.mkdir()
+    path.write_bytes(tokens.SIGNING_PEM)
+    settings.AUDIT_SIGNING_KEY_FILE = str(path)
+    return tokens.SIGNING_KEY

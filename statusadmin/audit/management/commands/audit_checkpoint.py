@@ -1,10 +1,15 @@
-"""Write the audit chain's head outside the database.
+"""Write the audit chain's head outside the database, signed, and send it elsewhere too.
 
     python manage.py audit_checkpoint              # append to AUDIT_CHECKPOINT_FILE
-    python manage.py audit_checkpoint --print      # also print the line, to ship elsewhere
+    python manage.py audit_checkpoint --print      # also print the line
 
-Schedule it (e.g. hourly) and keep the file where database administrators can't rewrite it:
-it is what proves that nothing was cut from the end of the log.
+Schedule it (e.g. hourly). The line is signed with AUDIT_SIGNING_KEY_FILE when that is set,
+and also sent to AUDIT_CHECKPOINT_SYSLOG and/or AUDIT_CHECKPOINT_URL when those are set: a
+copy where database administrators can't reach is what proves that nothing was cut from the
+end of the log.
+
+Exit status: 0 written (and sent everywhere configured); 1 the line is in the file, but it
+could not be sent to a destination (each failure is named), or nothing could be written.
 """
 
 from __future__ import annotations
@@ -31,9 +36,23 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path = options["file"] or checkpoint_path()
         try:
-            record, line = write_checkpoint(path, seq=options["seq"])
+            written = write_checkpoint(path, seq=options["seq"])
         except AuditEntry.DoesNotExist:
             raise CommandError(f"There is no audit entry {options['seq']}.") from None
         if options["print"]:
-            self.stdout.write(line)
-        self.stderr.write(f"Checkpoint at entry {record.seq} appended to {path}")
+            self.stdout.write(written.line)
+        record = written.record
+        signed = (
+            f"signed with key {record.key_id}"
+            if record.key_id
+            else "unsigned (no AUDIT_SIGNING_KEY_FILE)"
+        )
+        self.stderr.write(f"Checkpoint at entry {record.seq}, {signed}, appended to {path}")
+        for sent in written.shipped:
+            if not sent.error:
+                self.stderr.write(f"Sent to {sent.destination}")
+        if failures := written.failures:
+            raise CommandError(
+                "The checkpoint is in the file, but could not be sent to "
+                + "; ".join(f"{f.destination} ({f.error})" for f in failures)
+            )

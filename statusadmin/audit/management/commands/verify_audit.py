@@ -6,9 +6,15 @@ Without --checkpoints it uses AUDIT_CHECKPOINT_FILE if that exists. Checkpoints 
 the database are what catch entries cut from the end of the log, or a chain recomputed after
 an edit, which a chain alone can't show.
 
+Checkpoint signatures are checked against AUDIT_SIGNING_KEY_FILE's public key and those in
+AUDIT_PUBLIC_KEYS_DIR, chain-key tags against AUDIT_CHAIN_KEY; what can't be checked is said.
+
 Exit status: 0 intact (every entry chained; the newest ones may still await a checkpoint);
-1 tampering found; 2 consistent, but no outside checkpoint covers the log, so it can't be
-vouched for; 3 consistent, but the database's append-only guard is missing.
+1 tampering found (a broken chain, a tag that doesn't match, a checkpoint that differs or
+whose signature doesn't match); 2 consistent, but no outside or signed checkpoint covers the
+log, so it can't be vouched for; 3 consistent, but the database's append-only guard is
+missing; 4 consistent as far as could be checked, but entries carry chain-key tags while no
+AUDIT_CHAIN_KEY is configured here, or checkpoints are signed with a key nobody listed.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ EXIT_STATUS = {
     Verification.State.TAMPERED: 1,
     Verification.State.UNANCHORED: 2,
     Verification.State.UNGUARDED: 3,
+    Verification.State.UNCHECKED: 4,
 }
 
 

@@ -1,0 +1,163 @@
+"""Evidence bundles: what an outside auditor needs to check a period of the log without us.
+
+One zip, in one folder:
+    entries.jsonl      the chained entries, in chain order: per line the entry's content
+                       exactly as hashed ("entry"), its hash, the previous hash and its
+                       chain-key tag ("mac"), its id here, and whether it is in the period
+    checkpoints.jsonl  the checkpoints from just before the first entry to the last, as
+                       written (the file's lines and the database's copies, once each)
+    public_keys/       the signing keys' public halves, <key id>.pem
+    verify.py          the standalone verifier (evidence_verifier.py, as it is here)
+    README.md          for the auditor: how to run it, what it proves and what it doesn't
+    manifest.json      the period, the range of entries and when the bundle was made
+
+The entries run from the one just before the period (so the auditor sees where the period
+starts) to the first signed checkpoint at or after its last one, so that a signature vouches
+for every entry of the period. The chain key never
+goes in: tags are included for an auditor the organisation gives the key to, separately.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any
+
+from django.db.models import Max, Min
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from . import chain, evidence_verifier, integrity, keys, selectors
+from .evidence_verifier import VALID
+from .models import AuditEntry
+
+BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    folder: str
+    first_seq: int | None
+    last_seq: int | None
+    in_period: int
+    # The signed checkpoint that covers the period's last entry, if there is one yet.
+    covered_by: dict[str, Any] | None
+
+
+def folder_name(date_from: date, date_to: date) -> str:
+    return f"audit-evidence-{date_from.isoformat()}-to-{date_to.isoformat()}"
+
+
+def _period_range(date_from: date, date_to: date) -> tuple[int | None, int | None]:
+    period = selectors.Filters(date_from=date_from, date_to=date_to)
+    found = selectors.filtered(period).filter(seq__isnull=False)
+    span = found.aggregate(lo=Min("seq"), hi=Max("seq"))
+    lo, hi = span["lo"], span["hi"]
+    if lo is not None and AuditEntry.objects.filter(seq=lo - 1).exists():
+        lo -= 1
+    return lo, hi
+
+
+def _checkpoints() -> list[integrity.Found]:
+    """Every checkpoint once (the file's line and its database copy are the same one)."""
+    unique: dict[str, integrity.Found] = {}
+    for found in integrity.found_checkpoints(integrity.checkpoint_path()):
+        unique.setdefault(json.dumps(_as_written(found.data), sort_keys=True), found)
+    return list(unique.values())
+
+
+def _lines(first: int, last: int, date_from: date, date_to: date) -> Iterator[tuple[str, bool]]:
+    """Each entry's line, and whether the entry is in the period."""
+    period = selectors.Filters(date_from=date_from, date_to=date_to)
+    in_period = selectors.filtered(period).filter(seq__gte=first, seq__lte=last)
+    rows = (
+        AuditEntry.objects.filter(seq__gte=first, seq__lte=last)
+        .order_by("seq")
+        .values(*chain.CHAIN_FIELDS)
+        .iterator(chunk_size=BATCH)
+    )
+    while batch := list(islice(rows, BATCH)):
+        inside = set(
+            in_period.filter(seq__gte=batch[0]["seq"], seq__lte=batch[-1]["seq"]).values_list(
+                "seq", flat=True
+            )
+        )
+        for row in batch:
+            line = {
+                "id": row["id"],
+                "in_period": row["seq"] in inside,
+                "prev_hash": row["prev_hash"],
+                "hash": row["hash"],
+                "mac": row["mac"],
+                "entry": chain.content(row, row["seq"]),
+            }
+            yield json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n", line["in_period"]
+
+
+def write_bundle(target: IO[bytes], date_from: date, date_to: date) -> Bundle:
+    """Write the bundle for entries created from ``date_from`` to ``date_to`` (both included,
+    in the dashboard's time zone, as the log's filters count them) as a zip into ``target``.
+
+    Memory stays bounded: entries are read and compressed a batch at a time.
+    """
+    folder = folder_name(date_from, date_to)
+    first, last_in_period = _period_range(date_from, date_to)
+    found = _checkpoints()
+    signed = sorted(
+        (f.data for f in found if f.signature == VALID), key=lambda data: int(data["seq"])
+    )
+    covered_by = None
+    last = last_in_period
+    if last_in_period is not None:
+        covered_by = next((d for d in signed if int(d["seq"]) >= last_in_period), None)
+        last = int(covered_by["seq"]) if covered_by else last_in_period
+    public = keys.public_keys()
+    in_period = 0
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        with bundle.open(f"{folder}/{evidence_verifier.ENTRIES}", "w", force_zip64=True) as raw:
+            entries = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            if first is not None and last is not None:
+                for text, inside in _lines(first, last, date_from, date_to):
+                    entries.write(text)
+                    in_period += inside
+            entries.flush()
+            entries.detach()
+        relevant = []
+        if first is not None and last is not None:
+            relevant = [_as_written(f.data) for f in found if first - 1 <= f.data["seq"] <= last]
+        bundle.writestr(
+            f"{folder}/{evidence_verifier.CHECKPOINTS}",
+            "".join(json.dumps(r, sort_keys=True) + "\n" for r in relevant),
+        )
+        for key_id, key in sorted(public.items()):
+            bundle.writestr(
+                f"{folder}/{evidence_verifier.KEYS_DIR}/{key_id}.pem",
+                evidence_verifier.public_key_pem(key),
+            )
+        bundle.writestr(f"{folder}/verify.py", Path(evidence_verifier.__file__).read_text())
+        facts = {
+            "format": 1,
+            "period": {"from": date_from.isoformat(), "to": date_to.isoformat()},
+            "time_zone": timezone.get_current_timezone_name(),
+            "generated_at": timezone.now().isoformat(timespec="seconds"),
+            "entries": {"first_seq": first, "last_seq": last, "in_period": in_period},
+            "public_key_ids": sorted(public),
+            "covered_by": covered_by and _as_written(covered_by),
+        }
+        bundle.writestr(f"{folder}/manifest.json", json.dumps(facts, indent=2) + "\n")
+        bundle.writestr(
+            f"{folder}/README.md",
+            render_to_string("audit/evidence_readme.md", {**facts, "folder": folder}),
+        )
+    return Bundle(folder, first, last, in_period, covered_by)
+
+
+def _as_written(data: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint as its line was written: no empty fields, nothing of ours added."""
+    return {k: v for k, v in data.items() if k != "line" and v not in (None, "")}

@@ -1,0 +1,406 @@
+#!/usr/bin/env python3
+"""Check a statusadmin audit evidence bundle, without statusadmin.
+
+    python verify.py [BUNDLE] [--public-key FILE ...] [--chain-key-file FILE]
+
+BUNDLE is the bundle's .zip or the folder it was extracted to (default: the folder this file
+is in). It needs Python 3.9 or later and the `cryptography` package, nothing else.
+
+It prints "verified: ..." and exits 0 when every entry of the bundle follows the one before
+it, matches its hash, and is covered by a checkpoint signed with a trusted key. Otherwise it
+names the first bad entry and exits 1, or says what it could not vouch for and exits 2.
+README.md, beside this file in a bundle, explains what that proves and what it doesn't.
+
+This file is also where the dashboard itself takes an entry's canonical form, its hash, its
+chain-key tag and the checkpoint signatures from (statusadmin/audit/evidence_verifier.py):
+what the application writes and what an auditor checks can't drift apart. So it imports
+nothing but the standard library and `cryptography`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hashlib
+import hmac
+import io
+import json
+import sys
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+GENESIS = "0" * 64
+
+# What a checkpoint's signature covers, and the text signed: a fixed prefix, so that no other
+# message signed with the same key can pass for a checkpoint.
+SIGNED_FIELDS = ("seq", "hash", "at", "count", "keyed", "key_id")
+_CHECKPOINT_PREFIX = b"statusadmin audit checkpoint v1\n"
+
+VALID, BAD, UNKNOWN_KEY, UNSIGNED = "valid", "bad signature", "unknown key", "unsigned"
+
+ENTRIES, CHECKPOINTS, KEYS_DIR = "entries.jsonl", "checkpoints.jsonl", "public_keys"
+
+
+# --- the definitions the application uses too --------------------------------------------------
+
+
+def canonical_json(content: Mapping[str, Any]) -> str:
+    """One stable text for an entry's content: sorted keys, no spaces, UTF-8 as is."""
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def link_hash(prev_hash: str, content: Mapping[str, Any]) -> str:
+    """An entry's place in the chain: SHA-256(previous hash + newline + canonical content)."""
+    return hashlib.sha256(f"{prev_hash}\n{canonical_json(content)}".encode()).hexdigest()
+
+
+def chain_key_bytes(text: str) -> bytes:
+    """The chain key as configured (an environment variable or a file's text) to key bytes."""
+    return text.strip().encode("utf-8")
+
+
+def chain_tag(key: bytes, entry_hash: str) -> str:
+    """HMAC-SHA256 of an entry's hash: only a holder of the chain key can make it, and since
+    the hash covers every entry before, the tag vouches for the whole chain up to the entry."""
+    return hmac.new(key, entry_hash.encode(), hashlib.sha256).hexdigest()
+
+
+def tag_matches(key: bytes, entry_hash: str, tag: str) -> bool:
+    return hmac.compare_digest(chain_tag(key, entry_hash), tag)
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """A short name for a public key, derived from the key itself so that it can't lie."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def public_key_pem(public_key: Ed25519PublicKey) -> str:
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode("ascii")
+
+
+def load_public_key(pem: bytes) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return key
+
+
+def checkpoint_message(checkpoint: Mapping[str, Any]) -> bytes:
+    signed = {name: checkpoint.get(name) for name in SIGNED_FIELDS}
+    return _CHECKPOINT_PREFIX + canonical_json(signed).encode()
+
+
+def sign_checkpoint(private_key: Ed25519PrivateKey, checkpoint: Mapping[str, Any]) -> dict:
+    """The checkpoint with the signing key's id and its Ed25519 signature added."""
+    signed = {**checkpoint, "key_id": key_id(private_key.public_key())}
+    signature = private_key.sign(checkpoint_message(signed))
+    return {**signed, "sig": base64.b64encode(signature).decode("ascii")}
+
+
+def check_signature(checkpoint: Mapping[str, Any], keys: Mapping[str, Ed25519PublicKey]) -> str:
+    """VALID, BAD, UNKNOWN_KEY or UNSIGNED."""
+    if not checkpoint.get("sig") and not checkpoint.get("key_id"):
+        return UNSIGNED
+    key = keys.get(str(checkpoint.get("key_id")))
+    if key is None:
+        return UNKNOWN_KEY
+    try:
+        key.verify(
+            base64.b64decode(str(checkpoint.get("sig")), validate=True),
+            checkpoint_message(checkpoint),
+        )
+    except (InvalidSignature, binascii.Error, ValueError):
+        return BAD
+    return VALID
+
+
+# --- checking a bundle ---------------------------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    """0 verified, 1 something is wrong (``summary`` names the first bad entry), 2 incomplete."""
+
+    status: int
+    summary: str
+    notes: list[str] = field(default_factory=list)
+
+
+class _Bad(Exception):
+    pass
+
+
+class _Bundle:
+    """The bundle's files, from its zip or the folder it was extracted to."""
+
+    def __init__(self, source: Path) -> None:
+        self.zip = zipfile.ZipFile(source) if source.is_file() else None
+        self.root = source
+        self.prefix = ""
+        if self.zip is not None:
+            # A bundle zips its files in one top folder; accept them at the top level too.
+            names = self.zip.namelist()
+            tops = {name.split("/", 1)[0] for name in names if "/" in name}
+            if ENTRIES not in names and len(tops) == 1:
+                self.prefix = f"{tops.pop()}/"
+
+    def close(self) -> None:
+        if self.zip is not None:
+            self.zip.close()
+
+    def lines(self, name: str) -> Iterator[str]:
+        if self.zip is not None:
+            try:
+                handle = self.zip.open(self.prefix + name)
+            except KeyError:
+                raise _Bad(f"the bundle has no {name}") from None
+            yield from io.TextIOWrapper(handle, encoding="utf-8")
+            return
+        path = self.root / name
+        if not path.exists():
+            raise _Bad(f"the bundle has no {name}")
+        with path.open(encoding="utf-8") as handle:
+            yield from handle
+
+    def public_keys(self) -> list[bytes]:
+        if self.zip is not None:
+            folder = f"{self.prefix}{KEYS_DIR}/"
+            return [
+                self.zip.read(name)
+                for name in sorted(self.zip.namelist())
+                if name.startswith(folder) and name.endswith(".pem")
+            ]
+        return [path.read_bytes() for path in sorted((self.root / KEYS_DIR).glob("*.pem"))]
+
+
+def _records(bundle: _Bundle, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, text in enumerate(bundle.lines(name), start=1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except ValueError:
+            raise _Bad(f"line {number} of {name} is not JSON") from None
+        if not isinstance(record, dict):
+            raise _Bad(f"line {number} of {name} is not a JSON object")
+        yield number, record
+
+
+def _trusted_keys(
+    bundle: _Bundle, public_keys: list[bytes] | None, notes: list[str]
+) -> dict[str, Ed25519PublicKey]:
+    given = public_keys is not None
+    keys = {}
+    for pem in public_keys if given else bundle.public_keys():
+        key = load_public_key(pem)
+        keys[key_id(key)] = key
+    if given:
+        notes.append(f"trusted public keys (given): {', '.join(sorted(keys)) or 'none'}")
+    else:
+        notes.append(
+            f"trusted public keys: those in the bundle ({', '.join(sorted(keys)) or 'none'}). "
+            "Compare these ids with the ones the organisation published, or pass its keys "
+            "with --public-key: a bundle's own keys prove nothing about who signed."
+        )
+    return keys
+
+
+def _where(cp: Mapping[str, Any]) -> str:
+    return f"the signed checkpoint of {cp.get('at')} (entry {cp.get('seq')}, key {cp['key_id']})"
+
+
+def _checkpoints(
+    bundle: _Bundle, keys: Mapping[str, Ed25519PublicKey], notes: list[str]
+) -> dict[int, dict[str, Any]]:
+    """The validly signed checkpoints by entry number; a bad signature is an error."""
+    valid: dict[int, dict[str, Any]] = {}
+    unsigned = unknown = 0
+    for number, cp in _records(bundle, CHECKPOINTS):
+        state = check_signature(cp, keys)
+        if state == BAD:
+            raise _Bad(
+                f"checkpoint on line {number} of {CHECKPOINTS} (entry {cp.get('seq')}, "
+                f"{cp.get('at')}): its signature does not match: it was altered or forged"
+            )
+        if state == UNSIGNED:
+            unsigned += 1
+        elif state == UNKNOWN_KEY:
+            unknown += 1
+            notes.append(
+                f"checkpoint on line {number} (entry {cp.get('seq')}) is signed with key "
+                f"{cp.get('key_id')}, which is not trusted: not used"
+            )
+        else:
+            try:
+                seq, digest = int(cp["seq"]), str(cp["hash"])
+            except (KeyError, TypeError, ValueError):
+                raise _Bad(f"checkpoint on line {number} of {CHECKPOINTS} is malformed") from None
+            if seq in valid and valid[seq]["hash"] != digest:
+                raise _Bad(
+                    f"two signed checkpoints of entry {seq} disagree ({valid[seq].get('at')} "
+                    f"and {cp.get('at')})"
+                )
+            valid.setdefault(seq, cp)
+    if unsigned:
+        notes.append(
+            f"{unsigned} unsigned checkpoint{'s' if unsigned != 1 else ''}: not used, since "
+            "anyone who could write the checkpoint file could have written them"
+        )
+    return valid
+
+
+def _entry_name(line: Mapping[str, Any], seq: int) -> str:
+    entry = line.get("entry") or {}
+    who = entry.get("actor_username")
+    when = entry.get("created_at")
+    extra = ", ".join(str(x) for x in (f"id {line.get('id')}", when, who and f"by {who}") if x)
+    return f"entry {seq} ({extra})"
+
+
+def _check_entries(
+    bundle: _Bundle,
+    signed: Mapping[int, Mapping[str, Any]],
+    chain_key: bytes | None,
+    notes: list[str],
+) -> Verdict:
+    first = last = None
+    prev_hash = None
+    prev_tagged: int | None = None
+    in_period = tagged = 0
+    covered_by: Mapping[str, Any] | None = None
+    for number, line in _records(bundle, ENTRIES):
+        entry = line.get("entry")
+        if not isinstance(entry, dict) or not isinstance(entry.get("seq"), int):
+            raise _Bad(f"line {number} of {ENTRIES} is not an entry")
+        seq = entry["seq"]
+        name = _entry_name(line, seq)
+        if last is not None and seq != last + 1:
+            if seq > last + 1:
+                raise _Bad(f"entry {last + 1} is missing (deleted?); the bundle jumps to {seq}")
+            raise _Bad(f"{name} appears out of order")
+        if first is None:
+            first = seq
+            anchor = signed.get(seq - 1)
+            if anchor is not None and anchor["hash"] != line.get("prev_hash"):
+                raise _Bad(f"{name} does not follow {_where(anchor)}")
+        elif line.get("prev_hash") != prev_hash:
+            raise _Bad(
+                f"{name} does not follow entry {seq - 1}: an entry was inserted, removed or "
+                "moved before it"
+            )
+        if link_hash(str(line.get("prev_hash")), entry) != line.get("hash"):
+            raise _Bad(f"{name} was changed: its content no longer matches its hash")
+        tag = str(line.get("mac") or "")
+        if tag:
+            tagged += 1
+            prev_tagged = seq
+            if chain_key is not None and not tag_matches(chain_key, line["hash"], tag):
+                raise _Bad(f"{name}: its chain-key tag does not match: it was rewritten")
+        elif prev_tagged is not None:
+            raise _Bad(
+                f"{name} carries no chain-key tag, though entry {prev_tagged} before it does"
+            )
+        point = signed.get(seq)
+        if point is not None:
+            if point["hash"] != line["hash"]:
+                raise _Bad(f"{name} differs from {_where(point)}: the chain was rewritten")
+            if point.get("keyed") and not tag:
+                raise _Bad(f"{name} lost the chain-key tag that {_where(point)} recorded")
+            covered_by = point
+        in_period += bool(line.get("in_period", True))
+        prev_hash, last = line["hash"], seq
+    if first is None or last is None:
+        return Verdict(2, "nothing to vouch for: the bundle holds no entries", notes)
+    beyond = [cp for seq, cp in signed.items() if seq > last]
+    if beyond:
+        cp = min(beyond, key=lambda c: int(c["seq"]))
+        raise _Bad(
+            f"the bundle ends at entry {last}, but {_where(cp)} records entry {cp['seq']}: "
+            "entries were cut from the end"
+        )
+    if chain_key is None and tagged:
+        notes.append(
+            f"{tagged} entr{'y carries' if tagged == 1 else 'ies carry'} a chain-key tag, not "
+            "checked: that needs the organisation's chain key (--chain-key-file). The signed "
+            "checkpoints vouch for the entries without it."
+        )
+    span = f"entries {first}-{last}" if first != last else f"entry {first}"
+    if covered_by is None or int(covered_by["seq"]) < last:
+        done = f"up to entry {covered_by['seq']}" if covered_by else "none of them"
+        return Verdict(
+            2,
+            f"not vouched for: {span} hold together, but a signed checkpoint covers {done}; "
+            "the rest can't be vouched for until a later checkpoint is in the bundle",
+            notes,
+        )
+    extra = last - first + 1 - in_period
+    outside = f" (and {extra} around it, kept for the chain)" if extra else ""
+    return Verdict(
+        0,
+        f"verified: {in_period} entr{'y' if in_period == 1 else 'ies'} of the period"
+        f"{outside}, {span}, unchanged since {_where(covered_by)}",
+        notes,
+    )
+
+
+def verify_bundle(
+    source: Path,
+    *,
+    public_keys: list[bytes] | None = None,
+    chain_key: bytes | None = None,
+) -> Verdict:
+    """Check a bundle. ``public_keys`` (PEM): trust only these instead of the bundle's own."""
+    notes: list[str] = []
+    try:
+        bundle = _Bundle(source)
+    except (OSError, zipfile.BadZipFile) as exc:
+        return Verdict(1, f"FAILED: the bundle can't be read ({exc})", notes)
+    try:
+        keys = _trusted_keys(bundle, public_keys, notes)
+        signed = _checkpoints(bundle, keys, notes)
+        return _check_entries(bundle, signed, chain_key, notes)
+    except _Bad as exc:
+        return Verdict(1, f"FAILED: {exc}", notes)
+    except (OSError, zipfile.BadZipFile, ValueError, TypeError, KeyError) as exc:
+        # Hand-edited files can hold anything: a value of the wrong type is a bad bundle too.
+        return Verdict(1, f"FAILED: the bundle can't be read ({type(exc).__name__}: {exc})", notes)
+    finally:
+        bundle.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Check a statusadmin audit evidence bundle.")
+    parser.add_argument("bundle", nargs="?", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument(
+        "--public-key", action="append", type=Path, help="trust this key (PEM) only; repeatable"
+    )
+    parser.add_argument(
+        "--chain-key-file", type=Path, help="the organisation's chain key, to check the tags"
+    )
+    args = parser.parse_args(argv)
+    verdict = verify_bundle(
+        args.bundle,
+        public_keys=[p.read_bytes() for p in args.public_key] if args.public_key else None,
+        chain_key=chain_key_bytes(args.chain_key_file.read_text("utf-8"))
+        if args.chain_key_file
+        else None,
+    )
+    for note in verdict.notes:
+        print(f"note: {note}")
+    print(verdict.summary)
+    return verdict.status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

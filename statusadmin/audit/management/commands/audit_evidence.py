@@ -1,0 +1,52 @@
+"""Write an evidence bundle for an outside auditor: a period's entries, the checkpoints that
+cover them, the public keys, a standalone verifier and a README (see audit/evidence.py).
+
+    python manage.py audit_evidence --from 2026-01-01 --to 2026-03-31 q1.zip
+
+It then runs the bundle's own verifier on what it wrote and prints its verdict. Exit status:
+0 verified; 1 the verifier found a bad entry or checkpoint (it names it); 2 written, but not
+everything can be vouched for (no entries in the period, or its newest entries are not yet
+covered by a signed checkpoint: run audit_checkpoint, then export again).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from statusadmin.audit.evidence import write_bundle
+from statusadmin.audit.evidence_verifier import verify_bundle
+
+
+class Command(BaseCommand):
+    help = "Write a period's audit entries, checkpoints, keys and a verifier into a zip."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)
+        parser.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
+        parser.add_argument("out", type=Path, help="the zip to write, e.g. evidence.zip")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        date_from, date_to, out = options["date_from"], options["date_to"], options["out"]
+        if date_from > date_to:
+            raise CommandError("--from must not be after --to.")
+        # Written beside the target and renamed when complete: never half a bundle under its name.
+        partial = out.with_name(out.name + ".part")
+        with partial.open("wb") as target:
+            bundle = write_bundle(target, date_from, date_to)
+        partial.replace(out)
+        self.stderr.write(
+            f"Wrote {out}: {bundle.in_period} entries of the period"
+            + (f" (entries {bundle.first_seq}-{bundle.last_seq} in all)" if bundle.last_seq else "")
+        )
+        verdict = verify_bundle(out)
+        for note in verdict.notes:
+            self.stdout.write(f"note: {note}")
+        self.stdout.write(verdict.summary)
+        if verdict.status:
+            raise CommandError(
+                f"The bundle does not verify: {verdict.summary}", returncode=verdict.status
+            )

@@ -1,0 +1,367 @@
+"""Evidence bundles: what goes in (and what never does), the standalone verifier's verdicts on a
+good bundle and on every kind of tampering, the button, and a run in a clean virtualenv."""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.core.management import CommandError, call_command
+
+from statusadmin.audit import evidence_verifier as ev
+from statusadmin.audit.evidence import write_bundle
+from statusadmin.audit.models import AuditEntry
+from tests import tokens
+from tests.factories import add_entry
+
+pytestmark = pytest.mark.django_db
+
+DAY = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+VERIFIER = Path(ev.__file__)
+
+
+def checkpoint() -> None:
+    call_command("audit_checkpoint", stderr=io.StringIO())
+
+
+def bundle(tmp_path: Path, start: str = "2026-03-10", end: str = "2026-03-10") -> Path:
+    """Write the bundle (evidence.zip in tmp_path); return the folder it extracts to."""
+    out = tmp_path / "evidence.zip"
+    with out.open("wb") as handle:
+        write_bundle(handle, date.fromisoformat(start), date.fromisoformat(end))
+    target = tmp_path / "extracted"
+    shutil.rmtree(target, ignore_errors=True)
+    with zipfile.ZipFile(out) as archive:
+        archive.extractall(target)
+    [folder] = target.iterdir()
+    return folder
+
+
+def entry_lines(folder: Path) -> list[dict]:
+    return [json.loads(x) for x in (folder / "entries.jsonl").read_text().splitlines()]
+
+
+def write_lines(folder: Path, lines: list[dict], name: str = "entries.jsonl") -> None:
+    text = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines)
+    (folder / name).write_text(text)
+
+
+def verdict(folder: Path, **kwargs: object) -> ev.Verdict:
+    return ev.verify_bundle(folder, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def period(chain_key, signing_key):  # type: ignore[no-untyped-def]
+    """Entries the day before, five on the day (one with every optional field and non-ASCII
+    text), a checkpoint, then one more the day after."""
+    add_entry(at=DAY - timedelta(days=1), actor="before")
+    for i in range(4):
+        add_entry(at=DAY + timedelta(minutes=i), actor=f"user{i}", reason=f"reason {i}")
+    add_entry(
+        at=DAY + timedelta(hours=1), actor="Zoë", reason="Kündigung — «DNC» 電話 \u200b",
+        actor_user_id=7, request_ref=3, requested_by="sue", approval_note="ok ✓", reverts_ref=2,
+    )  # fmt: skip
+    checkpoint()
+    add_entry(at=DAY + timedelta(days=1), actor="after")
+
+
+class BundleTests:
+    def test_a_good_bundle_verifies(self, period, tmp_path):
+        folder = bundle(tmp_path)
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "README.md", "checkpoints.jsonl", "entries.jsonl", "manifest.json", "public_keys",
+            "verify.py",
+        ]  # fmt: skip
+        result = verdict(folder)
+        assert result.status == 0, result
+        assert result.summary.startswith("verified: 5 entries of the period")
+        # The entry before the period shows where it starts; the one after isn't needed.
+        assert [x["entry"]["seq"] for x in entry_lines(folder)] == [1, 2, 3, 4, 5, 6]
+        assert [x["in_period"] for x in entry_lines(folder)] == [False] + [True] * 5
+
+    def test_app_and_verifier_agree_on_real_entries(self, period, tmp_path, supervisor):
+        from statusadmin.audit.services import begin, finish
+        from statusadmin.convoso.status import Status
+
+        attempt = begin(
+            actor=supervisor, origin=None, action="update", code="XFER", account="sandbox",
+            requested={"dnc": True}, reason="asked by the customer: «no calls»",
+        )  # fmt: skip
+        finish(attempt, before=None, after=Status(code="XFER", name="Transféré"), changed=["dnc"])
+        checkpoint()
+        folder = bundle(tmp_path, "2026-03-09", date.today().isoformat())
+        lines = entry_lines(folder)
+        stored = dict(AuditEntry.objects.values_list("seq", "hash"))
+        assert len(lines) == len(stored) == 8
+        for line in lines:
+            assert ev.link_hash(line["prev_hash"], line["entry"]) == stored[line["entry"]["seq"]]
+        assert verdict(folder, chain_key=ev.chain_key_bytes(tokens.CHAIN_KEY)).status == 0
+
+    def test_no_secret_goes_in(self, period, tmp_path):
+        folder = bundle(tmp_path)
+        everything = b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+        for secret in (tokens.CHAIN_KEY, tokens.SIGNING_PEM_BODY, tokens.SIGNING_SEED_B64):
+            assert secret.encode() not in everything
+        assert b"PRIVATE KEY" not in everything
+
+    def test_newest_entries_not_yet_checkpointed_are_not_called_verified(self, period, tmp_path):
+        folder = bundle(tmp_path, "2026-03-10", "2026-03-11")
+        result = verdict(folder)
+        assert result.status == 2
+        assert "not vouched for" in result.summary
+        assert "verified" not in result.summary
+
+    def test_an_empty_period(self, period, tmp_path):
+        result = verdict(bundle(tmp_path, "2025-01-01", "2025-01-31"))
+        assert (result.status, result.summary) == (
+            2, "nothing to vouch for: the bundle holds no entries",
+        )  # fmt: skip
+
+    def test_the_command_runs_the_verifier_on_what_it_wrote(self, period, tmp_path):
+        out = io.StringIO()
+        call_command(
+            "audit_evidence", "--from", "2026-03-10", "--to", "2026-03-10",
+            str(tmp_path / "e.zip"), stdout=out, stderr=io.StringIO(),
+        )  # fmt: skip
+        assert "verified: 5 entries of the period" in out.getvalue()
+        assert not (tmp_path / "e.zip.part").exists()
+
+    def test_the_command_fails_when_the_bundle_cant_be_vouched_for(self, period, tmp_path):
+        with pytest.raises(CommandError, match="not vouched for") as exc:
+            call_command(
+                "audit_evidence", "--from", "2026-03-10", "--to", "2026-03-11",
+                str(tmp_path / "e.zip"), stdout=io.StringIO(), stderr=io.StringIO(),
+            )  # fmt: skip
+        assert exc.value.returncode == 2
+        assert (tmp_path / "e.zip").exists()
+
+    def test_the_verifier_reads_the_zip_itself(self, period, tmp_path):
+        bundle(tmp_path)
+        assert ev.verify_bundle(tmp_path / "evidence.zip").status == 0
+
+
+class BundleTamperTests:
+    """Each change to a bundle after it left the dashboard is caught, first bad entry named."""
+
+    @pytest.fixture
+    def folder(self, period, tmp_path):  # type: ignore[no-untyped-def]
+        return bundle(tmp_path)
+
+    def test_an_entry_edited(self, folder):
+        lines = entry_lines(folder)
+        lines[2]["entry"]["reason"] = "nothing to see"
+        write_lines(folder, lines)
+        result = verdict(folder)
+        assert result.status == 1
+        assert result.summary.startswith("FAILED: entry 3 (id ")
+        assert "was changed: its content no longer matches its hash" in result.summary
+
+    def test_an_entry_removed(self, folder):
+        lines = entry_lines(folder)
+        write_lines(folder, lines[:2] + lines[3:])
+        assert "FAILED: entry 3 is missing (deleted?)" in verdict(folder).summary
+
+    def test_entries_reordered(self, folder):
+        lines = entry_lines(folder)
+        lines[2], lines[3] = lines[3], lines[2]
+        write_lines(folder, lines)
+        assert "FAILED: entry 3 is missing (deleted?); the bundle jumps to 4" in (
+            verdict(folder).summary
+        )
+
+    def test_entries_renumbered_after_a_swap(self, folder):
+        lines = entry_lines(folder)
+        lines[2], lines[3] = lines[3], lines[2]
+        lines[2]["entry"]["seq"], lines[3]["entry"]["seq"] = 3, 4
+        write_lines(folder, lines)
+        summary = verdict(folder).summary
+        assert summary.startswith("FAILED: entry 3 (")
+        assert "does not follow entry 2" in summary
+
+    def test_an_entry_inserted_with_every_hash_recomputed(self, folder):
+        # The forger knows the public algorithm (it is in verify.py) and recomputes it all.
+        lines = entry_lines(folder)
+        forged = json.loads(json.dumps(lines[2]))
+        forged["entry"]["actor_username"] = "mallory"
+        lines.insert(3, forged)
+        prev = lines[0]["prev_hash"]
+        for seq, line in enumerate(lines, start=lines[0]["entry"]["seq"]):
+            line["entry"]["seq"], line["prev_hash"] = seq, prev
+            line["hash"] = prev = ev.link_hash(prev, line["entry"])
+        write_lines(folder, lines)
+        summary = verdict(folder).summary
+        assert summary.startswith("FAILED: entry 6 (")
+        assert "differs from the signed checkpoint" in summary
+
+    def test_the_tail_cut(self, folder):
+        write_lines(folder, entry_lines(folder)[:-2])
+        summary = verdict(folder).summary
+        assert "FAILED: the bundle ends at entry 4, but the signed checkpoint" in summary
+        assert "entries were cut from the end" in summary
+
+    def test_a_checkpoint_altered(self, folder):
+        [cp] = [json.loads(x) for x in (folder / "checkpoints.jsonl").read_text().splitlines()]
+        write_lines(folder, [{**cp, "seq": 5}], "checkpoints.jsonl")
+        summary = verdict(folder).summary
+        assert "FAILED: checkpoint on line 1 of checkpoints.jsonl (entry 5" in summary
+        assert "its signature does not match" in summary
+
+    def test_resigned_with_the_forgers_own_key(self, folder, signing_key):
+        # Rewrite an entry, recompute, sign a new checkpoint and swap in the forger's public
+        # key: the bundle's own keys then agree, the organisation's published key does not.
+        lines = entry_lines(folder)
+        lines[4]["entry"]["reason"] = "forged"
+        prev = lines[4]["prev_hash"]
+        for line in lines[4:]:
+            line["prev_hash"] = prev
+            line["hash"] = prev = ev.link_hash(prev, line["entry"])
+        write_lines(folder, lines)
+        forger = Ed25519PrivateKey.generate()
+        [cp] = [json.loads(x) for x in (folder / "checkpoints.jsonl").read_text().splitlines()]
+        forged = ev.sign_checkpoint(forger, {**cp, "hash": lines[-1]["hash"]})
+        write_lines(folder, [forged], "checkpoints.jsonl")
+        for old in (folder / "public_keys").iterdir():
+            old.unlink()
+        (folder / "public_keys" / "k.pem").write_text(ev.public_key_pem(forger.public_key()))
+        assert verdict(folder).status == 0  # trusting the bundle's own key is what fails here
+        published = ev.public_key_pem(signing_key.public_key()).encode()
+        result = verdict(folder, public_keys=[published])
+        assert result.status == 2
+        assert "is signed with key" in " ".join(result.notes)
+        assert "which is not trusted: not used" in " ".join(result.notes)
+
+    def test_a_tag_rewritten_is_caught_with_the_chain_key(self, folder):
+        lines = entry_lines(folder)
+        lines[3]["mac"] = ev.chain_tag(b"not the key", lines[3]["hash"])
+        write_lines(folder, lines)
+        assert verdict(folder).status == 0  # without the key, tags can't be checked: said so
+        assert "not checked" in " ".join(verdict(folder).notes)
+        summary = verdict(folder, chain_key=ev.chain_key_bytes(tokens.CHAIN_KEY)).summary
+        assert "FAILED: entry 4 (" in summary
+        assert "its chain-key tag does not match" in summary
+
+
+class ButtonTests:
+    URL = "/audit/evidence.zip?date_from=2026-03-10&date_to=2026-03-10"
+
+    def test_compliance_downloads_the_bundle(self, period, compliance_client, tmp_path):
+        response = compliance_client.get(self.URL)
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/zip"
+        assert (
+            'filename="audit-evidence-2026-03-10-to-2026-03-10.zip"'
+            in (response["Content-Disposition"])
+        )
+        path = tmp_path / "download.zip"
+        path.write_bytes(b"".join(response.streaming_content))
+        assert ev.verify_bundle(path).status == 0
+
+    def test_only_those_who_may_export(self, supervisor_client):
+        assert supervisor_client.get(self.URL).status_code == 403
+
+    @pytest.mark.parametrize(
+        "query", ["", "?date_from=2026-03-10", "?date_from=2026-03-11&date_to=2026-03-10",
+                  "?date_from=x&date_to=y"],
+    )  # fmt: skip
+    def test_a_bad_period_is_refused(self, compliance_client, query):
+        response = compliance_client.get(f"/audit/evidence.zip{query}")
+        assert response.status_code == 400
+
+    def test_the_panel_offers_it_and_shows_the_public_key(self, compliance_client, signing_key):
+        html = compliance_client.get("/audit/").content.decode()
+        assert 'action="/audit/evidence.zip"' in html
+        assert ev.public_key_pem(signing_key.public_key()).strip() in html
+        assert f"key <code>{ev.key_id(signing_key.public_key())}</code>." in html
+        assert "Chain key</dt>" in html
+
+    def test_without_the_private_key_the_panel_shows_the_public_ones(
+        self, compliance_client, settings, tmp_path
+    ):
+        folder = tmp_path / "public"
+        folder.mkdir()
+        key = Ed25519PrivateKey.generate().public_key()
+        (folder / "k.pem").write_text(ev.public_key_pem(key))
+        settings.AUDIT_PUBLIC_KEYS_DIR = str(folder)
+        html = compliance_client.get("/audit/").content.decode()
+        assert "Done where checkpoints are written; this server checks them." in html
+        assert f"Public key <code>{ev.key_id(key)}</code>" in html
+        assert ev.public_key_pem(key).strip() in html
+        assert "checkpoints are unsigned" not in html
+
+    def test_the_panel_says_when_checkpoints_are_unsigned(self, compliance_client):
+        add_entry()
+        checkpoint()
+        html = compliance_client.get("/audit/").content.decode()
+        assert "Off: checkpoints are unsigned." in html
+        assert '<span class="warn">unsigned</span>' in html
+        assert "Not configured:</span> anyone with database access" in html
+
+
+def test_the_verifier_imports_only_the_standard_library_and_cryptography():
+    imported = set()
+    for node in ast.walk(ast.parse(VERIFIER.read_text())):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "a relative import would need the package"
+            imported.add((node.module or "").split(".")[0])
+    assert imported - set(sys.stdlib_module_names) == {"cryptography"}
+
+
+def test_the_verifier_runs_in_a_clean_virtualenv(period, tmp_path):
+    """No statusadmin, no Django: a fresh venv with only cryptography, the bundle's verify.py.
+
+    Creating the venv and installing cryptography (a wheel, from pip's usual sources) takes
+    10-30 seconds.
+    """
+    folder = bundle(tmp_path)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "cryptography"],
+        check=True, timeout=180, capture_output=True,
+    )  # fmt: skip
+    # The venv holds only what it needs: neither Django nor the application.
+    probe = "import importlib.util as u; print(u.find_spec('django'), u.find_spec('statusadmin'))"
+    isolated = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    ran = subprocess.run(
+        [str(python), "-c", probe], cwd=tmp_path, env=isolated, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert ran.stdout.split() == ["None", "None"], ran.stdout + ran.stderr
+
+    def run_verifier() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(python), "verify.py"], cwd=folder, env=isolated, capture_output=True,
+            text=True, timeout=60,
+        )  # fmt: skip
+
+    good = run_verifier()
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert good.stdout.splitlines()[-1].startswith("verified: 5 entries of the period")
+    lines = entry_lines(folder)
+    lines[1]["entry"]["actor_username"] = "mallory"
+    write_lines(folder, lines)
+    bad = run_verifier()
+    assert bad.returncode == 1
+    assert bad.stdout.splitlines()[-1].startswith("FAILED: entry 2 (id ")
+
+
+def test_a_hand_edited_value_of_the_wrong_type_is_a_bad_bundle(period, tmp_path):
+    folder = bundle(tmp_path)
+    lines = entry_lines(folder)
+    lines[1]["mac"] = {"not": "a tag"}
+    write_lines(folder, lines)
+    result = verdict(folder, chain_key=ev.chain_key_bytes(tokens.CHAIN_KEY))
+    assert result.status == 1
+    assert result.summary.startswith("FAILED: entry 2 (")
