@@ -25,16 +25,17 @@ from statusadmin.htmx import HtmxHttpRequest, wants_partial
 from statusadmin.request_context import origin_from_request
 
 from . import approvals, mirror, selectors, services
-from .models import ChangeRequest, ChangeSet
+from .models import ChangeRequest, ChangeSet, MirrorStatus
 from .views import current_row, row_response
 
 
-def _card(request: ChangeRequest, viewer: int | None, **extra: object) -> dict[str, object]:
+def _card(
+    request: ChangeRequest, mirrored: MirrorStatus | None, viewer: int | None, **extra: object
+) -> dict[str, object]:
     """One pending request as an approver sees it, with what Convoso holds now (the mirror,
     refreshed at most MIRROR_MAX_AGE ago) and whether that differs from what was asked on."""
     before = request.before or {}
     after = {**before, **request.changes}
-    mirrored = selectors.status_get(account=request.account, code=request.status_code)
     now = mirrored.to_status() if mirrored else None
     now_values = asdict(now) if now else {}
     drift = []
@@ -59,11 +60,18 @@ def _card(request: ChangeRequest, viewer: int | None, **extra: object) -> dict[s
 def _list(request: HtmxHttpRequest, **focus: object) -> HttpResponse:
     approvals.expire_overdue()
     mirror.mirror_refresh()
-    waiting = ChangeRequest.objects.filter(
-        state=ChangeRequest.State.PENDING, account=get_client().account
-    )
+    account = get_client().account
+    waiting = list(ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING, account=account))
+    # One query for every status shown, not one per request.
+    mirrored = selectors.statuses_get(account=account, codes={r.status_code for r in waiting})
     cards = [
-        _card(r, request.user.pk, **(focus if focus.get("pk") == r.pk else {})) for r in waiting
+        _card(
+            r,
+            mirrored.get(r.status_code),
+            request.user.pk,
+            **(focus if focus.get("pk") == r.pk else {}),
+        )
+        for r in waiting
     ]
     change_sets = ChangeSet.objects.filter(
         state=ChangeSet.State.AWAITING_APPROVAL, account=get_client().account

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,6 +65,12 @@ def status_search(*, account: str, query: str = "", limit: int = SEARCH_LIMIT) -
 
 def status_get(*, account: str, code: str) -> MirrorStatus | None:
     return MirrorStatus.objects.filter(account=account, code=code).first()
+
+
+def statuses_get(*, account: str, codes: Iterable[str]) -> dict[str, MirrorStatus]:
+    """The mirror's rows for these codes, by code, in one query (absent codes are missing)."""
+    rows = MirrorStatus.objects.filter(account=account, code__in=list(codes))
+    return {row.code: row for row in rows}
 
 
 def mirror_age_seconds(sync: MirrorSync | None, now: datetime) -> float | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
@@ -155,3 +157,23 @@ class ApprovalListTests:
         page = html(approver_client.post(f"/approvals/{request.pk}/approve/"))
         assert "another approver must decide it (four eyes)" in page
         assert SandboxStatus.objects.get(code="XFER").dnc is False
+
+
+class ApprovalListCostTests:
+    def test_the_list_asks_the_database_the_same_whatever_waits(
+        self, supervisor_client, approver_client
+    ):
+        codes = ["XFER", "CBHOLD", "LVM", "HOT"]  # custom statuses with DNC off
+
+        def queries(waiting: int) -> int:
+            with CaptureQueriesContext(connection) as captured:
+                page = html(approver_client.get("/approvals/"))
+            assert page.count('<section class="approval" id="request-') == waiting
+            return len(captured)
+
+        ask(supervisor_client, codes[0])
+        queries(1)  # the first visit also refreshes the mirror and fills caches
+        one = queries(1)
+        for code in codes[1:]:
+            ask(supervisor_client, code)
+        assert queries(4) == one
