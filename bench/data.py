@@ -83,7 +83,9 @@ def build_statuses(n: int) -> list[str]:
             defaults={"synced_at": now, "attempted_at": now, "last_error": "", "lease_until": None},
         )
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {MirrorStatus._meta.db_table}")
+        # VACUUM too, as autovacuum soon would: it moves the bulk insert out of the trigram
+        # index's pending list, which until then every search scans (1 ms instead of 0.02).
+        cursor.execute(f"VACUUM ANALYZE {MirrorStatus._meta.db_table}")
     return codes
 
 

@@ -155,9 +155,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 CACHE_URL = env("CACHE_URL")
 if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-    }
+    CACHES = {"default": {"BACKEND": "statusadmin.cache.RedisCache", "LOCATION": CACHE_URL}}
     # Sessions read from Redis, written through to the database (which keeps them durable).
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
+from django.utils import timezone
 
 from statusadmin.convoso.status import FLAGS, Status
 
-from .models import MirrorStatus, MirrorSync
+from .models import ChangeRequest, MirrorStatus, MirrorSync
 
 SEARCH_LIMIT = 200
 
@@ -22,6 +23,8 @@ class SearchResult:
     custom: list[Status]
     system: list[Status]
     total: int
+    # Codes among those shown that have a change waiting for approval.
+    waiting: frozenset[str] = frozenset()
 
     @property
     def shown(self) -> int:
@@ -34,10 +37,13 @@ class SearchResult:
 
 def status_search(*, account: str, query: str = "", limit: int = SEARCH_LIMIT) -> SearchResult:
     """Statuses whose code or name contains ``query`` (case-insensitive), custom first:
-    at most ``limit`` of them, and the number of all matches.
+    at most ``limit`` of them, the number of all matches, and which of them have a change
+    waiting for approval.
 
     Plain SQL, because it runs on every keystroke and building it through the ORM costs as
-    much as running it (bench: "search partial, a code"; see bench/README.md).
+    much as running it (bench: "search partial, a code"; see bench/README.md). Whether a
+    change waits rides along in the same query (one hashed lookup, not a query per search),
+    so that the requests themselves are read only when one does.
     """
     table = MirrorStatus._meta.db_table
     where, params = "account = %s", [account]
@@ -46,12 +52,19 @@ def status_search(*, account: str, query: str = "", limit: int = SEARCH_LIMIT) -
         where += f" AND search_text {connection.operators['contains']}"
         params.append(f"%{connection.ops.prep_for_like_query(needle)}%")
     columns = ", ".join(connection.ops.quote_name(c) for c in MirrorStatus.STATUS_FIELDS)
+    waiting = (
+        f"code IN (SELECT status_code FROM {ChangeRequest._meta.db_table} "  # noqa: S608
+        "WHERE account = %s AND state = %s AND expires_at > %s)"
+    )
+    waiting_params = [account, ChangeRequest.State.PENDING.value, timezone.now()]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {columns} FROM {table} WHERE {where} ORDER BY custom DESC, code LIMIT %s",  # noqa: S608 - fixed names; values are parameters
-            [*params, limit],
+            f"SELECT {columns}, {waiting} FROM {table} WHERE {where} "  # noqa: S608 - fixed names; values are parameters
+            "ORDER BY custom DESC, code LIMIT %s",
+            [*waiting_params, *params, limit],
         )
-        statuses = [MirrorStatus.status_from(tuple(row)) for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+        statuses = [MirrorStatus.status_from(tuple(row[:-1])) for row in rows]
         total = len(statuses)
         if total == limit:
             cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)  # noqa: S608
@@ -60,6 +73,7 @@ def status_search(*, account: str, query: str = "", limit: int = SEARCH_LIMIT) -
         custom=[s for s in statuses if s.custom],
         system=[s for s in statuses if not s.custom],
         total=total,
+        waiting=frozenset(s.code for s, row in zip(statuses, rows, strict=True) if row[-1]),
     )
 
 

@@ -51,7 +51,9 @@ def list_context(request: HtmxHttpRequest, query: str, *, refresh: bool = False)
     result = selectors.status_search(account=account, query=query)
     can_edit = can_edit_statuses(request.user)
     created = request.GET.get("created", "")
-    waiting = approvals.pending_for(account, [s.code for s in result.custom])
+    waiting = approvals.pending_for(
+        account, [s.code for s in result.custom if s.code in result.waiting]
+    )
     now = timezone.now()
     return {
         "q": query,

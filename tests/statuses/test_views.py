@@ -669,3 +669,31 @@ def test_a_nul_in_the_query_of_a_refresh_is_ignored(supervisor_client):
     page = html(response)
     assert 'id="row-XFER"' in page
     assert 'id="row-COMP"' not in page
+
+
+class WaitingTests:
+    """The search says which shown statuses have a change waiting, in the same query."""
+
+    def test_only_live_requests_of_this_account_count(self, supervisor) -> None:  # type: ignore[no-untyped-def]
+        from datetime import timedelta
+
+        from statusadmin.statuses.mirror import mirror_refresh
+        from statusadmin.statuses.models import ChangeRequest
+        from statusadmin.statuses.selectors import status_search
+
+        mirror_refresh()
+        now = timezone.now()
+
+        def waiting(code: str, account: str = SANDBOX_ACCOUNT, hours: int = 1) -> None:
+            ChangeRequest.objects.create(
+                account=account, status_code=code, kind="update", changes={"dnc": True},
+                reason="r", requested_by=supervisor, requested_by_username="sue",
+                requested_at=now, expires_at=now + timedelta(hours=hours),
+            )  # fmt: skip
+
+        waiting("XFER")
+        waiting("HOT", hours=-1)  # expired
+        waiting("LVM", account="other")
+        result = status_search(account=SANDBOX_ACCOUNT, query="")
+        assert {"XFER", "HOT", "LVM"} <= {s.code for s in result.custom}
+        assert result.waiting == frozenset({"XFER"})
