@@ -75,6 +75,23 @@
     });
   });
 
+  // A long table's next page replaces its "more" link. If the keyboard was on that link, it
+  // moves to the first new row, so Tab carries on where the list now continues.
+  var rowBeforeMore = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var link = event.detail.requestConfig && event.detail.requestConfig.elt;
+    rowBeforeMore = null;
+    if (link && link.hasAttribute("data-more") && document.activeElement === link) {
+      rowBeforeMore = link.closest("tbody").previousElementSibling;
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    var first = rowBeforeMore && rowBeforeMore.nextElementSibling;
+    rowBeforeMore = null;
+    var control = first && first.querySelector("a, button, input");
+    if (control) control.focus();
+  });
+
   // When the dashboard itself can't be reached or fails, say so instead of doing nothing.
   function toast(text) {
     var region = document.getElementById("toast");

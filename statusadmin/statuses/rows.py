@@ -42,9 +42,18 @@ class Mode(enum.StrEnum):
     DNC = "dnc"  # asking why DNC is being changed
 
 
-def index_url(*, q: str | None = None, created: str | None = None, row: str = "") -> str:
-    """The status screen, with a search or a just-created code, scrolled to a row."""
-    query = {k: v for k, v in (("q", q), ("created", created)) if v is not None}
+def index_url(
+    *,
+    q: str | None = None,
+    created: str | None = None,
+    row: str = "",
+    kind: str = "",
+    after: str = "",
+) -> str:
+    """The status screen, with a search or a just-created code, scrolled to a row; or the
+    page of one table (``kind``) that follows the code ``after``."""
+    pairs = (("q", q), ("created", created), ("kind", kind or None), ("after", after or None))
+    query = {k: v for k, v in pairs if v is not None}
     url = reverse("statuses:index")
     if query:
         url += "?" + urlencode(query)

@@ -15,42 +15,85 @@ from statusadmin.convoso.status import FLAGS, Status
 
 from .models import ChangeRequest, MirrorStatus, MirrorSync
 
-SEARCH_LIMIT = 200
+# Rows per table in one response: a one-character search stays far under 100 KB of HTML, and
+# the rest of the matches come a page at a time as the user scrolls (or asks for them).
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Matching statuses of one kind (custom or system), in code order, from a position."""
+
+    statuses: list[Status]
+    # Matches of this kind after the ones in this page.
+    remaining: int
+    # Codes in this page that have a change waiting for approval.
+    waiting: frozenset[str] = frozenset()
+
+    @property
+    def after(self) -> str:
+        """Where the next page starts (the last code shown)."""
+        return self.statuses[-1].code if self.statuses else ""
 
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    custom: list[Status]
-    system: list[Status]
-    total: int
-    # Codes among those shown that have a change waiting for approval.
-    waiting: frozenset[str] = frozenset()
+    custom_page: Page
+    system_page: Page
+    # Matches of each kind, in all.
+    custom_total: int
+    system_total: int
 
     @property
-    def shown(self) -> int:
-        return len(self.custom) + len(self.system)
+    def custom(self) -> list[Status]:
+        return self.custom_page.statuses
 
     @property
-    def hidden(self) -> int:
-        return self.total - self.shown
+    def system(self) -> list[Status]:
+        return self.system_page.statuses
+
+    @property
+    def total(self) -> int:
+        return self.custom_total + self.system_total
+
+    @property
+    def waiting(self) -> frozenset[str]:
+        return self.custom_page.waiting | self.system_page.waiting
 
 
-def status_search(*, account: str, query: str = "", limit: int = SEARCH_LIMIT) -> SearchResult:
-    """Statuses whose code or name contains ``query`` (case-insensitive), custom first:
-    at most ``limit`` of them, the number of all matches, and which of them have a change
-    waiting for approval.
+def status_search(*, account: str, query: str = "", limit: int = PAGE_SIZE) -> SearchResult:
+    """Statuses whose code or name contains ``query`` (case-insensitive): the first page of
+    each kind, and how many match of each."""
+    custom = status_page(account=account, query=query, custom=True, limit=limit)
+    system = status_page(account=account, query=query, custom=False, limit=limit)
+    return SearchResult(
+        custom_page=custom,
+        system_page=system,
+        custom_total=len(custom.statuses) + custom.remaining,
+        system_total=len(system.statuses) + system.remaining,
+    )
+
+
+def status_page(
+    *, account: str, query: str = "", custom: bool, after: str = "", limit: int = PAGE_SIZE
+) -> Page:
+    """Up to ``limit`` matching statuses of one kind whose code sorts after ``after``.
 
     Plain SQL, because it runs on every keystroke and building it through the ORM costs as
-    much as running it (bench: "search partial, a code"; see bench/README.md). Whether a
-    change waits rides along in the same query (one hashed lookup, not a query per search),
-    so that the requests themselves are read only when one does.
+    much as running it (bench: "search partial, a code"; see bench/README.md). It walks the
+    (account, custom, code) index and stops after one row more than a page; only then does
+    it count the rest. Whether a change waits rides along in the same query (one hashed
+    lookup, not a second query per keystroke), so the requests are read only when one does.
     """
     table = MirrorStatus._meta.db_table
-    where, params = "account = %s", [account]
+    where, params = "account = %s AND custom = %s", [account, custom]
     needle = query.strip().casefold()
     if needle:
         where += f" AND search_text {connection.operators['contains']}"
         params.append(f"%{connection.ops.prep_for_like_query(needle)}%")
+    if after:
+        where += " AND code > %s"
+        params.append(after)
     columns = ", ".join(connection.ops.quote_name(c) for c in MirrorStatus.STATUS_FIELDS)
     waiting = (
         f"code IN (SELECT status_code FROM {ChangeRequest._meta.db_table} "  # noqa: S608
@@ -60,19 +103,18 @@ def status_search(*, account: str, query: str = "", limit: int = SEARCH_LIMIT) -
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {columns}, {waiting} FROM {table} WHERE {where} "  # noqa: S608 - fixed names; values are parameters
-            "ORDER BY custom DESC, code LIMIT %s",
-            [*waiting_params, *params, limit],
+            "ORDER BY code LIMIT %s",
+            [*waiting_params, *params, limit + 1],
         )
-        rows = cursor.fetchall()
-        statuses = [MirrorStatus.status_from(tuple(row[:-1])) for row in rows]
-        total = len(statuses)
-        if total == limit:
+        fetched = cursor.fetchall()
+        rows, remaining = fetched[:limit], 0
+        if len(fetched) > limit:
             cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)  # noqa: S608
-            total = cursor.fetchone()[0]
-    return SearchResult(
-        custom=[s for s in statuses if s.custom],
-        system=[s for s in statuses if not s.custom],
-        total=total,
+            remaining = cursor.fetchone()[0] - limit
+        statuses = [MirrorStatus.status_from(tuple(row[:-1])) for row in rows]
+    return Page(
+        statuses=statuses,
+        remaining=remaining,
         waiting=frozenset(s.code for s, row in zip(statuses, rows, strict=True) if row[-1]),
     )
 

@@ -7,16 +7,18 @@ JavaScript get the full page, so every action also works as a plain form post.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from urllib.parse import urlsplit, urlunsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
@@ -45,43 +47,72 @@ from .rows import COLUMNS, ROW_TEMPLATE, Mode, Row, index_url, make_row, render_
 QUERY_MAX_LENGTH = 100
 
 
-def list_context(request: HtmxHttpRequest, query: str, *, refresh: bool = False) -> dict:
+def list_context(
+    request: HtmxHttpRequest, query: str, *, refresh: bool = False, kind: str = "", after: str = ""
+) -> dict:
+    """The status screen: the first page of each table (or, without JavaScript, the page of
+    ``kind`` that follows ``after``), with the counts of everything that matches."""
     sync = mirror.mirror_refresh(force=refresh)
     account = get_client().account
     result = selectors.status_search(account=account, query=query)
+    if kind and after:
+        page = selectors.status_page(
+            account=account, query=query, custom=kind == "custom", after=after
+        )
+        result = replace(result, **{f"{kind}_page": page})
     can_edit = can_edit_statuses(request.user)
     created = request.GET.get("created", "")
-    waiting = approvals.pending_for(
-        account, [s.code for s in result.custom if s.code in result.waiting]
-    )
     now = timezone.now()
     return {
         "q": query,
         "result": result,
-        "custom_rows": rows_html(
-            [
-                render_row(
-                    make_row(
-                        status,
-                        can_edit,
-                        highlight=status.code == created,
-                        pending=waiting.get(status.code),
-                        viewer=request.user.pk,
-                    ),
-                    request,
-                )
-                for status in result.custom
-            ]
-        ),
-        "custom_count": len(result.custom),
-        "system_rows": rows_html(
-            [render_row(make_row(status, can_edit)) for status in result.system]
-        ),
-        "system_count": len(result.system),
+        "after": {kind: after} if kind and after else {},
+        "custom_rows": _page_rows(request, result.custom_page, can_edit, created=created),
+        "custom_count": result.custom_total,
+        "custom_more": _more(query, "custom", result.custom_page),
+        "system_rows": _page_rows(request, result.system_page, can_edit),
+        "system_count": result.system_total,
+        "system_more": _more(query, "system", result.system_page),
         "sync": sync,
         "sync_age": selectors.mirror_age_seconds(sync, now),
         "can_edit": can_edit,
         "flag_columns": [(f, FLAG_LABELS[f], FLAG_HINTS[f]) for f in FLAGS],
+        "columns": COLUMNS,
+    }
+
+
+def _page_rows(
+    request: HtmxHttpRequest, page: selectors.Page, can_edit: bool, *, created: str = ""
+) -> SafeString:
+    waiting = approvals.pending_for(
+        get_client().account, [s.code for s in page.statuses if s.code in page.waiting]
+    )
+    return rows_html(
+        [
+            render_row(
+                make_row(
+                    status,
+                    can_edit,
+                    highlight=status.code == created,
+                    pending=waiting.get(status.code),
+                    viewer=request.user.pk,
+                ),
+                request,
+            )
+            for status in page.statuses
+        ]
+    )
+
+
+def _more(query: str, kind: str, page: selectors.Page) -> dict | None:
+    """The link to the next page of a table: followed as it scrolls into view, or clicked."""
+    if not page.remaining:
+        return None
+    return {
+        "kind": kind,
+        "url": index_url(q=query, kind=kind, after=page.after),
+        "next": min(page.remaining, selectors.PAGE_SIZE),
+        "remaining": page.remaining,
     }
 
 
@@ -95,10 +126,35 @@ def search_query(params: QueryDict) -> str:
 @permission_required(VIEW_STATUSES, raise_exception=True)
 @vary_on_headers("HX-Request")
 def index(request: HtmxHttpRequest) -> HttpResponse:
+    query = search_query(request.GET)
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in ("custom", "system") else ""
+    after = request.GET.get("after", "").replace("\x00", "")[:QUERY_MAX_LENGTH]
+    if wants_partial(request) and kind and after:
+        return render(
+            request, "statuses/index.html#more", more_context(request, query, kind, after)
+        )
     template = "statuses/index.html"
     if wants_partial(request):
         template += "#results"
-    return render(request, template, list_context(request, search_query(request.GET)))
+    return render(request, template, list_context(request, query, kind=kind, after=after))
+
+
+def more_context(request: HtmxHttpRequest, query: str, kind: str, after: str) -> dict:
+    """The next page of one table, as rows that take the place of its "more" link."""
+    page = selectors.status_page(
+        account=get_client().account, query=query, custom=kind == "custom", after=after
+    )
+    shown = len(page.statuses)
+    return {
+        "rows": _page_rows(request, page, can_edit_statuses(request.user)),
+        "more": _more(query, kind, page),
+        "columns": COLUMNS,
+        "announce": (
+            f"{shown} more {kind} status{pluralize(shown, 'es')} shown"
+            + (f"; {page.remaining} still to come." if page.remaining else "; that is all.")
+        ),
+    }
 
 
 @require_POST

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 
 import pytest
 import requests
@@ -12,6 +13,7 @@ from statusadmin.convoso.connection import SANDBOX_ACCOUNT
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
 from statusadmin.statuses.models import MirrorStatus
+from statusadmin.statuses.selectors import PAGE_SIZE
 from tests.helpers import age_mirror, refused, status_item
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +25,21 @@ def _sandbox_seeded(db):  # type: ignore[no-untyped-def]
 
 
 HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def many(n: int) -> None:
+    """n more custom statuses in the mirror (after a first sync), codes B0000, B0001, ..."""
+    from statusadmin.statuses.mirror import mirror_refresh
+
+    mirror_refresh()
+    now = timezone.now()
+    MirrorStatus.objects.bulk_create(
+        MirrorStatus(
+            account=SANDBOX_ACCOUNT, code=f"B{i:04}", name=f"Bulk {i}",
+            search_text=f"b{i:04} bulk {i}", custom=True, synced_at=now, color="#00AAFF",
+        )
+        for i in range(n)
+    )  # fmt: skip
 
 
 def html(response) -> str:  # type: ignore[no-untyped-def]
@@ -88,20 +105,45 @@ class SearchTests:
         assert "0 statuses match" in page
         assert "No custom statuses match" in page
 
-    def test_first_200_matches_and_a_count_of_the_rest(self, supervisor_client):
-        supervisor_client.get("/")  # first sync
-        now = timezone.now()
-        MirrorStatus.objects.bulk_create(
-            MirrorStatus(
-                account=SANDBOX_ACCOUNT, code=f"B{i:04}", name=f"Bulk {i}",
-                search_text=f"b{i:04} bulk {i}", custom=True, synced_at=now,
-            )
-            for i in range(250)
-        )  # fmt: skip
+    def test_a_long_result_comes_a_page_at_a_time_and_every_row_is_reachable(
+        self, supervisor_client
+    ):
+        many(250)
         page = html(supervisor_client.get("/", {"q": "bulk"}))
-        assert page.count('class="status-row') == 200
         assert "250 statuses match" in page
-        assert "Showing the first 200; 50 more match" in page
+        assert 'Custom statuses <span class="muted">(250)</span>' in page
+        assert page.count('class="status-row') == PAGE_SIZE
+        seen = re.findall(r'<tbody id="row-(B\d+)"', page)
+        # Follow the "more" link as htmx does, until there is none.
+        while link := re.search(r'hx-get="([^"]+)"[^>]*data-more', page):
+            page = html(supervisor_client.get(unescape(link.group(1)), **HX))
+            assert "<html" not in page
+            seen += re.findall(r'<tbody id="row-(B\d+)"', page)
+            assert page.count('class="status-row') <= PAGE_SIZE
+        assert seen == [f"B{i:04}" for i in range(250)]
+        assert "that is all" in page
+
+    def test_the_more_link_says_how_many_come_and_works_without_javascript(self, supervisor_client):
+        many(45)
+        page = html(supervisor_client.get("/", {"q": "bulk"}))
+        link = re.search(r'<a href="([^"]+)" hx-get="[^"]+"[^>]*data-more>([^<]+)</a>', page)
+        assert link, page
+        assert link.group(2) == f"Show {45 - PAGE_SIZE} more of the {45 - PAGE_SIZE} still to come"
+        # Without JavaScript the link is a whole page: the custom statuses after the last one.
+        rest = html(supervisor_client.get(unescape(link.group(1))))
+        assert "<html" in rest
+        assert re.findall(r'<tbody id="row-(B\d+)"', rest) == [
+            f"B{i:04}" for i in range(PAGE_SIZE, 45)
+        ]
+        assert f"Custom statuses after B{PAGE_SIZE - 1:04}" in rest
+        assert "45 statuses match" in rest
+
+    @pytest.mark.parametrize("query", ["b", "bu", "1", "0", ""])
+    def test_a_short_search_answers_with_under_100_kb(self, supervisor_client, query):
+        many(5000)
+        response = supervisor_client.get("/", {"q": query}, **HX)
+        assert len(response.content) <= 100_000
+        assert html(response).count('class="status-row') >= PAGE_SIZE
 
     def test_search_reads_the_mirror_not_convoso(self, supervisor_client, monkeypatch):
         supervisor_client.get("/")
