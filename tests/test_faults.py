@@ -107,7 +107,7 @@ def test_update(dashboard, convoso_server, kind):
     html = response.content.decode()
     attempt_and_resolution(kind)
     if OUTCOMES[kind][1] == "succeeded":
-        assert "Saved XFER: Callback off → on." in html
+        assert "Saved XFER: Callback No → Yes." in html
         assert "a check afterwards shows the change was made" in html
         assert SandboxStatus.objects.get(code="XFER").callback is True
     else:
@@ -139,6 +139,6 @@ def test_insert(dashboard, convoso_server, kind):
 def test_a_503_that_clears_is_retried_transparently(dashboard):
     SandboxFault.objects.create(endpoint="update", kind="http_503", remaining=1)
     response = dashboard.post("/statuses/XFER/flag/", {"callback": "Y"}, **HX)
-    assert "Saved XFER: Callback off → on." in response.content.decode()
+    assert "Saved XFER: Callback No → Yes." in response.content.decode()
     assert AuditEntry.objects.get().outcome == "succeeded"
     assert not SandboxFault.objects.exists()

@@ -16,13 +16,17 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from statusadmin.convoso.status import (
     FIELD_LABELS,
+    FLAGS,
     SENSITIVE_FIELDS,
     VALUE_FIELDS,
     addressable,
     describe_changes,
+    describe_field,
 )
 
 
@@ -114,8 +118,17 @@ class FieldDiff:
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
     def touching(self, field: str) -> AuditEntryQuerySet:
-        """Entries that changed ``field``: one LIKE on ``touched``, on every database."""
-        return self.filter(touched__contains=f" {field} ")
+        """Entries that changed ``field``: one LIKE on ``touched``, on every database.
+
+        A create records every field as changed; for a flag it counts only when the status
+        was created with the flag on ("DNC changed" is not every create with DNC off).
+        """
+        entries = self.filter(touched__contains=f" {field} ")
+        if field in FLAGS:
+            entries = entries.exclude(
+                models.Q(action=Action.CREATE) & ~models.Q(**{f"after__{field}": True})
+            )
+        return entries
 
     def approved_by(self, username: str) -> AuditEntryQuerySet:
         """An approver's approvals, and the changes they sent by approving."""
@@ -265,6 +278,28 @@ class AuditEntry(models.Model):
         return describe_changes(self.before, self.after, self.changed_fields or [])
 
     @cached_property
+    def summary_html(self) -> SafeString:
+        """The summary for the list, each colour change with its two swatches."""
+        if self.before is None or not self.changed_fields:
+            return format_html("{}", self.summary or "—")
+        before, after = self.before or {}, self.after or {}
+        return format_html_join(
+            ", ",
+            "{}",
+            (
+                (_colour_change(before.get(name), after.get(name)),)
+                if name == "color"
+                else (describe_field(name, before.get(name), after.get(name)),)
+                for name in self.changed_fields
+            ),
+        )
+
+    @property
+    def explanation(self) -> str:
+        """Why an attempt didn't take effect, in plain words (Convoso's reason, or ours)."""
+        return self.error_message if self.outcome != Outcome.SUCCEEDED else ""
+
+    @cached_property
     def sensitive(self) -> bool:
         """DNC or Final changed, or a status was created with DNC or Final on."""
         if self.before is None and self.after:
@@ -299,6 +334,21 @@ class AuditEntry(models.Model):
     @property
     def when_text(self) -> str:
         return self.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _swatch(colour: object) -> SafeString:
+    if not colour:
+        return format_html("{}", "none")
+    return format_html(
+        '<svg class="swatch-inline" width="12" height="12" aria-hidden="true"><rect width="12" '
+        'height="12" rx="2" fill="{}" stroke="#0004"/></svg>{}',
+        colour,
+        colour,
+    )
+
+
+def _colour_change(old: object, new: object) -> SafeString:
+    return format_html("{} {} → {}", FIELD_LABELS["color"], _swatch(old), _swatch(new))
 
 
 def touched_text(fields: list[str] | None) -> str:

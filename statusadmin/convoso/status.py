@@ -88,10 +88,21 @@ class Status:
         return [f for f in VALUE_FIELDS if getattr(self, f) != getattr(other, f)]
 
 
-def _on_off(value: object) -> str:
+def _yes_no(value: object) -> str:
     if value is True:
-        return "on"
-    return "off" if value is False else "unset"
+        return "Yes"
+    return "No" if value is False else "unset"
+
+
+def describe_field(name: str, old: object, new: object) -> str:
+    """One field's change in the one wording: "DNC No → Yes", "Name 'A' → 'B'",
+    "Colour #FFAA00 → #00AAFF"."""
+    label = FIELD_LABELS.get(name, name)
+    if name in FLAGS:
+        return f"{label} {_yes_no(old)} → {_yes_no(new)}"
+    if name == "color":
+        return f"{label} {old or 'none'} → {new or 'none'}"
+    return f"{label} '{old or ''}' → '{new or ''}'"
 
 
 def describe_changes(
@@ -99,7 +110,8 @@ def describe_changes(
     after: Mapping[str, object] | None,
     changed: list[str],
 ) -> str:
-    """One wording for a change, wherever it is shown: "DNC off → on, colour #00AA00 → #112233".
+    """One wording for a change, wherever it is shown: "DNC No → Yes, Colour #00AA00 →
+    #112233".
 
     ``before`` and ``after`` are snapshots (a Status as a dict, as the audit log keeps them).
     A new status is described by the flags it was created with.
@@ -108,14 +120,4 @@ def describe_changes(
         on = [FLAG_LABELS[f] for f in FLAGS if after.get(f)]
         return "new status" + (f" with {', '.join(on)} on" if on else ", all flags off")
     before, after = before or {}, after or {}
-    parts = []
-    for name in changed:
-        label = FIELD_LABELS.get(name, name)
-        old, new = before.get(name), after.get(name)
-        if name in FLAGS:
-            parts.append(f"{label} {_on_off(old)} → {_on_off(new)}")
-        elif name == "color":
-            parts.append(f"colour {old or 'none'} → {new or 'none'}")
-        else:
-            parts.append(f"{label.lower()} changed")
-    return ", ".join(parts)
+    return ", ".join(describe_field(name, before.get(name), after.get(name)) for name in changed)

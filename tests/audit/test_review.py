@@ -121,7 +121,7 @@ class ListTests:
         new = add_entry(changed=("dnc",), reason="opt-outs", actor="bob")
         html = page(reviewer.get("/audit/"))
         assert listed_ids(html) == [new.pk, old.pk]
-        assert "DNC off → on" in html
+        assert "DNC No → Yes" in html
         assert "opt-outs" in html
         assert 'class="sensitive"' in html
 
@@ -300,7 +300,7 @@ class HistoryTests:
         add_entry(code="HOT")
         html = page(supervisor_client.get("/statuses/XFER/history/"))
         assert "History of XFER" in html
-        assert "DNC off → on" in html
+        assert "DNC No → Yes" in html
         assert "Reason: why" in html
         assert f'href="/audit/{mine.pk}/"' not in html  # supervisors can't open entries
 
@@ -401,3 +401,56 @@ def test_the_code_filter_finds_a_lower_case_code_made_outside_the_dashboard(revi
     upper = add_entry(code="XFER")
     assert listed_ids(page(reviewer.get("/audit/", {"code": "opt"}))) == [lower.pk]
     assert listed_ids(page(reviewer.get("/audit/", {"code": "xfer"}))) == [upper.pk]
+
+
+class WhatChangedTests:
+    def test_each_row_shows_the_values(self, reviewer):
+        add_entry(code="HOT", changed=("dnc",))
+        html = page(reviewer.get("/audit/"))
+        assert "DNC No → Yes" in html
+        assert "Highlighted rows changed DNC or Final" in html
+
+    def test_names_and_colours_read_old_to_new_with_swatches(self, reviewer):
+        from statusadmin.audit import chain
+
+        base = {"code": "HOT", "name": "Hot Lead", "color": "#FFAA00", "dnc": False}
+        chain.append(
+            created_at=timezone.now(), completed_at=timezone.now(), actor_username="sue",
+            account="sandbox", action="update", status_code="HOT", before=base,
+            requested={"name": "Hot Lead A", "color": "#00AAFF"},
+            after={**base, "name": "Hot Lead A", "color": "#00AAFF"},
+            changed_fields=["name", "color"], reason="", outcome="succeeded",
+        )  # fmt: skip
+        html = page(reviewer.get("/audit/"))
+        assert "Name &#x27;Hot Lead&#x27; → &#x27;Hot Lead A&#x27;" in html
+        swatches = re.findall(r'<svg class="swatch-inline"[^>]*><rect[^>]*fill="([^"]+)"', html)
+        assert swatches == ["#FFAA00", "#00AAFF"]
+        assert re.search(r"Colour <svg[^>]*>.*?</svg>#FFAA00 → <svg[^>]*>.*?</svg>#00AAFF", html)
+
+    def test_a_rejected_create_shows_convosos_reason(self, reviewer):
+        add_entry(
+            action="create", code="BAD1", outcome="rejected", changed=(), after=None,
+            error_code=6069, error_message="Convoso refused it: the code already exists.",
+        )  # fmt: skip
+        html = page(reviewer.get("/audit/"))
+        assert '<span class="why">Convoso refused it: the code already exists.</span>' in html
+
+    def test_changed_dnc_means_changed_not_created_with_it_off(self, reviewer):
+        off = {"code": "NEW1", "dnc": False, "final": False}
+        from statusadmin.audit import chain
+
+        def create(code: str, dnc: bool) -> AuditEntry:
+            return chain.append(
+                created_at=timezone.now(), completed_at=timezone.now(), actor_username="sue",
+                account="sandbox", action="create", status_code=code, before=None,
+                requested={**off, "code": code, "dnc": dnc},
+                after={**off, "code": code, "dnc": dnc},
+                changed_fields=["name", "dnc", "final"], reason="r" if dnc else "",
+                outcome="succeeded",
+            )  # fmt: skip
+
+        quiet, loud = create("NEW1", False), create("NEW2", True)
+        flipped = add_entry(code="XFER", changed=("dnc",))
+        html = page(reviewer.get("/audit/", {"field": "dnc"}))
+        assert listed_ids(html) == [flipped.pk, loud.pk]
+        assert quiet.pk not in listed_ids(page(reviewer.get("/audit/", {"field": "dnc"})))

@@ -34,7 +34,7 @@ def test_request_wait_approve_and_see_both_names(
         expect(april.get_by_role("link", name=re.compile(r"Approvals\s+1"))).to_be_visible()
         april.get_by_role("link", name=re.compile("Approvals")).click()
         card = april.locator("section.approval")
-        expect(card).to_contain_text("XFER: DNC off → on")
+        expect(card).to_contain_text("XFER: DNC No → Yes")
         expect(card).to_contain_text("Opt-outs by text")
         card.get_by_label("Note (optional)").fill("Checked with compliance")
         card.get_by_role("button", name="Approve").click()

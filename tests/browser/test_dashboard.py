@@ -58,7 +58,7 @@ class SwitchTests:
         expect(callback).to_have_attribute("aria-checked", "false")
         callback.click()
         expect(callback).to_have_attribute("aria-checked", "true")
-        expect(page.locator("#toast")).to_contain_text("Saved XFER: Callback off → on.")
+        expect(page.locator("#toast")).to_contain_text("Saved XFER: Callback No → Yes.")
         assert page.evaluate("document.activeElement.id") == "sw-XFER-callback"
         page.reload()
         expect(row(page, "XFER").get_by_role("switch", name="Callback")).to_have_attribute(
@@ -137,7 +137,7 @@ class DncPromptTests:
         page.get_by_label("Why turn DNC on for XFER?").fill("Transfers include opt-outs")
         page.keyboard.press("Enter")
         # Four eyes: the change waits for a second person, and the switch can't ask again.
-        expect(row(page, "XFER")).to_contain_text("DNC off → on: waiting for approval")
+        expect(row(page, "XFER")).to_contain_text("DNC No → Yes: waiting for approval")
         waiting = row(page, "XFER").get_by_role("switch", name="DNC")
         expect(waiting).to_have_attribute("aria-disabled", "true")
         expect(waiting).to_have_attribute("aria-checked", "false")
@@ -149,7 +149,7 @@ class ColourTests:
         page = session.login_as(supervisor)
         session.open("/?q=xfer")
         row(page, "XFER").get_by_label("Colour").fill("#12ab34")
-        expect(page.locator("#toast")).to_contain_text("colour #6711D1 → #12AB34")
+        expect(page.locator("#toast")).to_contain_text("Colour #6711D1 → #12AB34")
         expect(row(page, "XFER").get_by_label("Colour")).to_have_value("#12ab34")
         assert SandboxStatus.objects.get(code="XFER").hex_color == "12AB34"
 

@@ -36,7 +36,7 @@ class LongListTests:
         long_catalogue.open("/")
         expect(page.locator("#custom-heading")).to_contain_text("(80)")
         expect(rows(page)).to_have_count(PAGE_SIZE)
-        steps = list(range(2 * PAGE_SIZE, 80, PAGE_SIZE)) + [80]
+        steps = [*range(2 * PAGE_SIZE, 80, PAGE_SIZE), 80]
         for shown in steps:
             page.mouse.wheel(0, 100_000)
             expect(rows(page)).to_have_count(shown)

@@ -43,7 +43,7 @@ def ask(client: Client, code: str = "XFER") -> str:
 class RowTests:
     def test_a_dnc_change_waits_and_the_row_says_so(self, supervisor_client):
         row = ask(supervisor_client)
-        assert "DNC off → on: waiting for approval by a second person (asked by sue," in row
+        assert "DNC No → Yes: waiting for approval by a second person (asked by sue," in row
         switch = re.search(r'<button[^>]*name="dnc"[^>]*>', row).group(0)
         assert 'aria-disabled="true"' in switch
         assert 'aria-checked="false"' in switch
@@ -104,7 +104,7 @@ class ApprovalListTests:
     ):
         ask(supervisor_client)
         page = html(approver_client.get("/approvals/"))
-        assert "XFER: DNC off → on" in page
+        assert "XFER: DNC No → Yes" in page
         assert "Asked by</dt><dd>sue" in page
         assert "Opt-outs by text" in page
         assert "In Convoso now</dt><dd>Transferred to Closer, colour #6711D1; DNC off" in page
@@ -138,7 +138,7 @@ class ApprovalListTests:
         request = ChangeRequest.objects.get()
         SandboxStatus.objects.filter(code="XFER").update(hex_color="FF0000")
         page = html(approver_client.post(f"/approvals/{request.pk}/approve/", {"note": ""}))
-        assert "changed after the request was made (colour #6711D1 → #FF0000)" in page
+        assert "changed after the request was made (Colour #6711D1 → #FF0000)" in page
         confirmed = re.search(r'name="confirmed" value="(\w+)"', page).group(1)
         assert "Approve anyway" in page
         assert SandboxStatus.objects.get(code="XFER").dnc is False

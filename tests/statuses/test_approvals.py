@@ -203,7 +203,7 @@ class DecisionTests:
         SandboxStatus.objects.filter(code="XFER").update(hex_color="FF0000")  # someone else
         with pytest.raises(approvals.StaleApproval) as exc:
             approvals.approve(request_id=request.pk, approver=approver)
-        assert "changed after the request was made (colour #6711D1 → #FF0000)" in (
+        assert "changed after the request was made (Colour #6711D1 → #FF0000)" in (
             exc.value.explanation
         )
         assert SandboxStatus.objects.get(code="XFER").dnc is False

@@ -142,7 +142,7 @@ class UpdateTests:
         applied_then_lost(real_convoso, {"callback": "Y"})
         page = supervisor_client.post("/statuses/XFER/flag/", {"callback": "Y"}, **HX)
         html = page.content.decode()
-        assert "Saved XFER: Callback off → on." in html
+        assert "Saved XFER: Callback No → Yes." in html
         assert (
             "Convoso&#x27;s reply was lost; a check afterwards shows the change was made." in html
         )

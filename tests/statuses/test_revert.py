@@ -42,7 +42,7 @@ def test_shown_first_then_sent_and_linked(supervisor_client, supervisor):
     )
     entry = AuditEntry.objects.get()
     page = html(supervisor_client.get(f"/statuses/XFER/revert/{entry.pk}/"))
-    assert "colour #112233 → #6711D1, Callback on → off" in page
+    assert "Colour #112233 → #6711D1, Callback Yes → No" in page
     assert SandboxStatus.objects.get(code="XFER").callback is True  # nothing sent yet
     version = re.search(r'name="v" value="(\w+)"', page).group(1)
     response = supervisor_client.post(

@@ -291,7 +291,7 @@ class FlagTests:
         assert response["HX-Retarget"] == "#row-XFER"
         assert response["HX-Reswap"] == "outerHTML"
         assert 'aria-checked="true"' in switch(page, "callback")
-        assert "Saved XFER: Callback off → on." in page
+        assert "Saved XFER: Callback No → Yes." in page
         assert 'hx-swap-oob="innerHTML"' in page  # the toast
         assert SandboxStatus.objects.get(code="XFER").callback is True
         assert "autofocus" in switch(page, "callback")
