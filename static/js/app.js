@@ -92,6 +92,15 @@
     if (control) control.focus();
   });
 
+  // The audit filters send only the fields in use, so the address bar shows just those.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.elt.id !== "filters") return;
+    var data = event.detail.formData;
+    Array.from(data.keys()).forEach(function (key) {
+      if (data.getAll(key).every(function (value) { return value === ""; })) data.delete(key);
+    });
+  });
+
   // When the dashboard itself can't be reached or fails, say so instead of doing nothing.
   function toast(text) {
     var region = document.getElementById("toast");

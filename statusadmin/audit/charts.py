@@ -3,6 +3,7 @@ nothing for the Content Security Policy to object to (colours are SVG attributes
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from django.utils.html import escape
@@ -81,7 +82,7 @@ class Chart:
 
 def build(activity: Activity) -> Chart:
     buckets = activity.buckets
-    peak = max((b.total for b in buckets), default=0) or 1
+    peak, ticks_at = _scale(max((b.total for b in buckets), default=0))
     plot_w, plot_h = WIDTH - LEFT - 4, HEIGHT - BOTTOM - TOP
     slot = plot_w / max(len(buckets), 1)
     bar_w = max(slot * 0.8, 1)
@@ -107,15 +108,15 @@ def build(activity: Activity) -> Chart:
         for i, b in enumerate(buckets)
         if i % every == 0
     ]
-    ticks = [(round(TOP + plot_h - plot_h * f, 1), str(round(peak * f))) for f in (0, 0.5, 1)]
+    ticks = [(round(TOP + plot_h - plot_h * n / peak, 1), str(n)) for n in ticks_at]
     totals = activity.totals()
     legend = [
         (label, colour, totals.get(key, 0)) for key, label, colour in SERIES if totals.get(key)
     ]
     noun = "entry" if activity.total == 1 else "entries"
     summary = (
-        f"{activity.total} {noun} per {activity.unit} from {activity.start:%d %b %Y} to "
-        f"{activity.end:%d %b %Y}: "
+        f"{activity.total} {noun} from {activity.start:%d %b %Y} to {activity.end:%d %b %Y}, "
+        f"drawn per {activity.unit}: "
         + (", ".join(f"{n} {label.lower()}" for label, _, n in legend) or "none")
         + "."
     )
@@ -123,6 +124,17 @@ def build(activity: Activity) -> Chart:
         f"Audit entries per {activity.unit}, {activity.start:%d %b %Y} to {activity.end:%d %b %Y}"
     )
     return Chart(WIDTH, HEIGHT, bars, ticks, labels, legend, title, summary, TOP + plot_h, LEFT)
+
+
+def _scale(highest: int) -> tuple[int, list[int]]:
+    """The top of the count axis and its ticks: whole numbers a fixed step apart (1, 2 or 5
+    times a power of ten), at most five of them, the top at or above the highest bar."""
+    highest = max(highest, 1)
+    step, factors = 1, itertools.cycle((2, 2.5, 2))  # 1, 2, 5, 10, 20, 50, ...
+    while -(-highest // step) > 4:
+        step = int(step * next(factors))
+    top = -(-highest // step) * step
+    return top, list(range(0, top + 1, step))
 
 
 def _period(unit: str, start) -> str:  # type: ignore[no-untyped-def]

@@ -70,6 +70,11 @@ def _signing_context() -> dict[str, object]:
 @permission_required(REVIEW_AUDIT, raise_exception=True)
 @vary_on_headers("HX-Request")
 def audit_list(request: HtmxHttpRequest) -> HttpResponse:
+    if not wants_partial(request) and any(v == "" for v in request.GET.values()):
+        # The filter form submitted without JavaScript sends every field; keep the address
+        # to the filters in use, so it can be read, bookmarked and shared.
+        kept = {k: v for k, v in request.GET.items() if v != ""}
+        return redirect(f"{request.path}?{urlencode(kept)}" if kept else request.path)
     form = AuditFilterForm(request.GET)
     filters = form.filters()
     after = selectors.Cursor.decode(request.GET.get("after", ""))

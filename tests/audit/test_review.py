@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
 from datetime import datetime, timedelta
@@ -228,7 +229,9 @@ class ListTests:
         html = page(reviewer.get("/audit/"))
         assert '<svg width="100%"' in html
         assert 'role="img"' in html
-        assert "2 entries per day" in html
+        # Both fell on one day: the caption says how many in the period, not "per day".
+        assert re.search(r"2 entries from \d\d \w+ \d{4} to \d\d \w+ \d{4}, drawn per day", html)
+        assert "2 entries per day" not in html
         assert "1 succeeded, 1 failed" in html
         assert "<script" not in html.split('<figure class="chart">')[1].split("</figure>")[0]
 
@@ -237,7 +240,7 @@ class ListTests:
         from statusadmin.audit.services import begin
 
         add_entry()
-        assert "1 entry per day" in page(reviewer.get("/audit/", **HX))
+        assert "Activity: 1 entry from" in page(reviewer.get("/audit/", **HX))
         add_entry(outcome="failed")
         assert "1 succeeded, 1 failed" in page(reviewer.get("/audit/", **HX))
         pending = begin(
@@ -392,7 +395,7 @@ class UnreadableFilterTests:
 
     def test_the_chart_never_spans_more_than_five_years(self, reviewer):
         html = page(reviewer.get("/audit/", {"date_from": "2000-01-01", "date_to": "2999-12-30"}))
-        assert "entries per month from" in html
+        assert ", drawn per month" in html
         assert html.count("<text") < 100
 
 
@@ -401,6 +404,25 @@ def test_the_code_filter_finds_a_lower_case_code_made_outside_the_dashboard(revi
     upper = add_entry(code="XFER")
     assert listed_ids(page(reviewer.get("/audit/", {"code": "opt"}))) == [lower.pk]
     assert listed_ids(page(reviewer.get("/audit/", {"code": "xfer"}))) == [upper.pk]
+
+
+class ChartAxisTests:
+    @pytest.mark.parametrize(
+        ("highest", "ticks"),
+        [(0, ["0", "1"]), (3, ["0", "1", "2", "3"]), (12, ["0", "5", "10", "15"]),
+         (99, ["0", "50", "100"])],
+    )  # fmt: skip
+    def test_ticks_are_whole_numbers_evenly_apart(self, highest, ticks):
+        from statusadmin.audit import charts
+        from statusadmin.audit.selectors import Activity, ActivityBucket
+
+        start = timezone.now()
+        activity = Activity("day", start, start, [ActivityBucket(start, {"succeeded": highest})])
+        chart = charts.build(activity)
+        assert [label for _, label in chart.ticks] == ticks
+        ys = [y for y, _ in chart.ticks]
+        gaps = [a - b for a, b in itertools.pairwise(ys)]
+        assert max(gaps) - min(gaps) <= 0.11  # evenly apart, up to rounding
 
 
 class WhatChangedTests:
@@ -454,3 +476,35 @@ class WhatChangedTests:
         html = page(reviewer.get("/audit/", {"field": "dnc"}))
         assert listed_ids(html) == [flipped.pk, loud.pk]
         assert quiet.pk not in listed_ids(page(reviewer.get("/audit/", {"field": "dnc"})))
+
+
+class AudienceTests:
+    """The integrity panel speaks to who is reading it: commands and settings for admins."""
+
+    ADMIN_WORDS = ("manage.py", "AUDIT_SIGNING_KEY_FILE", "AUDIT_CHAIN_KEY", "use the button")
+
+    def test_compliance_officers_get_no_commands_or_buttons_they_lack(self, reviewer):
+        add_entry()
+        html = page(reviewer.get("/audit/"))
+        integrity = html.split('id="integrity"')[1].split("</section>")[0]
+        assert [w for w in self.ADMIN_WORDS if w in integrity] == []
+        assert "Verify now" not in integrity
+        assert "Not verified yet" in integrity
+        assert "The dashboard verifies the chain daily" in integrity
+
+    def test_admins_get_the_commands(self, client, admin_user):
+        add_entry()
+        client.force_login(admin_user)
+        integrity = page(client.get("/audit/")).split('id="integrity"')[1].split("</section>")[0]
+        assert "manage.py verify_audit" in integrity
+        assert "AUDIT_SIGNING_KEY_FILE" in integrity
+        assert "Verify now" in integrity
+
+    def test_the_state_is_one_line_and_the_details_are_on_demand(self, reviewer):
+        add_entry()
+        html = page(reviewer.get("/audit/"))
+        summary = re.search(r'<section id="integrity".*?<summary>(.*?)</summary>', html, re.S)
+        assert summary
+        assert "Integrity:" in summary.group(1)
+        assert "<dl" not in summary.group(1)
+        assert re.search(r"<summary>Activity: 1 entry from", html)

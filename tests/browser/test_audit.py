@@ -46,3 +46,36 @@ def test_audit_screens_are_accessible(session, admin_user):
     for path in ("/audit/", f"/audit/{entry.pk}/", "/statuses/XFER/history/"):
         session.open(path)
         assert serious(Axe().run(page)) == [], path
+
+
+def everything(results) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every axe violation, whatever its impact."""
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in results.response["violations"]
+    ]
+
+
+class AuditScreenTests:
+    def test_the_log_starts_on_the_first_screen(self, session, compliance_user):
+        for i in range(30):
+            add_entry(code=f"C{i:03}", changed=("dnc",) if i % 3 == 0 else ("callback",))
+        page = session.login_as(compliance_user)
+        session.open("/audit/")
+        first = page.locator("table.audit tbody tr").first
+        expect(first).to_be_visible()
+        box = first.bounding_box()
+        assert box is not None
+        assert box["y"] + box["height"] <= 800, box
+        # The details are there on demand.
+        page.get_by_text("Details").click()
+        expect(page.locator("#integrity dl")).to_be_visible()
+        assert everything(Axe().run(page)) == []
+
+    def test_filters_leave_no_empty_parameters_in_the_address(self, session, compliance_user):
+        add_entry(code="OPTOUT", changed=("dnc",))
+        page = session.login_as(compliance_user)
+        session.open("/audit/")
+        page.get_by_label("Changed field").select_option("dnc")
+        expect(page).to_have_url(re.compile(r"/audit/\?field=dnc$"))
+        assert session.console == []
