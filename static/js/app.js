@@ -101,6 +101,43 @@
     });
   });
 
+  // Feedback that doesn't pile up: a message clears itself after a while (or when dismissed),
+  // and a row's "Saved" line goes at the next action or after a few seconds.
+  var TOAST_MS = 8000, SAVED_MS = 6000, toastTimer = null;
+  function clearToast() {
+    var region = document.getElementById("toast");
+    if (region) region.replaceChildren();
+  }
+  function watchToast() {
+    var region = document.getElementById("toast");
+    if (!region) return;
+    var arm = function () {
+      clearTimeout(toastTimer);
+      if (region.childNodes.length) toastTimer = setTimeout(clearToast, TOAST_MS);
+    };
+    new MutationObserver(arm).observe(region, { childList: true, subtree: true });
+    arm();
+  }
+  function fadeSaved() {
+    document.querySelectorAll("tr.row-message.ok:not([data-fading])").forEach(function (line) {
+      line.setAttribute("data-fading", "");
+      setTimeout(function () { line.remove(); }, SAVED_MS);
+    });
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-toast-close]")) clearToast();
+  });
+  document.addEventListener("htmx:beforeRequest", function () {
+    document.querySelectorAll("tr.row-message.ok").forEach(function (line) { line.remove(); });
+  });
+  document.addEventListener("htmx:afterSettle", fadeSaved);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { watchToast(); fadeSaved(); });
+  } else {
+    watchToast();
+    fadeSaved();
+  }
+
   // When the dashboard itself can't be reached or fails, say so instead of doing nothing.
   function toast(text) {
     var region = document.getElementById("toast");

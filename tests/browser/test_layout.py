@@ -37,7 +37,8 @@ def column_lefts(page, table: int = 0) -> list[float]:  # type: ignore[no-untype
         page.locator("table.statuses")
         .nth(table)
         .evaluate(
-            "t => Array.from(t.querySelectorAll('thead th')).map(th => th.getBoundingClientRect().left)"
+            "t => Array.from(t.querySelectorAll('thead th'))"
+            ".map(th => th.getBoundingClientRect().left)"
         )
     )
 
