@@ -138,6 +138,45 @@
     fadeSaved();
   }
 
+  // The create form's colour: a picker beside the hex field, each filling in the other, and
+  // "No colour" setting both aside. Without JavaScript the hex field alone does the job.
+  var HEX = /^#?([0-9a-fA-F]{6})$/;
+  function wireColour() {
+    document.querySelectorAll("[data-color-for]:not([data-wired])").forEach(function (picker) {
+      var text = document.getElementById(picker.getAttribute("data-color-for"));
+      var none = picker.form && picker.form.elements.namedItem("no_color");
+      if (!text) return;
+      picker.setAttribute("data-wired", "");
+      picker.hidden = false;
+      var fromText = function () {
+        var match = HEX.exec(text.value.trim());
+        if (match) picker.value = "#" + match[1].toLowerCase();
+      };
+      var fromNone = function () {
+        text.disabled = picker.disabled = !!(none && none.checked);
+      };
+      fromText();
+      fromNone();
+      text.addEventListener("input", fromText);
+      picker.addEventListener("input", function () { text.value = picker.value.toUpperCase(); });
+      if (none) none.addEventListener("change", fromNone);
+    });
+  }
+  // An error summary's link moves the keyboard to the field, not just the view.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("[data-focus-field]");
+    var field = link && document.getElementById(link.getAttribute("href").slice(1));
+    if (!field) return;
+    event.preventDefault();
+    field.focus();
+  });
+  document.addEventListener("htmx:afterSettle", wireColour);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", wireColour);
+  } else {
+    wireColour();
+  }
+
   // When the dashboard itself can't be reached or fails, say so instead of doing nothing.
   function toast(text) {
     var region = document.getElementById("toast");

@@ -25,12 +25,23 @@ class StatusCreateForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     name = forms.CharField(label="Name", help_text="What agents see in the dialler.")
+    # Typed as hex (a picker beside it fills it in), or "no colour" ticked.
     color = forms.CharField(
-        label="Colour", initial="#0077cc", widget=forms.TextInput(attrs={"type": "color"})
+        label="Colour",
+        initial="#0077CC",
+        required=False,
+        help_text="Six hexadecimal digits, like #00AA00, or pick one.",
+        widget=forms.TextInput(
+            attrs={"maxlength": 7, "autocomplete": "off", "spellcheck": "false", "size": 8}
+        ),
     )
+    no_color = forms.BooleanField(label="No colour", required=False)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if not self.is_bound:
+            # A fresh form starts in its first field; after errors, the summary takes focus.
+            self.fields["code"].widget.attrs["autofocus"] = True
         for flag in FLAGS:
             self.fields[flag] = forms.BooleanField(
                 label=FLAG_LABELS[flag], help_text=FLAG_HINTS[flag], required=False
@@ -55,6 +66,10 @@ class StatusCreateForm(forms.Form):
         return _convoso_rule(validation.clean_name, self.cleaned_data["name"])
 
     def clean_color(self) -> object:
+        if self.data.get("no_color"):
+            return None
+        if not self.cleaned_data["color"].strip():
+            raise forms.ValidationError("Type a colour like #00AA00, or tick No colour.")
         return _convoso_rule(validation.clean_color, self.cleaned_data["color"])
 
     def clean(self) -> dict[str, object]:

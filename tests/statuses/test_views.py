@@ -536,6 +536,51 @@ class CreateTests:
     def valid(self, **overrides: str) -> dict[str, str]:
         return {"code": "vip1", "name": "VIP lead", "color": "#0077cc", **overrides}
 
+    def test_focus_starts_in_the_first_field(self, supervisor_client):
+        page = html(supervisor_client.get("/statuses/new/"))
+        assert re.search(r'<input[^>]*name="code"[^>]*autofocus', page)
+        assert "error-summary" not in page
+
+    def test_errors_are_summed_up_first_with_links_to_their_fields(self, supervisor_client):
+        page = html(
+            supervisor_client.post(
+                "/statuses/new/", {"code": "", "name": "", "color": "blue"}, **HX
+            )
+        )
+        summary = re.search(
+            r'<div class="error-summary" role="alert"[^>]*autofocus.*?</div>', page, re.S
+        )
+        assert summary, page
+        links = re.findall(r'<a href="#(id_\w+)" data-focus-field>([^<]+)</a>', summary.group(0))
+        assert [field for field, _ in links] == ["id_code", "id_name", "id_color"]
+        assert "Colour: Use six hexadecimal digits, like 00AA00" in summary.group(0)
+        assert not re.search(r'<input[^>]*name="code"[^>]*autofocus', page)
+
+    @pytest.mark.parametrize(("typed", "stored"), [("#12ab34", "12AB34"), ("12AB34", "12AB34")])
+    def test_a_typed_hex_colour_is_taken(self, supervisor_client, typed, stored):
+        response = supervisor_client.post("/statuses/new/", self.valid(color=typed))
+        assert response.status_code == 302
+        assert SandboxStatus.objects.get(code="VIP1").hex_color == stored
+
+    def test_no_colour_can_be_chosen(self, supervisor_client):
+        response = supervisor_client.post("/statuses/new/", self.valid(no_color="on", color=""))
+        assert response.status_code == 302
+        assert SandboxStatus.objects.get(code="VIP1").hex_color == ""
+
+    @pytest.mark.parametrize(
+        ("typed", "message"),
+        [
+            ("blue", "Use six hexadecimal digits"),
+            ("", "Type a colour like #00AA00, or tick No colour"),
+        ],
+    )
+    def test_a_bad_colour_gets_its_own_error(self, supervisor_client, typed, message):
+        page = html(supervisor_client.post("/statuses/new/", self.valid(color=typed), **HX))
+        errors = re.search(r'<ul class="errorlist" id="id_color_error">(.*?)</ul>', page, re.S)
+        assert errors, page
+        assert message in errors.group(1)
+        assert not SandboxStatus.objects.filter(code="VIP1").exists()
+
     def test_form_has_every_field_with_hints(self, supervisor_client):
         page = html(supervisor_client.get("/statuses/new/"))
         for label in ["Code", "Name", "Colour", "Final", "Reached", "Success", "DNC",
