@@ -133,7 +133,7 @@ def test_insert(dashboard, convoso_server, kind):
     else:
         assert MESSAGES[kind] in response.content.decode()
         assert not created
-        assert re.search(r'class="form-error"|id="id_code_error"', response.content.decode())
+        assert re.search(r'class="error-summary"|id="id_code_error"', response.content.decode())
 
 
 def test_a_503_that_clears_is_retried_transparently(dashboard):
