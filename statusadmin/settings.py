@@ -239,6 +239,8 @@ PERMISSIONS_POLICY = {
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# The CSRF refusal in the site layout, saying what to do (reload), not a bare 403.
+CSRF_FAILURE_VIEW = "statusadmin.error_pages.csrf_failure"
 # Sessions end after this many seconds without a request (the middleware slides the expiry).
 SESSION_IDLE_TIMEOUT = int(env_number("SESSION_IDLE_TIMEOUT", 30 * 60))
 SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT

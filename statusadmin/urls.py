@@ -16,9 +16,18 @@ accounts = [
     ),
 ]
 
+# The admin says whose it is, like every other page.
+admin.site.site_header = "statusadmin administration"
+admin.site.site_title = "statusadmin"
+admin.site.index_title = "Users, roles and read-only records"
+
 urlpatterns = [
     path("accounts/", include(accounts)),
     path("admin/", admin.site.urls),
     path("", include("statusadmin.statuses.urls")),
     path("", include("statusadmin.audit.urls")),
 ]
+
+handler403 = "statusadmin.error_pages.permission_denied"
+handler404 = "statusadmin.error_pages.page_not_found"
+handler500 = "statusadmin.error_pages.server_error"

@@ -278,7 +278,8 @@ class FlagTests:
         # Every switch submits the table's one form, with its own action and the page's version.
         assert 'form="edits"' in dnc
         assert re.search(r'formaction="/statuses/XFER/flag/\?v=\w{21}"', dnc)
-        assert re.search(r'<th scope="row" class="code">.*?<a href="/statuses/XFER/history/"', row)
+        history = r'class="code">.*?<a class="history" href="/statuses/XFER/history/"'
+        assert re.search(history, row)
         # And a box to include it in a bulk edit (the form above the table).
         assert '<input type="checkbox" form="bulk" name="codes" value="XFER"' in row
 

@@ -1,0 +1,38 @@
+"""axe finds nothing, of any impact, on the screens not covered by their own browser tests."""
+
+from __future__ import annotations
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+pytestmark = pytest.mark.browser
+
+
+def violations(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+        for v in Axe().run(page).response["violations"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("supervisor", "/"),
+        ("supervisor", "/statuses/import/"),
+        ("supervisor", "/no/such/page/"),
+        ("supervisor", "/audit/"),
+        ("approver_user", "/approvals/"),
+        ("compliance_user", "/audit/"),
+        ("compliance_user", "/statuses/XFER/history/"),
+    ],
+)
+def test_no_violations(session, request, who, path):  # type: ignore[no-untyped-def]
+    page = session.login_as(request.getfixturevalue(who))
+    session.open(path)
+    assert violations(page) == []
+
+
+def test_the_login_page(session):  # type: ignore[no-untyped-def]
+    page = session.open("/accounts/login/")
+    assert violations(page) == []
