@@ -43,6 +43,7 @@ MATRIX = {
     "audit:list":             ("get",  {},                   "LFOFO"),
     "audit:detail":           ("get",  {},                   "LFOFO"),
     "audit:export_csv":       ("get",  {},                   "LFOFO"),
+    "audit:export_report":    ("get",  {},                   "LFOFO"),
     "audit:export_jsonl":     ("get",  {},                   "LFOFO"),
     "audit:verify":           ("post", {},                   "LFFFO"),
     "audit:evidence":         ("get",  {"date_from": "2026-01-01", "date_to": "2026-01-31"},

@@ -7,6 +7,7 @@ app_name = "audit"
 urlpatterns = [
     path("audit/", views.audit_list, name="list"),
     path("audit/<int:pk>/", views.audit_detail, name="detail"),
+    path("audit/report.csv", views.export_report, name="export_report"),
     path("audit/export.csv", views.export_csv, name="export_csv"),
     path("audit/export.jsonl", views.export_jsonl, name="export_jsonl"),
     path("audit/verify/", views.verify_now, name="verify"),

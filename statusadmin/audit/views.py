@@ -115,11 +115,20 @@ def _export(request: HttpRequest, kind: str) -> StreamingHttpResponse:
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     if kind == "csv":
         body, content_type = export.csv_chunks(filters), "text/csv; charset=utf-8"
+    elif kind == "report":
+        body, content_type = export.report_chunks(filters), "text/csv; charset=utf-8"
     else:
         body, content_type = export.jsonl_chunks(filters), "application/x-ndjson; charset=utf-8"
     response = StreamingHttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.{kind}"'
+    name = f"audit-report-{stamp}.csv" if kind == "report" else f"audit-{stamp}.{kind}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@require_GET
+@permission_required(EXPORT_AUDIT, raise_exception=True)
+def export_report(request: HttpRequest) -> StreamingHttpResponse:
+    return _export(request, "report")
 
 
 @require_GET

@@ -508,3 +508,54 @@ class AudienceTests:
         assert "Integrity:" in summary.group(1)
         assert "<dl" not in summary.group(1)
         assert re.search(r"<summary>Activity: 1 entry from", html)
+
+
+class ReportTests:
+    """The CSV a compliance officer reads: what the screen says, newest first."""
+
+    def test_the_columns_a_person_needs_newest_first(self, reviewer):
+        old = add_entry(at=timezone.now() - timedelta(hours=1), actor="amy", changed=("final",))
+        new = add_entry(code="OPTOUT", changed=("dnc",), reason="customer asked", actor="bob")
+        response = reviewer.get("/audit/report.csv")
+        assert response.streaming
+        assert 'filename="audit-report-' in response["Content-Disposition"]
+        rows = read_csv(response)
+        assert list(rows[0]) == [
+            "When (UTC)", "Who", "Action", "Status", "What changed", "Reason", "Outcome",
+            "Why it failed",
+        ]  # fmt: skip
+        assert [r["Who"] for r in rows] == ["bob", "amy"]
+        assert rows[0] == {
+            "When (UTC)": new.when_text, "Who": "bob", "Action": "Update", "Status": "OPTOUT",
+            "What changed": "DNC No → Yes", "Reason": "customer asked", "Outcome": "Succeeded",
+            "Why it failed": "",
+        }  # fmt: skip
+        assert rows[1]["What changed"] == "Final No → Yes"
+        assert rows[1]["When (UTC)"] == old.when_text
+
+    def test_no_null_and_failures_say_why(self, reviewer):
+        add_entry(
+            action="create", code="BAD1", outcome="rejected", changed=(), after=None,
+            error_code=6069, error_message="Convoso refused it: the code already exists.",
+        )  # fmt: skip
+        body = b"".join(reviewer.get("/audit/report.csv").streaming_content).decode()
+        assert "None" not in body
+        assert "null" not in body
+        row = read_csv(reviewer.get("/audit/report.csv"))[0]
+        assert row["Outcome"] == "Rejected"
+        assert row["Why it failed"] == "Convoso refused it: the code already exists."
+
+    def test_formulas_are_neutralised_and_filters_apply(self, reviewer):
+        add_entry(code="DNC1", changed=("dnc",), reason='=HYPERLINK("http://x","y")')
+        add_entry(code="HOT", changed=("callback",))
+        rows = read_csv(reviewer.get("/audit/report.csv", {"field": "dnc"}))
+        assert [r["Status"] for r in rows] == ["DNC1"]
+        assert rows[0]["Reason"].startswith("'=HYPERLINK")
+
+    def test_the_screen_offers_it_first_and_the_full_export_second(self, reviewer):
+        html = page(reviewer.get("/audit/", {"field": "dnc"}))
+        links = re.findall(r'<a href="(/audit/[a-z]+\.\w+)\?field=dnc" download>', html)
+        assert links == ["/audit/report.csv", "/audit/export.csv", "/audit/export.jsonl"]
+
+    def test_supervisors_cannot_export_it(self, supervisor_client):
+        assert supervisor_client.get("/audit/report.csv").status_code == 403

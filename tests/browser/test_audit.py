@@ -31,7 +31,16 @@ def test_compliance_filters_dnc_changes_and_downloads_the_csv(session, complianc
     assert page.evaluate("window.__sameDocument") is True
 
     with page.expect_download() as info:
-        page.get_by_role("link", name="CSV").click()
+        page.get_by_role("link", name="CSV", exact=True).click()
+    download = info.value
+    assert re.fullmatch(r"audit-report-\d{8}-\d{6}\.csv", download.suggested_filename)
+    rows = list(csv.DictReader(io.StringIO(download.path().read_text(encoding="utf-8"))))
+    assert [(r["Status"], r["What changed"], r["Reason"]) for r in rows] == [
+        ("OPTOUT", "DNC No → Yes", "customer asked")
+    ]
+    # The full export, every stored field, is the second choice.
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Full CSV").click()
     download = info.value
     assert re.fullmatch(r"audit-\d{8}-\d{6}\.csv", download.suggested_filename)
     rows = list(csv.DictReader(io.StringIO(download.path().read_text(encoding="utf-8"))))
