@@ -95,7 +95,7 @@ MIDDLEWARE = [
     "statusadmin.middleware.RequestBodyMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # A search response can hold 200 rows of switches; compressed it is a tenth of the size.
+    # A search response holds up to 25 rows of switches per table; compressed, a tenth the size.
     # Django's GZipMiddleware pads responses against BREACH, and CSRF tokens are masked.
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

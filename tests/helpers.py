@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from typing import Any
 
 import requests
 import responses
+from django.core.management import CommandError, call_command
 from django.db import connection
 from urllib3.exceptions import NewConnectionError, ProtocolError
 
@@ -65,6 +67,16 @@ def refused(detail: str = "Connection refused") -> requests.ConnectionError:
 def dropped() -> requests.ConnectionError:
     """What requests raises when the connection breaks after the request went out."""
     return requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError()))
+
+
+def verify_exit(*args: str) -> tuple[int, str]:
+    """verify_audit's exit status and what it said."""
+    out = io.StringIO()
+    try:
+        call_command("verify_audit", *args, stdout=out)
+    except CommandError as exc:
+        return exc.returncode, str(exc)
+    return 0, out.getvalue()
 
 
 def raw(sql: str, params: list[Any] | None = None) -> None:

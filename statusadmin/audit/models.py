@@ -412,3 +412,35 @@ class Verification(models.Model):
 
     def __str__(self) -> str:
         return f"verification {'ok' if self.ok else 'FAILED'} at {self.ran_at}"
+
+    @property
+    def plain_message(self) -> str:
+        """The result for a compliance officer: what it means, without the commands and
+        settings the full message names for administrators."""
+        checked = f"{self.checked} entr{'y' if self.checked == 1 else 'ies'}"
+        State = self.State
+        if self.state == State.TAMPERED:
+            where = f", first at entry {self.first_bad_seq}" if self.first_bad_seq else ""
+            return (
+                f"The log was changed after it was written{where}. Keep this page's details "
+                "and tell an administrator; the evidence bundle shows the auditor the same."
+            )
+        if self.state == State.UNANCHORED:
+            return (
+                f"{checked} follow each other and match their hashes, but no checkpoint kept "
+                "outside the database covers the newest ones yet."
+            )
+        if self.state == State.UNGUARDED:
+            return (
+                f"{checked} follow each other and match their hashes, but the database no "
+                "longer refuses changes to them. An administrator must put the guard back."
+            )
+        if self.state == State.UNCHECKED:
+            return (
+                f"{checked} are consistent as far as this server can check; part of the "
+                "evidence needs a key that is not available here."
+            )
+        covered = ""
+        if self.covered_seq:
+            covered = f", up to entry {self.covered_seq} confirmed by a checkpoint"
+        return f"{checked} follow each other and match their hashes{covered}."

@@ -11,27 +11,18 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from django.utils import timezone
 
 from statusadmin.audit import chain
 from statusadmin.audit.evidence_verifier import chain_key_bytes, chain_tag
 from statusadmin.audit.models import AuditEntry, Verification
 from tests.factories import add_entry
-from tests.helpers import raw
+from tests.helpers import raw, verify_exit
 
 pytestmark = pytest.mark.django_db
 
 TABLE = "audit_auditentry"
-
-
-def verify_exit(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("verify_audit", *args, stdout=out)
-    except CommandError as exc:
-        return exc.returncode, str(exc)
-    return 0, out.getvalue()
 
 
 def checkpoint() -> None:

@@ -492,6 +492,21 @@ class AudienceTests:
         assert "Not verified yet" in integrity
         assert "The dashboard verifies the chain daily" in integrity
 
+    @pytest.mark.parametrize(
+        "state", ["intact", "unanchored", "unguarded", "unchecked", "tampered"]
+    )
+    def test_a_verification_result_is_told_in_plain_words(self, reviewer, state):
+        add_entry()
+        Verification.objects.create(
+            ok=state != "tampered", state=state, checked=1, head_seq=1, covered_seq=0,
+            first_bad_seq=1 if state == "tampered" else None,
+            message="run `manage.py migrate`; no chain key is configured (AUDIT_CHAIN_KEY)",
+        )  # fmt: skip
+        html = page(reviewer.get("/audit/"))
+        integrity = html.split('id="integrity"')[1].split("</section>")[0]
+        assert [w for w in self.ADMIN_WORDS if w in integrity] == []
+        assert "1 entry" in integrity or "entry 1" in integrity
+
     def test_admins_get_the_commands(self, client, admin_user):
         add_entry()
         client.force_login(admin_user)

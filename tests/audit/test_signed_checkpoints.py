@@ -9,23 +9,14 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 
 from statusadmin.audit import evidence_verifier as ev
 from statusadmin.audit.models import AuditEntry, Checkpoint, Verification
 from tests.factories import add_entry
-from tests.helpers import raw
+from tests.helpers import raw, verify_exit
 
 pytestmark = pytest.mark.django_db
-
-
-def verify_exit(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("verify_audit", *args, stdout=out)
-    except CommandError as exc:
-        return exc.returncode, str(exc)
-    return 0, out.getvalue()
 
 
 def checkpoint() -> str:

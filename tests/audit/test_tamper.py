@@ -20,7 +20,7 @@ from django.utils import timezone
 from statusadmin.audit import chain, integrity, triggers
 from statusadmin.audit.models import AuditEntry, Verification
 from tests.factories import add_entry
-from tests.helpers import raw
+from tests.helpers import raw, verify_exit
 
 pytestmark = pytest.mark.django_db
 
@@ -48,16 +48,6 @@ def verify_fails(*args: str) -> str:
     with pytest.raises(CommandError) as exc:
         call_command("verify_audit", *args, stdout=io.StringIO())
     return str(exc.value)
-
-
-def verify_exit(*args: str) -> tuple[int, str]:
-    """verify_audit's exit status and what it said."""
-    out = io.StringIO()
-    try:
-        call_command("verify_audit", *args, stdout=out)
-    except CommandError as exc:
-        return exc.returncode, str(exc)
-    return 0, out.getvalue()
 
 
 @pytest.fixture
