@@ -85,31 +85,34 @@ class FastHashTests:
         )
         assert chain.verify().first_bad_seq == entry.seq
 
-    @hsettings(
-        max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-    )
-    @given(
-        reason=st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00")),
-        requested=st.dictionaries(
-            st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00")),
-            # No floats: PostgreSQL's jsonb rewrites them (1e16 comes back as an integer), and
-            # nothing the dashboard records is one.
-            st.none()
-            | st.booleans()
-            | st.integers()
-            | st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00")),
-            max_size=4,
-        ),
-    )
-    def test_whatever_the_content_the_fast_path_agrees_with_the_reference(
-        self, reason: str, requested: dict
-    ) -> None:
-        with transaction.atomic():
-            add_entry(reason=reason, requested=requested)
-            fast, reference = chain.verify(), reference_verify()
-            transaction.set_rollback(True)  # each example starts from an empty log
-        assert fast == reference
-        assert fast.ok, fast.message
+
+# A function, not a method: Hypothesis wants one executor for every example.
+@pytest.mark.django_db
+@hsettings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    reason=st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00")),
+    requested=st.dictionaries(
+        st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00")),
+        # No floats: PostgreSQL's jsonb rewrites them (1e16 comes back as an integer), and
+        # nothing the dashboard records is one.
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00")),
+        max_size=4,
+    ),
+)
+def test_whatever_the_content_the_fast_path_agrees_with_the_reference(
+    reason: str, requested: dict
+) -> None:
+    with transaction.atomic():
+        add_entry(reason=reason, requested=requested)
+        fast, reference = chain.verify(), reference_verify()
+        transaction.set_rollback(True)  # each example starts from an empty log
+    assert fast == reference
+    assert fast.ok, fast.message
 
 
 # --- several processes ---------------------------------------------------------------------------
