@@ -203,3 +203,34 @@ class ParallelTests:
         assert parallel.ok
         assert parallel.head_seq == 40
         assert AuditEntry.objects.filter(seq__isnull=False).count() == 40
+
+
+@pytest.mark.django_db
+class FastPathTakenTests:
+    """The reference re-check is a safety net, not the road: ordinary entries never need it
+    (otherwise verification quietly runs at the old speed)."""
+
+    def test_ordinary_entries_never_fall_back(self, monkeypatch, chain_key):
+        start = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+        for i in range(5):
+            add_entry(at=start + timedelta(minutes=i), reason=f"r{i}", actor_user_id=i + 1)
+        fallbacks: list[int] = []
+        reference = chain.entry_hash
+        monkeypatch.setattr(chain, "entry_hash", lambda *a: fallbacks.append(a[2]) or reference(*a))
+        result = chain.verify(processes=1)
+        assert result.ok, result.message
+        assert fallbacks == []
+
+    def test_a_bad_tag_is_named_and_tagged_entries_are_counted(
+        self, chain_key, entries_table_unlocked
+    ):
+        for i in range(3):
+            add_entry(reason=f"r{i}")
+        entries_table_unlocked()
+        raw(f"UPDATE {TABLE} SET mac = %s WHERE seq = 3", ["0" * 64])
+        result = chain.verify(processes=1)
+        assert result.first_bad_seq == 3
+        assert "rewritten (or the chain recomputed) by someone without the chain key" in (
+            result.message
+        )
+        assert result.tagged == 2
