@@ -266,11 +266,13 @@ def _loads(text: Any) -> Any:
 
 
 def _text_stamp(value: Any) -> str | None:
-    """A timestamp as the canonical text, from whatever the database handed back."""
-    if value is None or (isinstance(value, str) and value.endswith("+00:00") and "T" in value):
+    """A timestamp as the canonical text, from whatever the database handed back: already
+    text (PostgreSQL formats it), or a naive UTC datetime (SQLite), which must not be read as
+    the machine's local time."""
+    if value is None or isinstance(value, str):
         return value
-    if isinstance(value, str):  # SQLite: naive UTC text
-        value = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
     return _stamp(value)
 
 

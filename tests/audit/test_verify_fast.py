@@ -9,6 +9,8 @@ entry, with the same words, as one walk with the reference encoder reports it.
 from __future__ import annotations
 
 import json
+import os
+import time
 from datetime import timedelta
 
 import orjson
@@ -205,12 +207,26 @@ class ParallelTests:
         assert AuditEntry.objects.filter(seq__isnull=False).count() == 40
 
 
+@pytest.fixture
+def far_from_utc():  # type: ignore[no-untyped-def]
+    """The machine's local time far from UTC, so a timestamp read as local time would show."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Kolkata"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
 @pytest.mark.django_db
 class FastPathTakenTests:
     """The reference re-check is a safety net, not the road: ordinary entries never need it
     (otherwise verification quietly runs at the old speed)."""
 
-    def test_ordinary_entries_never_fall_back(self, monkeypatch, chain_key):
+    def test_ordinary_entries_never_fall_back(self, monkeypatch, chain_key, far_from_utc):
         start = timezone.now().replace(microsecond=0) - timedelta(hours=1)
         for i in range(5):
             add_entry(at=start + timedelta(minutes=i), reason=f"r{i}", actor_user_id=i + 1)
