@@ -6,10 +6,14 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from statusadmin.accounts.roles import VIEW_STATUSES
+
 # What a refused page is for, by the part of the site it belongs to (its URL namespace and
 # name), so the page can say who may use it instead of only "forbidden".
 _FOR_WHOM = {
+    "audit:verify": "Running the verification now is for administrators; it also runs daily.",
     "audit": "The audit log is for compliance officers and administrators.",
+    "statuses:decide_change_set": "Deciding a change set is for approvers.",
     "statuses:approvals": "Approving changes is for approvers.",
     "statuses:approve": "Approving changes is for approvers, and never for whoever asked.",
     "statuses:reject": "Rejecting changes is for approvers.",
@@ -18,7 +22,12 @@ _FOR_WHOM = {
 }
 
 
-def _refused_because(request: HttpRequest) -> str:
+def _refused_because(request: HttpRequest, exception: Exception) -> str:
+    if str(exception):  # a refusal that says why itself
+        return str(exception)
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and not user.has_perm(VIEW_STATUSES):
+        return "Your account has no role yet: an administrator can give it one."
     match = getattr(request, "resolver_match", None)
     for key in (match.view_name if match else "", match.namespace if match else ""):
         if key in _FOR_WHOM:
@@ -27,7 +36,7 @@ def _refused_because(request: HttpRequest) -> str:
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    return render(request, "403.html", {"reason": _refused_because(request)}, status=403)
+    return render(request, "403.html", {"reason": _refused_because(request, exception)}, status=403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

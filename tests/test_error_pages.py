@@ -90,3 +90,29 @@ def test_a_code_says_it_opens_its_history(supervisor_client):
     html = body(supervisor_client.get("/", {"q": "xfer"}))
     assert '<a class="history" href="/statuses/XFER/history/" title="History of XFER">XFER' in html
     assert '<span class="vh"> (history)</span>' in html
+
+
+class RefusalWordingTests:
+    def test_no_role_yet(self, client):
+        from tests.factories import make_user
+
+        client.force_login(make_user("nora"))
+        html = body(client.get("/"))
+        assert "Your account has no role yet" in html
+        assert "you can look" not in html
+
+    def test_verification_is_for_administrators(self, compliance_client):
+        html = body(compliance_client.post("/audit/verify/"))
+        assert "Running the verification now is for administrators" in html
+
+    def test_a_refusal_that_says_why_is_shown(self, supervisor_client, monkeypatch):
+        from django.core.exceptions import PermissionDenied
+
+        from statusadmin.statuses import views
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise PermissionDenied("Only the requester can withdraw a request.")
+
+        monkeypatch.setattr(views, "list_context", refuse)
+        html = body(supervisor_client.get("/"))
+        assert "Only the requester can withdraw a request." in html

@@ -72,3 +72,16 @@ class FeedbackTests:
         said = page.evaluate("window.__said")
         assert len(said) == 1, said
         assert said[0].startswith("Saved XFER: Callback No → Yes")
+
+    def test_nothing_moves_when_a_message_comes_or_goes(self, session, supervisor):
+        page = session.login_as(supervisor)
+        page.clock.install()
+        session.open("/")
+        switch = page.locator("tbody#row-XFER").get_by_role("switch", name="Callback")
+        before = switch.bounding_box()
+        switch.click()
+        expect(page.locator("#toast")).to_contain_text("Saved XFER")
+        assert switch.bounding_box()["y"] == before["y"]
+        page.get_by_role("button", name="Dismiss the message").click()
+        expect(page.locator("#toast p")).to_have_count(0)
+        assert switch.bounding_box()["y"] == before["y"]
