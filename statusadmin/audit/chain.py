@@ -24,7 +24,7 @@ import itertools
 import json
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -389,7 +389,31 @@ def walk_stretch(lo: int, hi: int, key: bytes | None) -> _Stretch:
 
 
 def _walk_parallel(lo: int, hi: int, walk: _Walk, key: bytes | None, processes: int) -> _Walk:
-    """Walk stretches of the chain in several processes, then join them up.
+    """Walk stretches of the chain in several fresh processes (spawn: fork is unsafe in a
+    threaded server), each on its own connection to the same database."""
+    database = {**connection.settings_dict}
+    with ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=processes_.start,
+        # Not settings.SETTINGS_MODULE: with settings overridden (the tests) it is None.
+        initargs=(os.environ.get("DJANGO_SETTINGS_MODULE", "statusadmin.settings"), database),
+    ) as pool:
+        walk = join_stretches(lo, hi, walk, key, processes, pool.map)
+        pool.shutdown(cancel_futures=True)  # after a break, the stretches not yet walked
+    return walk
+
+
+def join_stretches(
+    lo: int,
+    hi: int,
+    walk: _Walk,
+    key: bytes | None,
+    processes: int,
+    run: Callable[..., Iterable[_Stretch]],
+) -> _Walk:
+    """Walk entries lo..hi as stretches (``run`` maps processes.walk_stretch over them, in
+    several processes or in this one), then join them up.
 
     A stretch is accepted only when it was clean on its own and joins the one before (it
     starts where that one ended, from its last hash, and brings no untagged entry after a
@@ -398,33 +422,27 @@ def _walk_parallel(lo: int, hi: int, walk: _Walk, key: bytes | None, processes: 
     """
     size = -(-(hi - lo + 1) // (processes * 4))
     bounds = [(start, min(start + size - 1, hi)) for start in range(lo, hi + 1, size)]
-    database = {**connection.settings_dict}
-    context = multiprocessing.get_context("spawn")  # fork is unsafe in a threaded server
-    with ProcessPoolExecutor(
-        max_workers=processes,
-        mp_context=context,
-        initializer=processes_.start,
-        # Not settings.SETTINGS_MODULE: with settings overridden (the tests) it is None.
-        initargs=(os.environ.get("DJANGO_SETTINGS_MODULE", "statusadmin.settings"), database),
-    ) as pool:
-        los, his = zip(*bounds, strict=True)
-        stretches = pool.map(processes_.walk_stretch, los, his, [key] * len(bounds))
-        for stretch in stretches:
-            part = stretch.walk
-            joins = (
-                part.problem is None
-                and stretch.first_prev_hash == walk.prev_hash
-                and stretch.first_seq == walk.expected_seq
-                and not (walk.last_tagged is not None and part.first_untagged is not None)
-            )
-            if not joins:
-                pool.shutdown(cancel_futures=True)
-                return _walk(_fetch(stretch.lo, hi), walk, key)
-            walk.checked += part.checked
-            walk.tagged += part.tagged
-            walk.last_tagged = part.last_tagged or walk.last_tagged
-            walk.expected_seq, walk.prev_hash = part.expected_seq, part.prev_hash
+    los, his = zip(*bounds, strict=True)
+    for stretch in run(processes_.walk_stretch, los, his, [key] * len(bounds)):
+        part = stretch.walk
+        joins = (
+            part.problem is None
+            and stretch.first_prev_hash == walk.prev_hash
+            and stretch.first_seq == walk.expected_seq
+            and not (walk.last_tagged is not None and part.first_untagged is not None)
+        )
+        if not joins:
+            return _walk(_fetch(stretch.lo, hi), walk, key)
+        walk.checked += part.checked
+        walk.tagged += part.tagged
+        walk.last_tagged = part.last_tagged or walk.last_tagged
+        walk.expected_seq, walk.prev_hash = part.expected_seq, part.prev_hash
     return walk
+
+
+def _shares_database() -> bool:
+    """Other processes can see this database (not SQLite's in-memory test database)."""
+    return connection.vendor == "postgresql"
 
 
 def verify(
@@ -449,7 +467,7 @@ def verify(
             walk = _Walk(lo, anchor.hash)
     start_seq = walk.expected_seq
     processes = settings.AUDIT_VERIFY_PROCESSES if processes is None else processes
-    if processes > 1 and connection.vendor == "postgresql" and hi - lo >= PARALLEL_MIN_ENTRIES:
+    if processes > 1 and hi - lo >= PARALLEL_MIN_ENTRIES and _shares_database():
         walk = _walk_parallel(lo, hi, walk, key, processes)
     else:
         walk = _walk(_fetch(lo, hi), walk, key)

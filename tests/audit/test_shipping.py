@@ -133,6 +133,14 @@ class HttpTests:
         assert status == 1
         assert "(HTTP 500 (not a success))" in said
 
+    @pytest.mark.parametrize(("code", "ok"), [(200, True), (299, True), (300, False), (199, False)])
+    def test_only_a_2xx_reply_counts_as_received(self, receiver, settings, code, ok):
+        receiver.reply = (code, {})
+        settings.AUDIT_CHECKPOINT_URL = f"http://127.0.0.1:{receiver.server_address[1]}/"
+        status, said = checkpoint()
+        assert status == (0 if ok else 1), said
+        assert (f"HTTP {code}" in said) is not ok
+
 
 class SyslogTests:
     def test_udp(self, settings):
@@ -184,7 +192,7 @@ class SyslogTests:
         settings.AUDIT_CHECKPOINT_SYSLOG = "ftp://127.0.0.1:21"
         status, said = checkpoint()
         assert status == 1
-        assert "AUDIT_CHECKPOINT_SYSLOG is not udp://host:port" in said
+        assert "syslog (AUDIT_CHECKPOINT_SYSLOG is not udp://host:port or tcp://host:port)" in said
 
 
 class WorkerTests:

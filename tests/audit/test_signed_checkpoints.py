@@ -223,3 +223,55 @@ class IntegrityPanelTests:
         assert "that checkpoint is unsigned (no AUDIT_SIGNING_KEY_FILE)" in html
         assert f"unknown key {ev.key_id(stranger.public_key())} were not used" in html
         assert '<span class="warn">unsigned</span>' in html
+
+
+class KeyFileTests:
+    """A key file that can't be used says which, and why, without printing the key."""
+
+    def test_a_signing_key_that_is_not_ed25519(self, settings, tmp_path):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from django.core.exceptions import ImproperlyConfigured
+
+        from statusadmin.audit import keys
+
+        path = tmp_path / "ec.pem"
+        path.write_bytes(
+            ec.generate_private_key(ec.SECP256R1()).private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        settings.AUDIT_SIGNING_KEY_FILE = str(path)
+        with pytest.raises(ImproperlyConfigured) as exc:
+            keys.signing_key()
+        assert str(exc.value) == f"AUDIT_SIGNING_KEY_FILE ({path}) is not an Ed25519 key."
+
+    def test_an_unreadable_signing_key(self, settings, tmp_path):
+        from django.core.exceptions import ImproperlyConfigured
+
+        from statusadmin.audit import keys
+
+        path = tmp_path / "garbage.pem"
+        path.write_text("not a key")
+        settings.AUDIT_SIGNING_KEY_FILE = str(path)
+        with pytest.raises(ImproperlyConfigured) as exc:
+            keys.signing_key()
+        assert str(exc.value) == (
+            f"AUDIT_SIGNING_KEY_FILE ({path}) can't be read as an unencrypted PEM private key "
+            "(ValueError)."
+        )
+
+    def test_a_public_key_that_is_not_one(self, settings, tmp_path):
+        from django.core.exceptions import ImproperlyConfigured
+
+        from statusadmin.audit import keys
+
+        (tmp_path / "old.pem").write_text("nonsense")
+        settings.AUDIT_PUBLIC_KEYS_DIR = str(tmp_path)
+        with pytest.raises(ImproperlyConfigured) as exc:
+            keys.public_keys()
+        assert str(exc.value).startswith(
+            f"{tmp_path / 'old.pem'} in AUDIT_PUBLIC_KEYS_DIR is not an Ed25519 public key ("
+        )

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from statusadmin.audit import chain
+from statusadmin.audit import chain, triggers
 from statusadmin.audit.evidence_verifier import canonical_json
 from statusadmin.audit.models import AuditEntry
 from tests import tokens
@@ -121,23 +121,42 @@ def test_whatever_the_content_the_fast_path_agrees_with_the_reference(
 
 ENTRIES = 48  # six stretches of eight for two processes: boundaries at 9, 17, 25, ...
 
-needs_postgres = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="several processes share only a server database (SQLite's test database is in memory)",
-)
+
+@pytest.fixture(params=["processes", "inline"])
+def stretches(request, monkeypatch):  # type: ignore[no-untyped-def]
+    """The stretches walked by several processes (PostgreSQL only: SQLite's test database is
+    in memory) or, to test the joining on every database, one after another in this one."""
+    if request.param == "processes":
+        if connection.vendor != "postgresql":
+            pytest.skip("other processes can't see SQLite's in-memory test database")
+        return request.param
+    monkeypatch.setattr(chain, "_shares_database", lambda: True)
+    monkeypatch.setattr(
+        chain,
+        "_walk_parallel",
+        lambda lo, hi, walk, key, processes: chain.join_stretches(
+            lo, hi, walk, key, processes, map
+        ),
+    )
+    return request.param
 
 
 @pytest.fixture
-def long_chain(transactional_db, monkeypatch):  # type: ignore[no-untyped-def]
-    """A committed chain that counts as long enough to split across processes."""
+def long_chain(request, monkeypatch, stretches):  # type: ignore[no-untyped-def]
+    """A chain that counts as long enough to split up; committed, when other processes walk it."""
+    request.getfixturevalue("transactional_db" if stretches == "processes" else "db")
     monkeypatch.setattr(chain, "PARALLEL_MIN_ENTRIES", 0)
     start = timezone.now() - timedelta(hours=2)
     return [add_entry(at=start + timedelta(minutes=i), reason=f"r{i}") for i in range(ENTRIES)]
 
 
 def tamper(sql: str, params: list) -> None:
+    """Change the table behind Django's back, as someone with database rights could."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL session_replication_role = replica")
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        else:
+            triggers.remove(connection)  # undone with the test's transaction
         cursor.execute(sql, params)
 
 
@@ -145,7 +164,6 @@ def both() -> tuple[chain.VerifyResult, chain.VerifyResult]:
     return chain.verify(processes=2), reference_verify()
 
 
-@needs_postgres
 class ParallelTests:
     def test_an_intact_chain(self, long_chain) -> None:  # type: ignore[no-untyped-def]
         parallel, single = both()
