@@ -382,6 +382,16 @@ class RetentionTests:
         call_command("verify_audit", "--checkpoints", str(checkpoints), stdout=out)
         assert "3 entries verified (from entry 3" in out.getvalue()
 
+    def test_purging_only_the_first_entry_still_verifies(self, five, tmp_path):
+        checkpoints = tmp_path / "checkpoints.jsonl"
+        call_command(
+            "audit_checkpoint", "--file", str(checkpoints), "--seq", "1", stderr=io.StringIO()
+        )
+        raw(f"DELETE FROM {TABLE} WHERE seq = 1")
+        result = chain.verify(file_points(checkpoints))
+        assert result.ok, result.message
+        assert result.message == "4 entries verified (from entry 2, after the retention checkpoint)"
+
     def test_purge_without_an_anchor_is_reported(self, five, tmp_path):
         raw(f"DELETE FROM {TABLE} WHERE seq <= 2")
         assert "entry 1 is missing" in verify_fails()

@@ -264,7 +264,30 @@ class FastPathTakenTests:
         raw(f"UPDATE {TABLE} SET mac = %s WHERE seq = 3", ["0" * 64])
         result = chain.verify(processes=1)
         assert result.first_bad_seq == 3
-        assert "rewritten (or the chain recomputed) by someone without the chain key" in (
-            result.message
+        assert result.message == (
+            "entry 3: its chain-key tag does not match its hash: the entry was rewritten (or "
+            "the chain recomputed) by someone without the chain key"
         )
         assert result.tagged == 2
+        assert result.head_seq == 2
+
+    def test_a_good_tagged_chain_counts_its_tags(self, chain_key):
+        for i in range(3):
+            add_entry(reason=f"r{i}")
+        result = chain.verify(processes=1)
+        assert (result.ok, result.tagged, result.unchecked, result.head_seq) == (True, 3, 0, 3)
+
+    def test_a_complete_entry_outside_the_chain_names_the_head(self, entries_table_unlocked):
+        add_entry()
+        stray = add_entry()
+        entries_table_unlocked()
+        raw(f"UPDATE {TABLE} SET seq = NULL WHERE id = %s", [stray.id])
+        result = chain.verify(processes=1)
+        assert (result.ok, result.head_seq, result.first_bad_id) == (False, 1, stray.id)
+
+    def test_a_rewritten_checkpointed_entry_names_the_head(self, entries_table_unlocked):
+        for i in range(3):
+            add_entry(reason=f"r{i}")
+        point = chain.Checkpointed(2, "f" * 64)
+        result = chain.verify([point], processes=1)
+        assert (result.ok, result.first_bad_seq, result.head_seq) == (False, 2, 3)
