@@ -367,3 +367,47 @@ def test_a_hand_edited_value_of_the_wrong_type_is_a_bad_bundle(period, tmp_path)
     result = verdict(folder, chain_key=ev.chain_key_bytes(tokens.CHAIN_KEY))
     assert result.status == 1
     assert result.summary.startswith("FAILED: entry 2 (")
+
+
+class ContentsTests:
+    """What the manifest, the README and the checkpoints say (mutation testing found these
+    unchecked)."""
+
+    def test_the_manifest_and_readme_describe_the_bundle(self, period, tmp_path):
+        folder = bundle(tmp_path)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["period"] == {"from": "2026-03-10", "to": "2026-03-10"}
+        assert manifest["entries"] == {"first_seq": 1, "last_seq": 6, "in_period": 5}
+        readme = (folder / "README.md").read_text()
+        assert readme.startswith("# Audit evidence: 2026-03-10 to 2026-03-10")
+        assert f"venv/bin/python {folder.name}/verify.py" in readme
+        assert "Entries run from entry 1 to entry 6;\n5 of them" in readme
+        with zipfile.ZipFile(tmp_path / "evidence.zip") as archive:
+            assert {i.compress_type for i in archive.infolist()} == {zipfile.ZIP_DEFLATED}
+
+    def test_a_later_checkpoint_extends_the_bundle_so_it_can_vouch(
+        self, chain_key, signing_key, tmp_path
+    ):
+        for i in range(3):
+            add_entry(at=DAY + timedelta(minutes=i), actor=f"user{i}")
+        add_entry(at=DAY + timedelta(days=1), actor="next day")
+        checkpoint()  # covers entry 4, the day after the period
+        folder = bundle(tmp_path)
+        assert [x["entry"]["seq"] for x in entry_lines(folder)] == [1, 2, 3, 4]
+        assert [x["in_period"] for x in entry_lines(folder)] == [True, True, True, False]
+        assert json.loads((folder / "manifest.json").read_text())["entries"]["last_seq"] == 4
+        assert verdict(folder).status == 0
+
+    def test_the_anchor_checkpoint_before_the_first_entry_is_included(
+        self, chain_key, signing_key, tmp_path
+    ):
+        add_entry(at=DAY - timedelta(days=2), actor="long before")
+        checkpoint()  # entry 1
+        add_entry(at=DAY - timedelta(days=1), actor="before")
+        add_entry(at=DAY, actor="on the day")
+        checkpoint()  # entry 3
+        folder = bundle(tmp_path)
+        lines = (folder / "checkpoints.jsonl").read_text().splitlines()
+        assert [json.loads(x)["seq"] for x in lines] == [1, 3]
+        assert all(list(json.loads(x)) == sorted(json.loads(x)) for x in lines)
+        assert all(json.loads(x).get("line") is None for x in lines)

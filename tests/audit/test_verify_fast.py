@@ -277,6 +277,19 @@ class FastPathTakenTests:
         result = chain.verify(processes=1)
         assert (result.ok, result.tagged, result.unchecked, result.head_seq) == (True, 3, 0, 3)
 
+    def test_tags_stripped_below_a_keyed_checkpoint_name_the_head(
+        self, chain_key, entries_table_unlocked
+    ):
+        for i in range(3):
+            add_entry(reason=f"r{i}")
+        point = chain.at(2)
+        assert point.keyed
+        entries_table_unlocked()
+        raw(f"UPDATE {TABLE} SET mac = ''")
+        result = chain.verify([point], processes=1)
+        assert (result.ok, result.first_bad_seq, result.head_seq) == (False, 2, 3)
+        assert "lost the chain-key tag" in result.message
+
     def test_a_complete_entry_outside_the_chain_names_the_head(self, entries_table_unlocked):
         add_entry()
         stray = add_entry()
