@@ -411,3 +411,20 @@ class ContentsTests:
         assert [json.loads(x)["seq"] for x in lines] == [1, 3]
         assert all(list(json.loads(x)) == sorted(json.loads(x)) for x in lines)
         assert all(json.loads(x).get("line") is None for x in lines)
+
+    def test_which_entries_are_in_the_period_goes_by_position_not_row_id(
+        self, chain_key, signing_key, tmp_path, supervisor
+    ):
+        from statusadmin.audit.services import begin
+
+        # A pending attempt takes a row id but no place in the chain: ids and positions differ.
+        begin(
+            actor=supervisor, origin=None, action="update", code="XFER", account="sandbox",
+            requested={},
+        )  # fmt: skip
+        add_entry(at=DAY - timedelta(days=1), actor="before")
+        add_entry(at=DAY, actor="on the day")
+        checkpoint()
+        lines = entry_lines(bundle(tmp_path))
+        assert [(x["entry"]["seq"], x["in_period"]) for x in lines] == [(1, False), (2, True)]
+        assert [x["id"] for x in lines] != [1, 2]
