@@ -57,6 +57,10 @@ class SearchResult:
         return self.custom_total + self.system_total
 
     @property
+    def shown(self) -> int:
+        return len(self.custom) + len(self.system)
+
+    @property
     def waiting(self) -> frozenset[str]:
         return self.custom_page.waiting | self.system_page.waiting
 

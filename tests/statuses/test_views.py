@@ -111,6 +111,7 @@ class SearchTests:
         many(250)
         page = html(supervisor_client.get("/", {"q": "bulk"}))
         assert "250 statuses match" in page
+        assert f"The first {PAGE_SIZE} are shown; the rest follow as you scroll down." in page
         assert 'Custom statuses <span class="muted">(250)</span>' in page
         assert page.count('class="status-row') == PAGE_SIZE
         seen = re.findall(r'<tbody id="row-(B\d+)"', page)
