@@ -786,3 +786,13 @@ class WaitingTests:
         result = status_search(account=SANDBOX_ACCOUNT, query="")
         assert {"XFER", "HOT", "LVM"} <= {s.code for s in result.custom}
         assert result.waiting == frozenset({"XFER"})
+
+    def test_a_page_holds_as_many_as_asked(self, supervisor) -> None:  # type: ignore[no-untyped-def]
+        from statusadmin.statuses.mirror import mirror_refresh
+        from statusadmin.statuses.selectors import status_search
+
+        mirror_refresh()
+        result = status_search(account=SANDBOX_ACCOUNT, query="", limit=2)
+        assert (len(result.custom), len(result.system)) == (2, 2)
+        assert result.custom_total == 5
+        assert result.custom_page.remaining == 3
