@@ -322,8 +322,11 @@ AUDIT_CHECKPOINT_SYSLOG = env("AUDIT_CHECKPOINT_SYSLOG")
 AUDIT_CHECKPOINT_URL = env("AUDIT_CHECKPOINT_URL")
 AUDIT_CHECKPOINT_URL_TOKEN = env_secret("AUDIT_CHECKPOINT_URL_TOKEN")
 AUDIT_CHECKPOINT_TIMEOUT = env_number("AUDIT_CHECKPOINT_TIMEOUT", 5)
-# Processes that verify a long chain (PostgreSQL) side by side; 1 walks it in one.
-AUDIT_VERIFY_PROCESSES = max(1, int(env_number("AUDIT_VERIFY_PROCESSES", os.cpu_count() or 1)))
+# Processes that verify a long chain (PostgreSQL) side by side; 1 walks it in one. Each holds a
+# database connection, so the default stops at 4 however many CPUs a server has.
+AUDIT_VERIFY_PROCESSES = max(
+    1, int(env_number("AUDIT_VERIFY_PROCESSES", min(os.cpu_count() or 1, 4)))
+)
 
 # Proxies whose X-Forwarded-For (and X-Request-ID) are believed: addresses or networks.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
 import responses
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, connections
 from urllib3.exceptions import NewConnectionError, ProtocolError
 
 from statusadmin.convoso.client import ConvosoClient
@@ -67,6 +69,33 @@ def refused(detail: str = "Connection refused") -> requests.ConnectionError:
 def dropped() -> requests.ConnectionError:
     """What requests raises when the connection breaks after the request went out."""
     return requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError()))
+
+
+@contextmanager
+def status_held_by_another_writer(code: str) -> Iterator[None]:
+    """Another worker holds ``code``'s write lock (as while its change is on its way to
+    Convoso) until the block ends."""
+    from statusadmin.convoso.connection import SANDBOX_ACCOUNT
+    from statusadmin.statuses import services
+
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with services._one_writer(SANDBOX_ACCOUNT, code):
+                holding.set()
+                release.wait(20)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        yield
+    finally:
+        release.set()
+        holder.join(10)
 
 
 def verify_exit(*args: str) -> tuple[int, str]:

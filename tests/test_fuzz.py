@@ -181,6 +181,18 @@ def test_status_screen_parameters(admin, data, headers):
 
 
 @FUZZ
+@given(
+    kind=st.sampled_from(["custom", "system"]), after=hostile, query=hostile, headers=htmx_headers
+)
+def test_the_next_page_of_a_table(admin, kind, after, query, headers):
+    # The "more" link's parameters, with any position to continue from.
+    response = send(admin, "get", "/", {"q": query, "kind": kind, "after": after}, headers)
+    assert response.status_code == 200
+    if not partial(headers):
+        assert '<div id="results">' in text(response)
+
+
+@FUZZ
 @given(query=raw_query, headers=htmx_headers)
 def test_status_screen_raw_query(admin, query, headers):
     assert_results(send(admin, "get", f"/?{query}", {}, headers), headers, 'role="search"')

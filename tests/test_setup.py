@@ -97,3 +97,24 @@ class ProductionSettingsTests:
     def test_unreadable_boolean_is_refused(self, value):
         result = self.settings_import(DJANGO_DEBUG=value)
         assert "DJANGO_DEBUG must be" in result.stderr
+
+
+class VerifyProcessesTests:
+    """Each verification process holds a database connection: the default stops at four."""
+
+    def processes(self, **env: str) -> str:
+        clean = {k: v for k, v in os.environ.items() if k != "AUDIT_VERIFY_PROCESSES"}
+        script = (
+            "import os; os.cpu_count = lambda: 64; import statusadmin.settings as s; "
+            "print(s.AUDIT_VERIFY_PROCESSES)"
+        )
+        result = run([sys.executable, "-c", script], env={**clean, **env}, cwd=ROOT)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def test_a_big_server_gets_four(self):
+        assert self.processes() == "4"
+
+    def test_the_setting_decides(self):
+        assert self.processes(AUDIT_VERIFY_PROCESSES="8") == "8"
+        assert self.processes(AUDIT_VERIFY_PROCESSES="0") == "1"

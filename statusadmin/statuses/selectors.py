@@ -60,10 +60,6 @@ class SearchResult:
     def shown(self) -> int:
         return len(self.custom) + len(self.system)
 
-    @property
-    def waiting(self) -> frozenset[str]:
-        return self.custom_page.waiting | self.system_page.waiting
-
 
 def status_search(*, account: str, query: str = "", limit: int = PAGE_SIZE) -> SearchResult:
     """Statuses whose code or name contains ``query`` (case-insensitive): the first page of

@@ -17,7 +17,7 @@ import orjson
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
-from hypothesis import HealthCheck, given
+from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -90,9 +90,7 @@ class FastHashTests:
 
 # A function, not a method: Hypothesis wants one executor for every example.
 @pytest.mark.django_db
-@hsettings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@hsettings(max_examples=40, deadline=None)
 @given(
     reason=st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00")),
     requested=st.dictionaries(

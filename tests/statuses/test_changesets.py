@@ -16,6 +16,7 @@ from statusadmin.convoso.status import FLAGS
 from statusadmin.statuses import changesets
 from statusadmin.statuses.models import ChangeSet, ChangeSetItem
 from tests.factories import make_user
+from tests.helpers import status_held_by_another_writer
 
 HEADER = "code,name,color," + ",".join(FLAGS) + ",workflow,system\n"
 
@@ -267,37 +268,14 @@ class ScreenTests:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_busy_status_waits_for_a_later_round_instead_of_failing(supervisor, settings):
-    import threading
-
-    from django.db import connections
-
-    from statusadmin.convoso.connection import SANDBOX_ACCOUNT
-    from statusadmin.statuses import services
-
     seed()
     settings.CONVOSO_CONNECT_TIMEOUT = settings.CONVOSO_READ_TIMEOUT = 0.05
     plan = changesets.plan_bulk(
         actor=supervisor, codes=["XFER", "HOT"], changes={"final": True}, title="Final on"
     )
     changesets.apply(change_set_id=plan.pk, actor=supervisor)
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        try:
-            with services._one_writer(SANDBOX_ACCOUNT, "XFER"):
-                holding.set()
-                release.wait(20)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(10)
+    with status_held_by_another_writer("XFER"):
         assert changesets.run(plan.pk) == "some statuses were busy; continuing later"
-    finally:
-        release.set()
-        holder.join(10)
     planned = items(plan)
     assert (planned["HOT"].state, planned["XFER"].state) == ("done", "planned")
     assert planned["XFER"].outcome.startswith("Waiting: Another change to XFER")

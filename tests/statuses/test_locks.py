@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 import requests
-from django.db import connections
 from django.utils import timezone
 
 from statusadmin.audit.models import AuditEntry
-from statusadmin.convoso.connection import SANDBOX_ACCOUNT, get_client
+from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.statuses import locks, services
 from statusadmin.statuses.models import StatusWriteLease
 from statusadmin.statuses.selectors import changed_since, status_version
-from tests.helpers import status_item
+from tests.helpers import status_held_by_another_writer, status_item
 
 
 class VersionTests:
@@ -81,27 +79,11 @@ class LockTests:
     def test_a_status_busy_for_too_long_is_refused_and_audited(self, settings, supervisor):
         settings.CONVOSO_CONNECT_TIMEOUT = 0.05
         settings.CONVOSO_READ_TIMEOUT = 0.05
-        holding, release = threading.Event(), threading.Event()
-
-        def hold() -> None:
-            try:
-                with services._one_writer(SANDBOX_ACCOUNT, "XFER"):
-                    holding.set()
-                    release.wait(20)
-            finally:
-                connections.close_all()
-
-        holder = threading.Thread(target=hold)
-        holder.start()
-        try:
-            assert holding.wait(10)
+        with status_held_by_another_writer("XFER"):
             with pytest.raises(services.StatusBusy, match="still being sent to Convoso"):
                 services.status_update(actor=supervisor, code="XFER", changes={"final": "Y"})
             # Another status is not held up by it.
             services.status_update(actor=supervisor, code="HOT", changes={"final": "Y"})
-        finally:
-            release.set()
-            holder.join(10)
         busy = AuditEntry.objects.get(status_code="XFER")
         assert (busy.outcome, busy.failure_kind) == ("failed", "busy")
         assert SandboxStatus.objects.get(code="XFER").final is False

@@ -785,7 +785,7 @@ class WaitingTests:
         waiting("LVM", account="other")
         result = status_search(account=SANDBOX_ACCOUNT, query="")
         assert {"XFER", "HOT", "LVM"} <= {s.code for s in result.custom}
-        assert result.waiting == frozenset({"XFER"})
+        assert result.custom_page.waiting == frozenset({"XFER"})
 
     def test_a_page_holds_as_many_as_asked(self, supervisor) -> None:  # type: ignore[no-untyped-def]
         from statusadmin.statuses.mirror import mirror_refresh
