@@ -102,6 +102,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # First to read request.user, while the session still says whose it was.
+    "statusadmin.accounts.middleware.EndRevokedSessionsMiddleware",
     "statusadmin.middleware.SessionIdleTimeoutMiddleware",
     "statusadmin.request_context.RequestLogMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -3,10 +3,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from statusadmin import converters  # noqa: F401  (registers <code:...> for every app's URLs)
+from statusadmin.accounts.views import LoginView
 
 # Users are managed by admins; there is no e-mail, so no self-service password reset.
 accounts = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -18,6 +20,22 @@ from urllib3.exceptions import NewConnectionError, ProtocolError
 from statusadmin.convoso.client import ConvosoClient
 from statusadmin.convoso.sandbox import SANDBOX_TOKEN, Sandbox, make_server
 from statusadmin.convoso.status import FLAGS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def database_url() -> str:
+    """The test database, for a command or worker in another process."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def subprocess_environment(**extra: str) -> dict[str, str]:
+    """The environment for another process of this project, on the test database."""
+    return {**os.environ, "DATABASE_URL": database_url(), **extra}
 
 
 class SandboxOverSocket:

@@ -10,12 +10,10 @@ import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import redis
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 
 from statusadmin.audit.models import Checkpoint, Verification
@@ -25,23 +23,13 @@ from statusadmin.statuses import changesets
 from statusadmin.statuses.models import ChangeSet, StatusWriteLease
 from statusadmin.worker import schedule
 from statusadmin.worker.models import RecurringJob
-from tests.helpers import SandboxOverSocket
+from tests.helpers import ROOT, SandboxOverSocket, subprocess_environment
 
-ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
-def database_url() -> str:
-    """The test database, for a worker in another process."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def environment(**extra: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": database_url(), "CACHE_URL": "", **extra}
+    return subprocess_environment(CACHE_URL="", **extra)
 
 
 class ScheduleTests:
