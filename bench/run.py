@@ -415,9 +415,9 @@ def import_benchmark(scale: dict, users: dict) -> None:
     print("Import plan ...", flush=True)
     from django.contrib.auth.models import User
 
+    from statusadmin.changesets import services as changesets
+    from statusadmin.changesets.models import ChangeSet
     from statusadmin.convoso.status import FLAGS
-    from statusadmin.statuses import changesets
-    from statusadmin.statuses.models import ChangeSet
 
     header = "code,name,color," + ",".join(FLAGS) + ",workflow,system\n"
     lines = [
@@ -446,7 +446,8 @@ def approvals_benchmark(scale: dict, users: dict, codes: list[str]) -> None:
     from django.contrib.auth.models import User
     from django.utils import timezone
 
-    from statusadmin.statuses.models import ChangeRequest, MirrorStatus
+    from statusadmin.approvals.models import ChangeRequest
+    from statusadmin.statuses.models import MirrorStatus
 
     waiting = 200
     requester = User.objects.get(username="bench.supervisor")

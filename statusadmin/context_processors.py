@@ -9,8 +9,9 @@ def convoso(request: HttpRequest) -> dict[str, object]:
     context: dict[str, object] = {"sandbox_mode": is_sandbox()}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated and can_approve(user):
-        from statusadmin.statuses.approvals import waiting_count
+        from statusadmin.approvals import selectors as approvals
+        from statusadmin.changesets import selectors as changesets
 
         context["can_approve"] = True
-        context["approvals_waiting"] = waiting_count()
+        context["approvals_waiting"] = approvals.waiting_count() + changesets.waiting_count()
     return context

@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "statusadmin.convoso",
     "statusadmin.statuses",
+    "statusadmin.approvals",
+    "statusadmin.changesets",
     "statusadmin.audit",
     "statusadmin.accounts",
     "statusadmin.worker",
@@ -336,7 +338,7 @@ TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 # /healthz asks Convoso at most this often (seconds); in between it reports the last answer.
 HEALTHZ_CONVOSO_TTL = int(env_number("HEALTHZ_CONVOSO_TTL", 60))
 
-# --- Four eyes: changes to these fields wait for a second person (statuses/approvals.py) -------
+# --- Four eyes: changes to these fields wait for a second person (approvals/services.py) ----
 APPROVAL_FIELDS = env_list("APPROVAL_FIELDS", "dnc")
 if unknown := [f for f in APPROVAL_FIELDS if f not in EDITABLE_FIELDS]:
     raise ImproperlyConfigured(

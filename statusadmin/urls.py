@@ -4,6 +4,9 @@ from django.urls import include, path
 
 from statusadmin import converters  # noqa: F401  (registers <code:...> for every app's URLs)
 from statusadmin.accounts.views import LoginView
+from statusadmin.approvals import urls as approvals_urls
+from statusadmin.changesets import urls as changesets_urls
+from statusadmin.statuses import urls as statuses_urls
 
 # Users are managed by admins; there is no e-mail, so no self-service password reset.
 accounts = [
@@ -22,10 +25,19 @@ admin.site.site_header = "statusadmin administration"
 admin.site.site_title = "statusadmin"
 admin.site.index_title = "Users, roles and read-only records"
 
+# The status screens, the approvals and the change sets share one URL namespace, "statuses", as
+# they did when they were one app: every URL and URL name stays as it was. Change sets come
+# first: "statuses/import/" and "statuses/bulk/" would otherwise match "statuses/<code>/".
+status_screens = [
+    *changesets_urls.urlpatterns,
+    *statuses_urls.urlpatterns,
+    *approvals_urls.urlpatterns,
+]
+
 urlpatterns = [
     path("accounts/", include(accounts)),
     path("admin/", admin.site.urls),
-    path("", include("statusadmin.statuses.urls")),
+    path("", include((status_screens, "statuses"))),
     path("", include("statusadmin.audit.urls")),
 ]
 

@@ -117,7 +117,7 @@ def reverse_sample(name: str, entry_pk: int) -> str:
         kwargs = {"code": "XFER", "pk": entry_pk}
     elif name in ("statuses:change_set", "statuses:apply_change_set",
                   "statuses:discard_change_set", "statuses:decide_change_set"):  # fmt: skip
-        from statusadmin.statuses.models import ChangeSet
+        from statusadmin.changesets.models import ChangeSet
 
         plan = ChangeSet.objects.create(
             account="sandbox", kind="bulk", title="A plan", created_by_username="someone"

@@ -13,7 +13,7 @@ VIEW_STATUSES = "statuses.view_mirrorstatus"
 EDIT_STATUSES = "statuses.edit_status"
 REVIEW_AUDIT = "audit.view_auditentry"
 EXPORT_AUDIT = "audit.export_auditentry"
-APPROVE_CHANGES = "statuses.approve_changerequest"
+APPROVE_CHANGES = "approvals.approve_changerequest"
 # Not given to any group: running the verification is for admins (superusers).
 VERIFY_AUDIT = "audit.verify_auditentry"
 

@@ -412,7 +412,7 @@ def join_stretches(
     processes: int,
     run: Callable[..., Iterable[_Stretch]],
 ) -> _Walk:
-    """Walk entries lo..hi as stretches (``run`` maps processes.walk_stretch over them, in
+    """Walk entries lo..hi as stretches (``run`` maps walk_stretch over them, in
     several processes or in this one), then join them up.
 
     A stretch is accepted only when it was clean on its own and joins the one before (it
@@ -423,7 +423,7 @@ def join_stretches(
     size = -(-(hi - lo + 1) // (processes * 4))
     bounds = [(start, min(start + size - 1, hi)) for start in range(lo, hi + 1, size)]
     los, his = zip(*bounds, strict=True)
-    for stretch in run(processes_.walk_stretch, los, his, [key] * len(bounds)):
+    for stretch in run(walk_stretch, los, his, [key] * len(bounds)):
         part = stretch.walk
         joins = (
             part.problem is None

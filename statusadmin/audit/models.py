@@ -53,7 +53,7 @@ class Action(models.TextChoices):
     EXTERNAL_REMOVE = "external_remove", "Removed outside the dashboard"
     # What a later read of Convoso showed about an attempt whose reply was lost.
     RESOLVE = "resolve", "Outcome checked"
-    # The four-eyes workflow (statuses/approvals.py); the change itself, once approved, is an
+    # The four-eyes workflow (approvals/services.py); the change itself, once approved, is an
     # ordinary CREATE or UPDATE naming both people.
     REQUEST = "request", "Change requested"
     APPROVE = "approve", "Approved"

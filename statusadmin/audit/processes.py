@@ -1,7 +1,8 @@
-"""The entry points of the processes that verify stretches of a long chain side by side.
+"""The start of the processes that verify stretches of a long chain side by side.
 
-A process is started fresh (spawn), and finds these functions by importing this module before
-Django is set up, so it imports nothing of Django's at the top.
+A process is started fresh (spawn) and runs ``start`` before anything else: it finds it by
+importing this module before Django is set up, so this imports nothing of Django's at the top.
+The work it is then given (chain.walk_stretch) is imported after ``start`` has set Django up.
 """
 
 from __future__ import annotations
@@ -19,9 +20,3 @@ def start(settings_module: str, database: dict[str, Any]) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     settings.DATABASES["default"] = database
     django.setup()
-
-
-def walk_stretch(lo: int, hi: int, key: bytes | None) -> Any:
-    from .chain import walk_stretch as walk
-
-    return walk(lo, hi, key)

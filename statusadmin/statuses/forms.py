@@ -4,9 +4,18 @@ from collections.abc import Callable
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 
 from statusadmin.convoso import validation
 from statusadmin.convoso.status import FLAG_HINTS, FLAG_LABELS, FLAGS
+
+QUERY_MAX_LENGTH = 100
+
+
+def search_query(params: QueryDict) -> str:
+    """The search text from a query string or a form. NUL is dropped: PostgreSQL can't hold
+    it in a SQL string, and no code or name contains one."""
+    return params.get("q", "").replace("\x00", "").strip()[:QUERY_MAX_LENGTH]
 
 
 def _convoso_rule(rule: Callable[[object], object], value: object) -> object:
@@ -83,11 +92,3 @@ class StatusCreateForm(forms.Form):
         except validation.InvalidInput as exc:
             self.add_error("reason", exc.message)
         return data
-
-
-class ImportForm(forms.Form):
-    file = forms.FileField(
-        label="Catalogue file",
-        help_text="CSV or JSON, as the catalogue export writes it. Nothing is sent until you "
-        "have seen the plan and pressed Apply.",
-    )

@@ -8,18 +8,28 @@ makes a 200-row search cheap.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC
 from functools import cached_property, lru_cache
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html_join
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import SafeString
 
+from statusadmin.accounts.roles import can_edit_statuses
+from statusadmin.approvals import selectors as approvals
+from statusadmin.approvals.models import ChangeRequest
+from statusadmin.audit.models import AuditEntry
+from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.status import (
+    FLAG_HINTS,
     FLAG_LABELS,
     FLAGS,
     VALUE_FIELDS,
@@ -28,8 +38,8 @@ from statusadmin.convoso.status import (
     describe_changes,
 )
 
-from . import selectors
-from .models import ChangeRequest
+from . import mirror, selectors
+from .services import WriteResult, changes_to_restore, needs_approval
 
 ROW_TEMPLATE = "statuses/index.html#row"
 # The row's own message line spans the whole table: the code's header cell, then each value.
@@ -164,3 +174,161 @@ def _render_plain_row(status: Status, editable: bool) -> str:
 def rows_html(rows: list[str]) -> SafeString:
     """Rendered rows in one piece, so the template doesn't loop over 200 of them."""
     return format_html_join("", "{}", ((row,) for row in rows))
+
+
+def more_link(query: str, kind: str, page: selectors.Page) -> dict[str, object] | None:
+    """The link to the next page of a table: followed as it scrolls into view, or clicked."""
+    if not page.remaining:
+        return None
+    return {
+        "kind": kind,
+        "url": index_url(q=query, kind=kind, after=page.after),
+        "next": min(page.remaining, selectors.PAGE_SIZE),
+        "remaining": page.remaining,
+    }
+
+
+def saved_message(code: str, result: WriteResult) -> str:
+    """What a saved change did, in the one wording of changes, and anything to know about it."""
+    before = asdict(result.before) if result.before else None
+    summary = describe_changes(before, asdict(result.status), result.changed)
+    message = f"Saved {code}: {summary or 'no change was needed'}."
+    if result.resolved:
+        message += " Convoso's reply was lost; a check afterwards shows the change was made."
+    if result.stale:
+        message += (
+            f" Note: {code} had been changed since your page loaded; the row now shows "
+            "the current values."
+        )
+    return message
+
+
+def table_context(
+    *,
+    request: HttpRequest,
+    account: str,
+    can_edit: bool,
+    query: str,
+    kind: str = "",
+    after: str = "",
+    created: str = "",
+) -> dict[str, object]:
+    """Both tables of the status screen: the first page of each (or, without JavaScript, the
+    page of ``kind`` that follows ``after``), with the counts of everything that matches."""
+    waiting = approvals.waiting_condition(account)
+    result = selectors.status_search(account=account, query=query, waiting=waiting)
+    if kind and after:
+        page = selectors.status_page(
+            account=account, query=query, custom=kind == "custom", after=after, waiting=waiting
+        )
+        result = replace(result, **{f"{kind}_page": page})
+    rows = {"request": request, "account": account, "can_edit": can_edit}
+    return {
+        "q": query,
+        "result": result,
+        "after": {kind: after} if kind and after else {},
+        "custom_rows": page_rows(result.custom_page, created=created, **rows),  # type: ignore[arg-type]
+        "custom_count": result.custom_total,
+        "custom_more": more_link(query, "custom", result.custom_page),
+        "system_rows": page_rows(result.system_page, **rows),  # type: ignore[arg-type]
+        "system_count": result.system_total,
+        "system_more": more_link(query, "system", result.system_page),
+        "can_edit": can_edit,
+        "flag_columns": [(f, FLAG_LABELS[f], FLAG_HINTS[f]) for f in FLAGS],
+        "columns": COLUMNS,
+    }
+
+
+def more_context(
+    *, request: HttpRequest, account: str, can_edit: bool, query: str, kind: str, after: str
+) -> dict[str, object]:
+    """The next page of one table, as rows that take the place of its "more" link."""
+    page = selectors.status_page(
+        account=account, query=query, custom=kind == "custom", after=after,
+        waiting=approvals.waiting_condition(account),
+    )  # fmt: skip
+    shown = len(page.statuses)
+    return {
+        "rows": page_rows(page, request=request, account=account, can_edit=can_edit),
+        "more": more_link(query, kind, page),
+        "columns": COLUMNS,
+        "announce": (
+            f"{shown} more {kind} status{pluralize(shown, 'es')} shown"
+            + (f"; {page.remaining} still to come." if page.remaining else "; that is all.")
+        ),
+    }
+
+
+def page_rows(
+    page: selectors.Page,
+    *,
+    request: HttpRequest,
+    account: str,
+    can_edit: bool,
+    created: str = "",
+) -> SafeString:
+    """One page of a table, each row with the change that waits for it: the requests are read
+    only for the rows the search marked as waiting (none marked, no query)."""
+    codes = [s.code for s in page.statuses if s.code in page.waiting]
+    waiting = approvals.pending_for(account, codes)
+    viewer = request.user.pk
+    made = (
+        make_row(
+            s, can_edit, highlight=s.code == created, pending=waiting.get(s.code), viewer=viewer
+        )
+        for s in page.statuses
+    )
+    return rows_html([render_row(row, request) for row in made])
+
+
+def current_row(request: HttpRequest, code: str, **kwargs: Any) -> Row | None:
+    """The row of ``code`` as the mirror has it now (None if Convoso has no such status), with
+    the change that waits for it, if any, as this person may use it."""
+    mirror.mirror_refresh()  # a no-op while fresh; fills the mirror on a first visit
+    account = get_client().account
+    mirrored = selectors.status_get(account=account, code=code)
+    if mirrored is None:
+        return None
+    kwargs.setdefault("pending", approvals.pending_for(account, [code]).get(code))
+    return make_row(
+        mirrored.to_status(), can_edit_statuses(request.user), viewer=request.user.pk, **kwargs
+    )
+
+
+def back_to_list(request: HttpRequest, code: str) -> HttpResponse:
+    """After a plain (no-JavaScript) form post: back to where the user was, at the row."""
+    referer = request.headers.get("referer", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        parts = urlsplit(referer)
+        return redirect(urlunsplit(("", "", parts.path, parts.query, f"row-{code}")))
+    return redirect(index_url(q=code, row=code))
+
+
+def created(outcome: WriteResult | ChangeRequest) -> tuple[str, str]:
+    """Where the list goes after the create form, and what it says."""
+    if isinstance(outcome, ChangeRequest):
+        code = outcome.status_code
+        return index_url(q=code), (
+            f"{code} waits for a second person's approval before it is created in Convoso."
+        )
+    code = outcome.status.code
+    message = f"Created {code} in Convoso."
+    if outcome.resolved:
+        message += " Convoso's reply was lost; a check afterwards shows it was created."
+    return index_url(created=code, row=code), message
+
+
+def revert_context(entry: AuditEntry, status: Status) -> dict[str, Any]:
+    """The revert screen: what putting back ``entry``'s earlier values would change now."""
+    changes = changes_to_restore(entry.before or {}, status)
+    return {
+        "entry": entry,
+        "code": status.code,
+        "changes": changes,
+        "summary": describe_changes(asdict(status), entry.before, list(changes)),
+        "version": selectors.status_version(status),
+        "needs_reason": bool(needs_approval(changes)) or "dnc" in changes,
+        "error": "",
+    }

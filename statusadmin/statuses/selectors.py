@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.utils import timezone
 
 from statusadmin.convoso.status import FLAGS, Status
 
-from .models import ChangeRequest, MirrorStatus, MirrorSync
+from .models import MirrorStatus, MirrorSync
+
+# A condition on a mirror row's ``code`` in SQL, with its parameters: a higher layer (the
+# approvals app) marks rows through it without this module knowing what it asks.
+type SqlCondition = tuple[str, list[object]]
 
 # Rows per table in one response: a one-character search stays far under 100 KB of HTML, and
 # the rest of the matches come a page at a time as the user scrolls (or asks for them).
@@ -27,7 +30,7 @@ class Page:
     statuses: list[Status]
     # Matches of this kind after the ones in this page.
     remaining: int
-    # Codes in this page that have a change waiting for approval.
+    # Codes in this page that meet the search's ``waiting`` condition (a change waits).
     waiting: frozenset[str] = frozenset()
 
     @property
@@ -61,11 +64,17 @@ class SearchResult:
         return len(self.custom) + len(self.system)
 
 
-def status_search(*, account: str, query: str = "", limit: int = PAGE_SIZE) -> SearchResult:
+def status_search(
+    *,
+    account: str,
+    query: str = "",
+    limit: int = PAGE_SIZE,
+    waiting: SqlCondition | None = None,
+) -> SearchResult:
     """Statuses whose code or name contains ``query`` (case-insensitive): the first page of
     each kind, and how many match of each."""
-    custom = status_page(account=account, query=query, custom=True, limit=limit)
-    system = status_page(account=account, query=query, custom=False, limit=limit)
+    custom = status_page(account=account, query=query, custom=True, limit=limit, waiting=waiting)
+    system = status_page(account=account, query=query, custom=False, limit=limit, waiting=waiting)
     return SearchResult(
         custom_page=custom,
         system_page=system,
@@ -75,15 +84,22 @@ def status_search(*, account: str, query: str = "", limit: int = PAGE_SIZE) -> S
 
 
 def status_page(
-    *, account: str, query: str = "", custom: bool, after: str = "", limit: int = PAGE_SIZE
+    *,
+    account: str,
+    query: str = "",
+    custom: bool,
+    after: str = "",
+    limit: int = PAGE_SIZE,
+    waiting: SqlCondition | None = None,
 ) -> Page:
     """Up to ``limit`` matching statuses of one kind whose code sorts after ``after``.
 
     Plain SQL, because it runs on every keystroke and building it through the ORM costs as
     much as running it (bench: "search partial, a code"; see bench/README.md). It walks the
     (account, custom, code) index and stops after one row more than a page; only then does
-    it count the rest. Whether a change waits rides along in the same query (one hashed
-    lookup, not a second query per keystroke), so the requests are read only when one does.
+    it count the rest. Whether a change waits (``waiting``) rides along in the same query
+    (one hashed lookup, not a second query per keystroke), so the requests are read only
+    when one does.
     """
     table = MirrorStatus._meta.db_table
     where, params = "account = %s AND custom = %s", [account, custom]
@@ -95,16 +111,12 @@ def status_page(
         where += " AND code > %s"
         params.append(after)
     columns = ", ".join(connection.ops.quote_name(c) for c in MirrorStatus.STATUS_FIELDS)
-    waiting = (
-        f"code IN (SELECT status_code FROM {ChangeRequest._meta.db_table} "  # noqa: S608
-        "WHERE account = %s AND state = %s AND expires_at > %s)"
-    )
-    waiting_params = [account, ChangeRequest.State.PENDING.value, timezone.now()]
+    marked, marked_params = waiting or ("1 = 0", [])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {columns}, {waiting} FROM {table} WHERE {where} "  # noqa: S608 - fixed names; values are parameters
+            f"SELECT {columns}, {marked} FROM {table} WHERE {where} "  # noqa: S608 - fixed names; values are parameters
             "ORDER BY code LIMIT %s",
-            [*waiting_params, *params, limit + 1],
+            [*marked_params, *params, limit + 1],
         )
         fetched = cursor.fetchall()
         rows, remaining = fetched[:limit], 0

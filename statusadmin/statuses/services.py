@@ -425,3 +425,16 @@ def _read_back(client: ConvosoClient, code: str, sent: Status) -> tuple[Status, 
         return client.get(code), True
     except errors.ConvosoError:
         return sent, False
+
+
+def changes_to_restore(before: Mapping[str, object], current: Status) -> dict[str, object]:
+    """The values an earlier change replaced (``before``, as its audit entry recorded them)
+    that differ from what the status holds now, in the form the write service takes (flags
+    as Y/N): what reverting that change sends."""
+    changes: dict[str, object] = {}
+    for name in EDITABLE_FIELDS:
+        if name not in before or before[name] == getattr(current, name):
+            continue
+        value = before[name]
+        changes[name] = ("Y" if value else "N") if name in FLAGS else (value or "")
+    return changes

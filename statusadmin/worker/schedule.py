@@ -42,7 +42,7 @@ def tick() -> list[str]:
         if _claim(job, now):
             job.task.enqueue()
             enqueued.append(job.name)
-    from statusadmin.statuses.changesets import resume_stalled
+    from statusadmin.changesets.services import resume_stalled
 
     resume_stalled()
     return enqueued

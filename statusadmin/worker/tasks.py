@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 def refresh_mirror() -> str:
     """Refresh the mirror (and so audit changes made outside the dashboard, resolve lost
     replies), and close change requests nobody decided in time."""
-    from statusadmin.statuses.approvals import expire_overdue
+    from statusadmin.approvals.services import expire_overdue
     from statusadmin.statuses.mirror import mirror_refresh
 
     expired = expire_overdue()

@@ -6,11 +6,12 @@ import re
 
 import pytest
 
+from statusadmin.approvals import services as approvals
+from statusadmin.approvals.models import ChangeRequest
 from statusadmin.audit.models import Action, AuditEntry
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
-from statusadmin.statuses import approvals, services
-from statusadmin.statuses.models import ChangeRequest
+from statusadmin.statuses import services
 
 pytestmark = pytest.mark.django_db
 

@@ -766,8 +766,9 @@ class WaitingTests:
     def test_only_live_requests_of_this_account_count(self, supervisor) -> None:  # type: ignore[no-untyped-def]
         from datetime import timedelta
 
+        from statusadmin.approvals.models import ChangeRequest
+        from statusadmin.approvals.selectors import waiting_condition
         from statusadmin.statuses.mirror import mirror_refresh
-        from statusadmin.statuses.models import ChangeRequest
         from statusadmin.statuses.selectors import status_search
 
         mirror_refresh()
@@ -783,7 +784,9 @@ class WaitingTests:
         waiting("XFER")
         waiting("HOT", hours=-1)  # expired
         waiting("LVM", account="other")
-        result = status_search(account=SANDBOX_ACCOUNT, query="")
+        result = status_search(
+            account=SANDBOX_ACCOUNT, query="", waiting=waiting_condition(SANDBOX_ACCOUNT)
+        )
         assert {"XFER", "HOT", "LVM"} <= {s.code for s in result.custom}
         assert result.custom_page.waiting == frozenset({"XFER"})
 

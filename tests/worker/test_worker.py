@@ -17,10 +17,12 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from statusadmin.audit.models import Checkpoint, Verification
+from statusadmin.changesets import runner
+from statusadmin.changesets import services as changesets
+from statusadmin.changesets.models import ChangeSet
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import SANDBOX_TOKEN, Sandbox, seed
-from statusadmin.statuses import changesets
-from statusadmin.statuses.models import ChangeSet, StatusWriteLease
+from statusadmin.statuses.models import StatusWriteLease
 from statusadmin.worker import schedule
 from statusadmin.worker.models import RecurringJob
 from tests.helpers import ROOT, SandboxOverSocket, subprocess_environment
@@ -96,7 +98,7 @@ def test_the_redis_backend_runs_a_change_set(supervisor):
         "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'statusadmin.settings');"
         "django.setup();"
         "from django.contrib.auth.models import User;"
-        "from statusadmin.statuses import changesets;"
+        "from statusadmin.changesets import services as changesets;"
         f"changesets.apply(change_set_id={change_set.pk}, actor=User.objects.get(username='sue'))"
     )
     for command in ([sys.executable, "-c", apply],
@@ -163,7 +165,7 @@ def test_a_worker_killed_mid_set_resumes_without_sending_anything_twice(supervis
         # Minutes pass: the dead worker's heartbeat goes stale and its write lease (SQLite)
         # expires; the scheduler notices and a new worker resumes.
         ChangeSet.objects.filter(pk=change_set.pk).update(
-            heartbeat_at=timezone.now() - changesets.STALE_AFTER * 2
+            heartbeat_at=timezone.now() - runner.STALE_AFTER * 2
         )
         StatusWriteLease.objects.update(expires_at=timezone.now())
         call_command("worker", "--batch", stdout=io.StringIO(), stderr=io.StringIO())
@@ -209,7 +211,7 @@ def test_at_most_so_many_changes_go_to_convoso_at_once(supervisor, settings, con
     settings.CHANGE_SET_CONCURRENCY = concurrency
     try:
         change_set = plan(supervisor, ["XFER", "HOT", "CBHOLD", "LVM"])
-        assert changesets.run(change_set.pk) == "4 done, 0 failed"
+        assert runner.run(change_set.pk) == "4 done, 0 failed"
     finally:
         server.stop()
     assert sandbox.most == concurrency

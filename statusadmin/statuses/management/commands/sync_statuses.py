@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from statusadmin.audit.models import AuditEntry
-from statusadmin.statuses.approvals import expire_overdue
+from statusadmin.approvals.services import expire_overdue
 from statusadmin.statuses.mirror import mirror_refresh
 
 

@@ -10,11 +10,14 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from statusadmin.audit.models import Action, AuditEntry
+from statusadmin.changesets import runner
+from statusadmin.changesets import selectors as changeset_selectors
+from statusadmin.changesets import services as changesets
+from statusadmin.changesets.models import ChangeSet, ChangeSetItem
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
 from statusadmin.convoso.status import FLAGS
-from statusadmin.statuses import changesets
-from statusadmin.statuses.models import ChangeSet, ChangeSetItem
+from statusadmin.statuses import services
 from tests.factories import make_user
 from tests.helpers import status_held_by_another_writer
 
@@ -59,7 +62,7 @@ class PlanTests:
         assert found[(7, "SALE")] == ("invalid", "is a system status: Convoso can't change it")
         assert found[(8, "HOT")] == ("invalid", "repeats line 4")
         assert "“perhaps” is not Y or N" in found[(9, "CBHOLD")][1]
-        counted = changesets.counts(plan)
+        counted = changeset_selectors.counts(plan)
         assert (counted["create"], counted["update"], counted["unchanged"], counted["invalid"]) == (
             1, 1, 1, 5,
         )  # fmt: skip
@@ -85,10 +88,12 @@ class PlanTests:
     def test_a_reason_is_asked_only_when_dnc_changes(self, supervisor, no_approvals):
         quiet = (HEADER + "NEW1,New,,N,N,N,N,N,N,N,,N\n").encode()
         loud = (HEADER + "NEW2,New,,N,N,N,Y,N,N,N,,N\n").encode()
-        assert not changesets.needs_reason(changesets.plan_import(actor=supervisor, data=quiet,
-                                                                  filename="a.csv"))  # fmt: skip
-        assert changesets.needs_reason(changesets.plan_import(actor=supervisor, data=loud,
-                                                              filename="b.csv"))  # fmt: skip
+        assert not changeset_selectors.needs_reason(
+            changesets.plan_import(actor=supervisor, data=quiet, filename="a.csv")
+        )
+        assert changeset_selectors.needs_reason(
+            changesets.plan_import(actor=supervisor, data=loud, filename="b.csv")
+        )
 
     def test_a_bulk_edit(self, supervisor):
         plan = changesets.plan_bulk(
@@ -145,7 +150,7 @@ class ApplyTests:
             actor=supervisor, codes=["XFER", "HOT"], changes={"dnc": True}, title="DNC on"
         )
         assert plan.needs_approval
-        with pytest.raises(changesets.services.ReasonRequired):
+        with pytest.raises(services.ReasonRequired):
             changesets.apply(change_set_id=plan.pk, actor=supervisor)
         changesets.apply(change_set_id=plan.pk, actor=supervisor, reason="Opt-out campaign")
         run_worker()
@@ -180,7 +185,7 @@ class ApplyTests:
         ChangeSet.objects.filter(pk=plan.pk).update(
             state="running",
             worker_token="dead",
-            heartbeat_at=timezone.now() - changesets.STALE_AFTER * 2,
+            heartbeat_at=timezone.now() - runner.STALE_AFTER * 2,
         )
         sent: list[str] = []
         from statusadmin.convoso.client import ConvosoClient
@@ -210,7 +215,7 @@ class ApplyTests:
             state="running", worker_token="alive", heartbeat_at=timezone.now()
         )
         assert changesets.resume_stalled() == 0
-        assert changesets.run(plan.pk) == "not queued, or another worker is applying it"
+        assert runner.run(plan.pk) == "not queued, or another worker is applying it"
         assert SandboxStatus.objects.get(code="XFER").final is False
 
 
@@ -275,13 +280,13 @@ def test_a_busy_status_waits_for_a_later_round_instead_of_failing(supervisor, se
     )
     changesets.apply(change_set_id=plan.pk, actor=supervisor)
     with status_held_by_another_writer("XFER"):
-        assert changesets.run(plan.pk) == "some statuses were busy; continuing later"
+        assert runner.run(plan.pk) == "some statuses were busy; continuing later"
     planned = items(plan)
     assert (planned["HOT"].state, planned["XFER"].state) == ("done", "planned")
     assert planned["XFER"].outcome.startswith("Waiting: Another change to XFER")
     plan.refresh_from_db()
     assert plan.state == "queued"
-    assert changesets.run(plan.pk) == "2 done, 0 failed"
+    assert runner.run(plan.pk) == "2 done, 0 failed"
     assert SandboxStatus.objects.get(code="XFER").final is True
 
 

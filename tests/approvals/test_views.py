@@ -9,9 +9,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from statusadmin.approvals.models import ChangeRequest
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
-from statusadmin.statuses.models import ChangeRequest
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db

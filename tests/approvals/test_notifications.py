@@ -10,8 +10,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
 
+from statusadmin.approvals import services as approvals
 from statusadmin.convoso.sandbox import seed
-from statusadmin.statuses import approvals
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,9 @@
 """Change sets on screen: the catalogue export, an import or a bulk edit planned for review,
-then applied in the background with live progress. Request flow only (changesets.py works)."""
+then applied in the background with live progress. Request flow only (services.py works)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -12,30 +14,23 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from statusadmin.accounts.roles import APPROVE_CHANGES, EDIT_STATUSES, VIEW_STATUSES
 from statusadmin.convoso.connection import get_client
-from statusadmin.convoso.status import FLAG_LABELS, FLAGS
+from statusadmin.convoso.status import FLAG_LABELS, FLAGS, Status
 from statusadmin.convoso.validation import InvalidInput, clean_color
 from statusadmin.htmx import HtmxHttpRequest, wants_partial
 from statusadmin.request_context import origin_from_request
+from statusadmin.statuses import mirror
+from statusadmin.statuses.forms import search_query
+from statusadmin.statuses.services import explain
 
-from . import catalogue, changesets, mirror, services
+from . import catalogue, selectors
+from . import services as changesets
 from .forms import ImportForm
-from .models import ChangeSet, ChangeSetItem, MirrorStatus
-from .views import search_query
-
-EXPORT_LIMIT = 100_000
+from .models import ChangeSet, ChangeSetItem
 
 
-def _catalogue(request: HtmxHttpRequest):  # type: ignore[no-untyped-def]
+def _catalogue(request: HtmxHttpRequest) -> Iterator[Status]:
     mirror.mirror_refresh()
-    rows = MirrorStatus.objects.filter(account=get_client().account)
-    if query := search_query(request.GET):
-        rows = rows.filter(search_text__contains=query.casefold())
-    for values in (
-        rows.order_by("-custom", "code")
-        .values_list(*MirrorStatus.STATUS_FIELDS)[:EXPORT_LIMIT]
-        .iterator()
-    ):
-        yield MirrorStatus.status_from(values)
+    return selectors.catalogue(account=get_client().account, query=search_query(request.GET))
 
 
 def _download(body: object, content_type: str, extension: str) -> HttpResponse:
@@ -73,7 +68,7 @@ def import_catalogue(request: HtmxHttpRequest) -> HttpResponse:
             form.add_error("file", str(exc))
         else:
             return redirect("statuses:change_set", change_set.pk)
-    return render(request, "statuses/import.html", {"form": form})
+    return render(request, "changesets/import.html", {"form": form})
 
 
 @require_POST
@@ -109,7 +104,7 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
 @permission_required(VIEW_STATUSES, raise_exception=True)
 def change_set_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     change_set = get_object_or_404(ChangeSet, pk=pk)
-    template = "statuses/change_set.html"
+    template = "changesets/change_set.html"
     if wants_partial(request):
         template += "#progress"
     return render(request, template, _context(request, change_set))
@@ -120,21 +115,21 @@ def _context(request: HtmxHttpRequest, change_set: ChangeSet, **extra: object) -
     shown = [i for i in items if i.plan != ChangeSetItem.Plan.UNCHANGED]
     return {
         "change_set": change_set,
-        "counts": changesets.counts(change_set),
+        "counts": selectors.counts(change_set),
         "items": shown,
         "unchanged": len(items) - len(shown),
         "mine": change_set.created_by_id == request.user.pk,
         "live": change_set.state in (ChangeSet.State.QUEUED, ChangeSet.State.RUNNING),
         "can_approve": request.user.has_perm(APPROVE_CHANGES)
         and change_set.created_by_id != request.user.pk,
-        "needs_reason": changesets.needs_reason(change_set),
+        "needs_reason": selectors.needs_reason(change_set),
         **extra,
     }
 
 
 def _with_error(request: HtmxHttpRequest, change_set: ChangeSet, exc: Exception) -> HttpResponse:
-    context = _context(request, change_set, error=services.explain(exc))
-    return render(request, "statuses/change_set.html", context)
+    context = _context(request, change_set, error=explain(exc))
+    return render(request, "changesets/change_set.html", context)
 
 
 @require_POST

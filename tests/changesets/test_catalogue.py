@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from statusadmin.changesets import catalogue
 from statusadmin.convoso.status import FLAGS, Status
-from statusadmin.statuses import catalogue
 
 HEADER = "code,name,color," + ",".join(FLAGS) + ",workflow,system\n"
 

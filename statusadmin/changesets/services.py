@@ -2,50 +2,37 @@
 
 A plan compares what is asked for (a bulk edit, or a catalogue file) with the mirror and says,
 for each status, create, update, unchanged or can't be applied (and why, with the file's line).
-Applying enqueues a task (tasks.py) that sends each change through the one write service, at
-most CHANGE_SET_CONCURRENCY at a time, each audited with the set's id. A set that touches a
-field under APPROVAL_FIELDS waits for one approval by a second person first.
-
-Nothing is ever sent twice: an item is marked "sending" (committed) before its write, and a
-worker that finds one so marked (its predecessor died mid-write) reads Convoso first and
-sends only what isn't there yet. A set whose worker stopped beating is resumed by the
-scheduler (worker/schedule.py).
+Applying enqueues a task (tasks.py) that runs the set in the worker (runner.py). A set that
+touches a field under APPROVAL_FIELDS waits for one approval by a second person first.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import uuid
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import close_old_connections, connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from statusadmin.audit import services as audit
 from statusadmin.audit.models import Action
-from statusadmin.audit.services import NotSent, Origin
-from statusadmin.convoso import errors
+from statusadmin.audit.services import Origin
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.status import EDITABLE_FIELDS, FLAGS, Status, addressable
 from statusadmin.convoso.validation import InvalidInput, clean_code, clean_color, clean_name
+from statusadmin.statuses import services
+from statusadmin.statuses.mirror import mirror_refresh
+from statusadmin.statuses.models import MirrorStatus
 
-from . import catalogue, services
-from .mirror import mirror_refresh
-from .models import ChangeSet, ChangeSetItem, MirrorStatus
+from . import catalogue
+from .models import ChangeSet, ChangeSetItem
+from .runner import STALE_AFTER
+from .selectors import needs_reason
+from .tasks import apply_change_set
 
-logger = logging.getLogger(__name__)
 Plan, ItemState, SetState = ChangeSetItem.Plan, ChangeSetItem.State, ChangeSet.State
-# A running set whose worker hasn't beaten for this long is taken to be dead and resumed.
-STALE_AFTER = timedelta(minutes=2)
-HEARTBEAT_SECONDS = 15.0
-# A status busy with another write is tried again this much later.
-RETRY_BUSY_AFTER = timedelta(seconds=30)
 
 
 class ChangeSetError(Exception):
@@ -173,27 +160,6 @@ def _gated_fields(item: ChangeSetItem) -> set[str]:
     return set(services.needs_approval(item.changes, creating=creating))
 
 
-def needs_reason(change_set: ChangeSet) -> bool:
-    """A reason is asked for as for a single change: when DNC changes (or a new status has it
-    on), and whenever a second person must approve."""
-    if change_set.needs_approval:
-        return True
-    writes = change_set.items.filter(plan__in=[Plan.CREATE, Plan.UPDATE])
-    return any(
-        "dnc" in (set(i.changes) if i.plan == Plan.UPDATE else {f for f in FLAGS if i.changes[f]})
-        for i in writes
-    )
-
-
-def counts(change_set: ChangeSet) -> dict[str, int]:
-    """How many items of each plan and of each state."""
-    result = {key: 0 for key in (*Plan.values, *ItemState.values)}
-    for plan, state in change_set.items.values_list("plan", "state"):
-        result[plan] += 1
-        result[state] += 1
-    return result
-
-
 # --- asking to apply, and the one approval --------------------------------------------------------
 
 
@@ -274,147 +240,7 @@ def _move(change_set: ChangeSet, old: str, new: str, **fields: object) -> bool:
 
 
 def _enqueue(change_set_id: int) -> None:
-    from .tasks import apply_change_set
-
     transaction.on_commit(lambda: apply_change_set.enqueue(change_set_id))
-
-
-def waiting_for_approval() -> list[ChangeSet]:
-    return list(ChangeSet.objects.filter(state=SetState.AWAITING_APPROVAL).order_by("created_at"))
-
-
-# --- applying (in the worker) ---------------------------------------------------------------------
-
-
-def run(change_set_id: int) -> str:
-    """Apply a queued change set, or resume one whose worker died. Safe to call twice at once:
-    only one worker holds a set (its token), and only while its heartbeat is fresh."""
-    token = uuid.uuid4().hex
-    now = timezone.now()
-    claimed = (
-        ChangeSet.objects.filter(pk=change_set_id, state__in=[SetState.QUEUED, SetState.RUNNING])
-        .exclude(state=SetState.RUNNING, heartbeat_at__gt=now - STALE_AFTER)
-        .update(state=SetState.RUNNING, worker_token=token, heartbeat_at=now)
-    )
-    if not claimed:
-        return "not queued, or another worker is applying it"
-    change_set = ChangeSet.objects.get(pk=change_set_id)
-    stop = threading.Event()
-    beat = threading.Thread(target=_heartbeat, args=(change_set_id, token, stop), daemon=True)
-    beat.start()
-    try:
-        todo = list(
-            change_set.items.filter(state__in=[ItemState.PLANNED, ItemState.SENDING]).values_list(
-                "pk", flat=True
-            )
-        )
-        with ThreadPoolExecutor(max_workers=max(1, settings.CHANGE_SET_CONCURRENCY)) as pool:
-            list(pool.map(lambda pk: _in_thread(_apply_item, change_set, pk), todo))
-    finally:
-        stop.set()
-        beat.join(5)
-    if change_set.items.filter(state=ItemState.PLANNED).exists():
-        # Some statuses were busy: hand the set to a later run instead of holding a worker.
-        ChangeSet.objects.filter(pk=change_set_id, worker_token=token).update(
-            state=SetState.QUEUED, worker_token=""
-        )
-        from .tasks import apply_change_set
-
-        apply_change_set.using(run_after=timezone.now() + RETRY_BUSY_AFTER).enqueue(change_set_id)
-        return "some statuses were busy; continuing later"
-    ChangeSet.objects.filter(pk=change_set_id, worker_token=token).update(
-        state=SetState.FINISHED, finished_at=timezone.now()
-    )
-    done = counts(change_set)
-    return f"{done[ItemState.DONE]} done, {done[ItemState.FAILED]} failed"
-
-
-def _heartbeat(change_set_id: int, token: str, stop: threading.Event) -> None:
-    try:
-        while not stop.wait(HEARTBEAT_SECONDS):
-            ChangeSet.objects.filter(pk=change_set_id, worker_token=token).update(
-                heartbeat_at=timezone.now()
-            )
-    finally:
-        connections.close_all()
-
-
-def _in_thread(work, *args):  # type: ignore[no-untyped-def]
-    """Each pool thread has its own database connection; give it back when done."""
-    try:
-        close_old_connections()
-        return work(*args)
-    except Exception:  # one status's failure never stops the rest
-        logger.exception("change set item failed")
-        return None
-    finally:
-        connections.close_all()
-
-
-def _apply_item(change_set: ChangeSet, pk: int) -> None:
-    item = ChangeSetItem.objects.get(pk=pk)
-    if item.state == ItemState.SENDING and _already_there(item):
-        _finish(item, ItemState.DONE, "Found already applied after the worker restarted.")
-        return
-    ChangeSetItem.objects.filter(pk=pk).update(state=ItemState.SENDING)
-    actor = change_set.created_by
-    if actor is None:
-        _finish(item, ItemState.FAILED, "The person who planned it no longer exists.")
-        return
-    try:
-        result = _write(change_set, item, actor)
-    except services.StatusBusy as exc:
-        # Not a failure: another write holds the status (or a dead worker's lease not yet
-        # expired). The item waits for the next round.
-        _finish(item, ItemState.PLANNED, f"Waiting: {exc.explanation}")
-    except services.ReasonRequired:
-        _finish(item, ItemState.FAILED, "DNC changes need a reason; none was given.")
-    except services.ApprovalNeeded:
-        _finish(item, ItemState.FAILED, "This change needs approval (the policy changed).")
-    except (InvalidInput, NotSent, errors.ConvosoError) as exc:
-        _finish(item, ItemState.FAILED, getattr(exc, "explanation", None) or str(exc))
-    else:
-        _finish(item, ItemState.DONE, "Done.", entry=result.entry)
-
-
-def _write(change_set: ChangeSet, item: ChangeSetItem, actor: AbstractBaseUser):  # type: ignore[no-untyped-def]
-    approval = None
-    if change_set.needs_approval:
-        approval = services.Approval(
-            request_id=None,
-            requested_by="",
-            note=f"Change set {change_set.pk} approved by {change_set.decided_by_username}"
-            + (f": {change_set.decision_note}" if change_set.decision_note else ""),
-            claim=lambda current: None,  # the set was approved as a whole before it started
-        )
-    reason = change_set.reason or (f"{change_set.title} (change set {change_set.pk})")
-    changes = dict(item.changes)
-    if item.plan == Plan.CREATE:
-        return services.status_create(
-            actor=actor, code=str(changes.pop("code")), name=str(changes.pop("name")),
-            color=changes.pop("color"), flags=changes, reason=reason,
-            approval=approval, change_set=change_set.pk,
-        )  # fmt: skip
-    return services.status_update(
-        actor=actor, code=item.code, changes=changes, reason=reason,
-        approval=approval, change_set=change_set.pk,
-    )  # fmt: skip
-
-
-def _already_there(item: ChangeSetItem) -> bool:
-    """Whether Convoso already holds what the item asks for: its write may have been sent by
-    a worker that died before it could record the outcome, and must not be sent again."""
-    try:
-        current = get_client().get(item.code)
-    except errors.StatusNotFound:
-        return False
-    if item.plan == Plan.CREATE:
-        return True  # created; whatever differs is for an update, not a second insert
-    return all(getattr(current, f) == v for f, v in item.changes.items() if v is not None)
-
-
-def _finish(item: ChangeSetItem, state: str, outcome: str, entry: int | None = None) -> None:
-    ChangeSetItem.objects.filter(pk=item.pk).update(state=state, outcome=outcome, entry_id=entry)
 
 
 def resume_stalled() -> int:
@@ -423,8 +249,6 @@ def resume_stalled() -> int:
     stale = ChangeSet.objects.filter(
         state=SetState.RUNNING, heartbeat_at__lt=timezone.now() - STALE_AFTER
     ).values_list("pk", flat=True)
-    from .tasks import apply_change_set
-
     for pk in stale:
         apply_change_set.enqueue(pk)
     return len(stale)

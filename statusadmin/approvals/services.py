@@ -9,7 +9,7 @@ APPROVAL_TTL_HOURS it expires. Every step is an audit entry on the chain with th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import timedelta
 
@@ -33,11 +33,14 @@ from statusadmin.convoso.validation import (
     clean_name,
     clean_reason,
 )
+from statusadmin.statuses import services
+from statusadmin.statuses.mirror import mirror_store
+from statusadmin.statuses.models import MirrorStatus
+from statusadmin.statuses.selectors import status_version
 
-from . import notifications, services
-from .mirror import mirror_store
-from .models import ChangeRequest, ChangeSet, MirrorStatus
-from .selectors import status_version
+from . import notifications
+from .models import ChangeRequest
+from .selectors import pending_for
 
 State = ChangeRequest.State
 # How a decided request is described in a sentence ("This request was ...").
@@ -83,6 +86,49 @@ class DecidedMeanwhile(NotSent):
 
 
 # --- asking ---------------------------------------------------------------------------------------
+
+
+def change_or_request(
+    *,
+    actor: AbstractBaseUser,
+    code: str,
+    changes: Mapping[str, object],
+    reason: str = "",
+    expected_version: str | None = None,
+    origin: Origin | None = None,
+    reverts: int | None = None,
+) -> services.WriteResult | ChangeRequest:
+    """Send a change through the write service or, when it touches a field that needs a second
+    person, ask for it instead. Raises what either raises."""
+    asked = {
+        "actor": actor, "code": code, "changes": changes, "reason": reason,
+        "expected_version": expected_version, "origin": origin, "reverts": reverts,
+    }  # fmt: skip
+    try:
+        return services.status_update(**asked)  # type: ignore[arg-type]
+    except services.ApprovalNeeded:
+        return request_update(**asked)  # type: ignore[arg-type]
+
+
+def create_or_request(
+    *,
+    actor: AbstractBaseUser,
+    code: str,
+    name: str,
+    color: str | None,
+    flags: Mapping[str, object],
+    reason: str = "",
+    origin: Origin | None = None,
+) -> services.WriteResult | ChangeRequest:
+    """Create a status or, when it needs a second person (DNC on, by default), ask for it."""
+    asked = {
+        "actor": actor, "code": code, "name": name, "color": color, "flags": flags,
+        "reason": reason, "origin": origin,
+    }  # fmt: skip
+    try:
+        return services.status_create(**asked)  # type: ignore[arg-type]
+    except services.ApprovalNeeded:
+        return request_create(**asked)  # type: ignore[arg-type]
 
 
 def request_update(
@@ -338,28 +384,3 @@ def _decidable(request_id: int, approver: AbstractBaseUser) -> ChangeRequest:
             "You asked for this change, so another approver must decide it (four eyes)."
         )
     return request
-
-
-# --- reading --------------------------------------------------------------------------------------
-
-
-def pending_for(account: str, codes: Iterable[str] | None = None) -> dict[str, ChangeRequest]:
-    """The requests waiting in an account (for ``codes`` only, if given), by status code.
-    Expired ones are not waiting. No codes, no query: a search that matched nothing custom
-    costs nothing here."""
-    waiting = ChangeRequest.objects.filter(
-        account=account, state=State.PENDING, expires_at__gt=timezone.now()
-    )
-    if codes is not None:
-        codes = list(codes)
-        if not codes:
-            return {}
-        waiting = waiting.filter(status_code__in=codes)
-    return {r.status_code: r for r in waiting}
-
-
-def waiting_count() -> int:
-    """Requests and change sets waiting for a second person (for the navigation)."""
-    requests = ChangeRequest.objects.filter(state=State.PENDING, expires_at__gt=timezone.now())
-    sets = ChangeSet.objects.filter(state=ChangeSet.State.AWAITING_APPROVAL)
-    return requests.count() + sets.count()

@@ -14,12 +14,14 @@ from django.core.mail import send_mail
 from django.db.models import Q
 from django.urls import reverse
 
+from statusadmin.accounts.roles import APPROVE_CHANGES
 from statusadmin.convoso.status import describe_changes
 
 from .models import ChangeRequest
 
 logger = logging.getLogger(__name__)
-PERMISSION = Q(codename="approve_changerequest", content_type__app_label="statuses")
+_APP, _CODENAME = APPROVE_CHANGES.split(".")
+PERMISSION = Q(codename=_CODENAME, content_type__app_label=_APP)
 
 
 def _link(path: str) -> str:

@@ -11,14 +11,15 @@ from django.core import mail
 from django.db import connection, connections
 from django.utils import timezone
 
+from statusadmin.approvals import services as approvals
+from statusadmin.approvals.models import ChangeRequest
 from statusadmin.audit import chain
 from statusadmin.audit.models import Action, AuditEntry, Outcome
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
 from statusadmin.convoso.validation import InvalidInput
-from statusadmin.statuses import approvals, services
-from statusadmin.statuses.models import ChangeRequest
+from statusadmin.statuses import services
 from statusadmin.statuses.selectors import status_version
 from tests.factories import make_user
 
@@ -148,7 +149,7 @@ class RequestTests:
         def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
             raise ConnectionRefusedError("no mail server")
 
-        monkeypatch.setattr("statusadmin.statuses.notifications.send_mail", broken)
+        monkeypatch.setattr("statusadmin.approvals.notifications.send_mail", broken)
         with self.on_commit():
             request = ask_dnc_on(supervisor)
         assert request.state == State.PENDING

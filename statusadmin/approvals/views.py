@@ -1,6 +1,6 @@
 """The four-eyes screens: the approvers' list and its decisions, and a requester's withdrawal.
 
-Request flow only; the workflow itself is approvals.py.
+Request flow only; the workflow itself is services.py.
 """
 
 from __future__ import annotations
@@ -17,16 +17,22 @@ from django.views.decorators.http import require_GET, require_POST
 
 from statusadmin.accounts.roles import APPROVE_CHANGES, VIEW_STATUSES
 from statusadmin.audit.services import NotSent
+from statusadmin.changesets import selectors as changesets
 from statusadmin.convoso import errors
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.status import describe_changes
 from statusadmin.convoso.validation import InvalidInput
 from statusadmin.htmx import HtmxHttpRequest, wants_partial
 from statusadmin.request_context import origin_from_request
+from statusadmin.statuses import mirror
+from statusadmin.statuses import selectors as statuses
+from statusadmin.statuses.models import MirrorStatus
+from statusadmin.statuses.services import explain
+from statusadmin.statuses.views import current_row, row_response
 
-from . import approvals, mirror, selectors, services
-from .models import ChangeRequest, ChangeSet, MirrorStatus
-from .views import current_row, row_response
+from . import selectors
+from . import services as approvals
+from .models import ChangeRequest
 
 
 def _card(
@@ -61,9 +67,9 @@ def _list(request: HtmxHttpRequest, **focus: object) -> HttpResponse:
     approvals.expire_overdue()
     mirror.mirror_refresh()
     account = get_client().account
-    waiting = list(ChangeRequest.objects.filter(state=ChangeRequest.State.PENDING, account=account))
+    waiting = selectors.waiting_list(account)
     # One query for every status shown, not one per request.
-    mirrored = selectors.statuses_get(account=account, codes={r.status_code for r in waiting})
+    mirrored = statuses.statuses_get(account=account, codes={r.status_code for r in waiting})
     cards = [
         _card(
             r,
@@ -73,10 +79,8 @@ def _list(request: HtmxHttpRequest, **focus: object) -> HttpResponse:
         )
         for r in waiting
     ]
-    change_sets = ChangeSet.objects.filter(
-        state=ChangeSet.State.AWAITING_APPROVAL, account=get_client().account
-    )
-    return render(request, "statuses/approvals.html", {"cards": cards, "change_sets": change_sets})
+    change_sets = changesets.waiting_for_approval(account)
+    return render(request, "approvals/list.html", {"cards": cards, "change_sets": change_sets})
 
 
 @require_GET
@@ -99,7 +103,7 @@ def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except approvals.StaleApproval as exc:
         return _list(request, pk=pk, error=exc.explanation, confirm=exc.version)
     except (approvals.ApprovalError, NotSent, errors.ConvosoError, InvalidInput) as exc:
-        return _list(request, pk=pk, error=services.explain(exc))
+        return _list(request, pk=pk, error=explain(exc))
     messages.success(request, f"Approved: {result.status.code} was changed in Convoso.")
     return redirect("statuses:approvals")
 

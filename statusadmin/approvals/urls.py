@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+# Part of the "statuses" URL namespace (statusadmin/urls.py).
+urlpatterns = [
+    path("approvals/", views.approval_list, name="approvals"),
+    path("approvals/<int:pk>/approve/", views.approve, name="approve"),
+    path("approvals/<int:pk>/reject/", views.reject, name="reject"),
+    path("approvals/<int:pk>/withdraw/", views.withdraw, name="withdraw"),
+]
