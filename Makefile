@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run    set up (virtualenv, install, migrate, demo data), start the worker and serve on http://$(HOST):$(PORT)"
 	@echo "make test   set up and run the whole test suite"
-	@echo "make lint   ruff check + ruff format --check + hadolint"
+	@echo "make lint   ruff check + ruff format --check + mypy + hadolint"
 	@echo "make bench  benchmarks (BENCH_SCALE=small|full; see bench/README.md)"
 	@echo "make mutation  sampled mutation testing of the write and audit path (see docs/mutation.md)"
 
@@ -56,6 +56,7 @@ test-postgres: setup browser
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
 # requirements.lock pins every runtime dependency with hashes; the Docker image installs from it.

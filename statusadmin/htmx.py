@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 from django_htmx.middleware import HtmxDetails
 
 
 class HtmxHttpRequest(HttpRequest):
-    """The request as django-htmx's middleware leaves it (the django-stubs pattern)."""
+    """The request as django-htmx's middleware leaves it (the django-stubs pattern), from a
+    signed-in person: every view that takes one is behind LoginRequiredMiddleware."""
 
     htmx: HtmxDetails
+    user: User
 
 
 def wants_partial(request: HtmxHttpRequest) -> bool:

@@ -9,8 +9,15 @@ from collections.abc import Callable
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import BadRequest, SuspiciousOperation
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, UnreadablePostError
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+    UnreadablePostError,
+)
 from django.http.multipartparser import MultiPartParserError
+from django.http.response import HttpResponseRedirectBase
 from django_htmx.http import HttpResponseClientRedirect
 
 
@@ -37,7 +44,7 @@ class RequestBodyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        charset = request.content_params.get("charset")  # type: ignore[attr-defined]
+        charset = (request.content_params or {}).get("charset")
         if charset is not None:
             if not names_utf8(charset):
                 return _bad_request(BAD_CHARSET)
@@ -72,7 +79,10 @@ class LoginRequiredMiddleware(DjangoLoginRequired):
     the page the user was on.
     """
 
-    def handle_no_permission(self, request: HttpRequest, view_func: object) -> HttpResponse:
+    # htmx gets a client-side redirect (a 200 with HX-Redirect), not the 302 the parent promises.
+    def handle_no_permission(  # type: ignore[override]
+        self, request: HttpRequest, view_func: Callable[..., HttpResponseBase]
+    ) -> HttpResponseRedirectBase:
         htmx = getattr(request, "htmx", None)
         if htmx:
             back = htmx.current_url_abs_path or "/"

@@ -48,7 +48,7 @@ def _stamp_sql() -> str:
 def rights_stamp(user_id: Any) -> str | None:
     """A digest of what decides this user's rights, or None if there is no such user."""
     try:
-        pk = User._meta.pk.to_python(user_id)  # type: ignore[union-attr]
+        pk = User._meta.pk.to_python(user_id)
     except ValidationError:  # a session holding something that is no user id
         return None
     with connection.cursor() as cursor:

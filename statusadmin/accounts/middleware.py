@@ -33,7 +33,7 @@ class EndRevokedSessionsMiddleware:
         return self.get_response(request)
 
 
-def why_signed_out(user_id: object) -> str:
+def why_signed_out(user_id: str | int) -> str:
     user = get_user_model().objects.filter(pk=user_id).first()
     if user is None:
         return "Your account no longer exists, so you were signed out."

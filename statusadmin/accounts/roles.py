@@ -3,7 +3,7 @@ names, so an admin can grant a single permission to one person without inventing
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
+from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 
 SUPERVISOR = "Supervisor"
 COMPLIANCE = "Compliance"
@@ -25,15 +25,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
-def can_view_statuses(user: AbstractBaseUser | AnonymousUser) -> bool:
+def can_view_statuses(user: User | AnonymousUser) -> bool:
     return user.has_perm(VIEW_STATUSES)
 
 
-def can_edit_statuses(user: AbstractBaseUser | AnonymousUser) -> bool:
+def can_edit_statuses(user: User | AnonymousUser) -> bool:
     return user.has_perm(EDIT_STATUSES)
 
 
-def can_approve(user: AbstractBaseUser | AnonymousUser) -> bool:
+def can_approve(user: User | AnonymousUser) -> bool:
     return user.has_perm(APPROVE_CHANGES)
 
 

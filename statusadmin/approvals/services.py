@@ -14,7 +14,7 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -44,7 +44,7 @@ from .selectors import pending_for
 
 State = ChangeRequest.State
 # How a decided request is described in a sentence ("This request was ...").
-DECIDED = {
+DECIDED: dict[str, str] = {
     State.APPLIED: "already approved and sent",
     State.FAILED: "already approved, but Convoso did not take it",
     State.REJECTED: "already rejected",
@@ -90,7 +90,7 @@ class DecidedMeanwhile(NotSent):
 
 def change_or_request(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     code: str,
     changes: Mapping[str, object],
     reason: str = "",
@@ -112,7 +112,7 @@ def change_or_request(
 
 def create_or_request(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     code: str,
     name: str,
     color: str | None,
@@ -133,7 +133,7 @@ def create_or_request(
 
 def request_update(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     code: str,
     changes: Mapping[str, object],
     reason: str,
@@ -161,7 +161,7 @@ def request_update(
 
 def request_create(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     code: str,
     name: str,
     color: str | None,
@@ -188,7 +188,7 @@ def request_create(
 
 def _open(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     account: str,
     code: str,
     kind: str,
@@ -230,7 +230,7 @@ def _open(
 def approve(
     *,
     request_id: int,
-    approver: AbstractBaseUser,
+    approver: User,
     note: str = "",
     confirmed_version: str = "",
     origin: Origin | None = None,
@@ -294,7 +294,7 @@ def approve(
 
 
 def reject(
-    *, request_id: int, approver: AbstractBaseUser, note: str, origin: Origin | None = None
+    *, request_id: int, approver: User, note: str, origin: Origin | None = None
 ) -> ChangeRequest:
     """Close a request unsent, with the approver's reason (required, real words)."""
     request = _decidable(request_id, approver)
@@ -305,9 +305,7 @@ def reject(
     return _close(request, State.REJECTED, Action.REJECT, approver, note, origin)
 
 
-def withdraw(
-    *, request_id: int, actor: AbstractBaseUser, origin: Origin | None = None
-) -> ChangeRequest:
+def withdraw(*, request_id: int, actor: User, origin: Origin | None = None) -> ChangeRequest:
     """The requester takes their own request back, unsent."""
     request = _pending(request_id)
     if request.requested_by_id != actor.pk:
@@ -332,7 +330,7 @@ def _close(
     request: ChangeRequest,
     state: str,
     action: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     note: str,
     origin: Origin | None,
 ) -> ChangeRequest:
@@ -349,7 +347,7 @@ def _close(
     return request
 
 
-def _decide(request: ChangeRequest, state: str, actor: AbstractBaseUser | None, note: str) -> bool:
+def _decide(request: ChangeRequest, state: str, actor: User | None, note: str) -> bool:
     """Move a pending request to ``state``, if nobody else did first (one conditional UPDATE:
     two approvers at once can't both win)."""
     return bool(
@@ -376,7 +374,7 @@ def _pending(request_id: int) -> ChangeRequest:
     return request
 
 
-def _decidable(request_id: int, approver: AbstractBaseUser) -> ChangeRequest:
+def _decidable(request_id: int, approver: User) -> ChangeRequest:
     """A pending request this person may decide: never their own, whatever their groups."""
     request = _pending(request_id)
     if request.requested_by_id == approver.pk:

@@ -123,7 +123,7 @@ def _head() -> tuple[int, str]:
         .values_list("seq", "hash")
         .first()
     )
-    return row if row else (0, GENESIS)
+    return (row[0] or 0, row[1]) if row else (0, GENESIS)
 
 
 def _link(values: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +231,7 @@ def _select(vendor: str) -> str:
     table = connection.ops.quote_name(AuditEntry._meta.db_table)
 
     def column(name: str) -> str:
-        field = connection.ops.quote_name(AuditEntry._meta.get_field(name).column)
+        field = connection.ops.quote_name(AuditEntry._meta.get_field(name).column)  # type: ignore[union-attr, arg-type]  # concrete fields
         if vendor == "postgresql" and name in _STAMP_FIELDS:
             return f"""to_char({field} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
         return field
@@ -551,7 +551,7 @@ def head() -> Checkpointed:
         .first()
     )
     seq, hash_, mac = row if row else (0, GENESIS, "")
-    return Checkpointed(seq, hash_, keyed=bool(mac))
+    return Checkpointed(seq or 0, hash_, keyed=bool(mac))
 
 
 def at(seq: int) -> Checkpointed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -136,7 +136,7 @@ def _scale(highest: int) -> tuple[int, list[int]]:
     return top, list(range(0, top + 1, step))
 
 
-def _period(unit: str, start: datetime) -> str:
+def _period(unit: str, start: date) -> str:
     if unit == "day":
         return f"{start:%d %b %Y}"
     if unit == "week":

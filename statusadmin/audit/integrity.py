@@ -155,7 +155,8 @@ def run_verification(*, ran_by: str = "", checkpoints: Path | None = None) -> Ve
     unknown = sorted({str(f.data.get("key_id")) for f in found if f.signature == UNKNOWN_KEY})
     seen = _longest_seen()
     result = chain.verify([f.point() for f in usable])
-    state, message = Verification.State.INTACT, result.message
+    state: str = Verification.State.INTACT
+    message = result.message
     first_bad_seq = result.first_bad_seq
     if not result.ok:
         state = Verification.State.TAMPERED
@@ -165,7 +166,7 @@ def run_verification(*, ran_by: str = "", checkpoints: Path | None = None) -> Ve
             f"the checkpoint of entry {forged.data['seq']} {forged.where} carries a signature "
             f"that does not match key {forged.data.get('key_id')}: it was altered or forged"
         )
-    elif seen is not None and seen.head_seq > result.head_seq:
+    elif seen is not None and seen.head_seq is not None and seen.head_seq > result.head_seq:
         state = Verification.State.TAMPERED
         message = (
             f"the chain ends at entry {result.head_seq}, but the verification of "

@@ -18,5 +18,5 @@ def start(settings_module: str, database: dict[str, Any]) -> None:
     from django.conf import settings
 
     os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
-    settings.DATABASES["default"] = database
+    settings.DATABASES["default"] = database  # type: ignore[assignment]  # a settings dict, as the parent had it
     django.setup()

@@ -12,7 +12,7 @@ from django.db.models import Count, Max, QuerySet
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
-from .models import AuditEntry, Outcome
+from .models import AuditEntry, AuditEntryQuerySet, Outcome
 
 PAGE_SIZE = 50
 # Ids are 64-bit signed integers (BigAutoField); a larger one can't even be compared with them.
@@ -33,7 +33,7 @@ class Filters:
     approved_by: str = ""
     awaiting: bool = False  # change requests nobody has decided yet
 
-    def apply(self, entries: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
+    def apply(self, entries: AuditEntryQuerySet) -> AuditEntryQuerySet:
         tz = timezone.get_current_timezone()
         if self.date_from:
             entries = entries.filter(created_at__gte=datetime.combine(self.date_from, time(), tz))
@@ -158,6 +158,7 @@ def activity(*, filters: Filters, today: date | None = None) -> Activity:
     start = filters.date_from or end - timedelta(days=DEFAULT_ACTIVITY_DAYS - 1)
     start = max(start, end - timedelta(days=MAX_ACTIVITY_DAYS))
     span = (end - start).days + 1
+    trunc: type[TruncDay | TruncWeek | TruncMonth]
     if span <= 92:
         unit, trunc = "day", TruncDay
     elif span <= 2 * 366:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from statusadmin.convoso import errors
@@ -76,7 +76,7 @@ def status_snapshot(status: Status | None) -> dict[str, Any] | None:
     return None if status is None else dataclasses.asdict(status)
 
 
-def _who_and_where(actor: AbstractBaseUser | None, origin: Origin | None) -> dict[str, Any]:
+def _who_and_where(actor: User | None, origin: Origin | None) -> dict[str, Any]:
     """The person (None: the dashboard itself) and where the request came from, as every entry
     records them."""
     origin = origin or Origin()
@@ -92,7 +92,7 @@ def _who_and_where(actor: AbstractBaseUser | None, origin: Origin | None) -> dic
 
 def begin(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     origin: Origin | None,
     action: str,
     code: str,
@@ -261,7 +261,7 @@ def record_resolution(attempt: AuditEntry, current: Status | None) -> AuditEntry
 
 def record_step(
     *,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     action: str,
     account: str,
     code: str,

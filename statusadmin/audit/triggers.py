@@ -131,7 +131,7 @@ def missing(connection) -> list[str]:  # type: ignore[no-untyped-def]
                 "AND NOT tgisinternal AND tgenabled <> 'D'",
                 [TABLE],
             )
-            expected = POSTGRESQL_TRIGGERS
+            expected: tuple[str, ...] = POSTGRESQL_TRIGGERS
         elif connection.vendor == "sqlite":
             cursor.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [TABLE]

@@ -12,6 +12,8 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
+    HttpResponseBase,
+    QueryDict,
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
@@ -66,6 +68,11 @@ def _signing_context() -> dict[str, object]:
     }
 
 
+def _filled(params: QueryDict, *, without: str = "") -> dict[str, str]:
+    """The parameters that hold something (a form sends its empty fields too)."""
+    return {k: v for k, v in params.items() if k != without and isinstance(v, str) and v}
+
+
 @require_GET
 @permission_required(REVIEW_AUDIT, raise_exception=True)
 @vary_on_headers("HX-Request")
@@ -73,13 +80,13 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     if not wants_partial(request) and any(v == "" for v in request.GET.values()):
         # The filter form submitted without JavaScript sends every field; keep the address
         # to the filters in use, so it can be read, bookmarked and shared.
-        kept = {k: v for k, v in request.GET.items() if v != ""}
+        kept = _filled(request.GET)
         return redirect(f"{request.path}?{urlencode(kept)}" if kept else request.path)
     form = AuditFilterForm(request.GET)
     filters = form.filters()
     after = selectors.Cursor.decode(request.GET.get("after", ""))
     page = selectors.entry_page(filters=filters, after=after)
-    query = {k: v for k, v in request.GET.items() if k != "after" and v}
+    query = _filled(request.GET, without="after")
     context = {
         "form": form,
         "entries": page.entries,
@@ -162,7 +169,7 @@ def verify_now(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 @permission_required(EXPORT_AUDIT, raise_exception=True)
-def evidence_bundle(request: HttpRequest) -> HttpResponse:
+def evidence_bundle(request: HttpRequest) -> HttpResponseBase:
     """The evidence bundle of a period, built in a temporary file (memory stays bounded
     however long the period) and streamed from it."""
     form = EvidenceForm(request.GET)

@@ -116,7 +116,7 @@ def _read_csv(text: str) -> list[Line]:
             "The first line must name the columns, one of them 'code' "
             f"(as in an export: {', '.join(COLUMNS)})."
         )
-    lines = []
+    lines: list[Line] = []
     try:
         for number, row in enumerate(rows, start=2):
             if not any(cell.strip() for cell in row):

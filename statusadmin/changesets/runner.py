@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
@@ -129,9 +129,7 @@ def _apply_item(change_set: ChangeSet, pk: int) -> None:
         _finish(item, ItemState.DONE, "Done.", entry=result.entry)
 
 
-def _write(
-    change_set: ChangeSet, item: ChangeSetItem, actor: AbstractBaseUser
-) -> services.WriteResult:
+def _write(change_set: ChangeSet, item: ChangeSetItem, actor: User) -> services.WriteResult:
     approval = None
     if change_set.needs_approval:
         approval = services.Approval(

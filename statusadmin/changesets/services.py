@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -52,7 +52,7 @@ def _mirror() -> tuple[str, dict[str, Status]]:
 
 
 def plan_bulk(
-    *, actor: AbstractBaseUser, codes: Iterable[str], changes: dict[str, object], title: str
+    *, actor: User, codes: Iterable[str], changes: dict[str, object], title: str
 ) -> ChangeSet:
     """The same change (a flag on or off, or a colour) for several custom statuses."""
     account, known = _mirror()
@@ -68,7 +68,7 @@ def plan_bulk(
     return _save(account, actor, ChangeSet.Kind.BULK, title, items)
 
 
-def plan_import(*, actor: AbstractBaseUser, data: bytes, filename: str) -> ChangeSet:
+def plan_import(*, actor: User, data: bytes, filename: str) -> ChangeSet:
     """What importing a catalogue file would do; raises catalogue.UnreadableFile."""
     lines = catalogue.read(data, filename)
     account, known = _mirror()
@@ -136,7 +136,7 @@ def _invalid(line: int | None, code: str, problem: str) -> ChangeSetItem:
 
 
 def _save(
-    account: str, actor: AbstractBaseUser, kind: str, title: str, items: list[ChangeSetItem]
+    account: str, actor: User, kind: str, title: str, items: list[ChangeSetItem]
 ) -> ChangeSet:
     gated = set(settings.APPROVAL_FIELDS)
     with transaction.atomic():
@@ -164,7 +164,7 @@ def _gated_fields(item: ChangeSetItem) -> set[str]:
 
 
 def apply(
-    *, change_set_id: int, actor: AbstractBaseUser, reason: str = "", origin: Origin | None = None
+    *, change_set_id: int, actor: User, reason: str = "", origin: Origin | None = None
 ) -> ChangeSet:
     """Press "Apply": enqueue it, or, if it needs approval, ask for that first."""
     change_set = ChangeSet.objects.get(pk=change_set_id)
@@ -195,7 +195,7 @@ def apply(
 def decide(
     *,
     change_set_id: int,
-    approver: AbstractBaseUser,
+    approver: User,
     approve: bool,
     note: str = "",
     origin: Origin | None = None,
@@ -227,7 +227,7 @@ def decide(
     return change_set
 
 
-def discard(*, change_set_id: int, actor: AbstractBaseUser) -> None:
+def discard(*, change_set_id: int, actor: User) -> None:
     change_set = ChangeSet.objects.get(pk=change_set_id)
     if change_set.created_by_id != actor.pk:
         raise ChangeSetError("Only the person who planned this change set can discard it.")

@@ -7,7 +7,12 @@ from collections.abc import Iterator
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import (
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -33,25 +38,24 @@ def _catalogue(request: HtmxHttpRequest) -> Iterator[Status]:
     return selectors.catalogue(account=get_client().account, query=search_query(request.GET))
 
 
-def _download(body: object, content_type: str, extension: str) -> HttpResponse:
+def _download(response: HttpResponseBase, extension: str) -> HttpResponseBase:
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    cls = StreamingHttpResponse if not isinstance(body, str) else HttpResponse
-    response = cls(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="statuses-{stamp}.{extension}"'
     return response
 
 
 @require_GET
 @permission_required(VIEW_STATUSES, raise_exception=True)
-def export_csv(request: HtmxHttpRequest) -> HttpResponse:
-    return _download(catalogue.export_csv(_catalogue(request)), "text/csv; charset=utf-8", "csv")
+def export_csv(request: HtmxHttpRequest) -> HttpResponseBase:
+    rows = catalogue.export_csv(_catalogue(request))
+    return _download(StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8"), "csv")
 
 
 @require_GET
 @permission_required(VIEW_STATUSES, raise_exception=True)
-def export_json(request: HtmxHttpRequest) -> HttpResponse:
+def export_json(request: HtmxHttpRequest) -> HttpResponseBase:
     body = catalogue.export_json(_catalogue(request))
-    return _download(body, "application/json; charset=utf-8", "json")
+    return _download(HttpResponse(body, content_type="application/json; charset=utf-8"), "json")
 
 
 @require_http_methods(["GET", "POST"])

@@ -290,7 +290,7 @@ class ConvosoClient:
             name=clean_name(name),
             color=clean_color(color),
             custom=True,
-            **{flag: clean_flag(flag, flags.get(flag, False)) for flag in FLAGS},
+            **{flag: clean_flag(flag, flags.get(flag, False)) for flag in FLAGS},  # type: ignore[arg-type]  # the seven bool flags
         )
         self.call("insert", status_form(status))
         return status
@@ -310,7 +310,7 @@ class ConvosoClient:
             before = self.get(code)
         if cleaned.get("color", before.color) is None:
             cleaned.pop("color", None)  # an empty colour means "leave it"; Convoso can't clear one
-        after = replace(before, **cleaned)
+        after = replace(before, **cleaned)  # type: ignore[arg-type]  # clean_changes: valid fields
         self.call("update", status_form(after))
         return UpdateResult(before=before, after=after)
 

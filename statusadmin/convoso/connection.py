@@ -56,7 +56,6 @@ def _build() -> ConvosoClient:
 
 def build_client(*, connect_timeout: float, read_timeout: float, retries: int) -> ConvosoClient:
     """A new client for the configured account (the health check wants shorter timeouts)."""
-    timeouts = {"connect_timeout": connect_timeout, "read_timeout": read_timeout}
     if is_sandbox():
         from .sandbox import SANDBOX_TOKEN, SandboxAdapter
 
@@ -65,12 +64,14 @@ def build_client(*, connect_timeout: float, read_timeout: float, retries: int) -
             token=SANDBOX_TOKEN,
             transport=SandboxAdapter(),
             account=SANDBOX_ACCOUNT,
-            **timeouts,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
         )
     return ConvosoClient(
         api_url=settings.CONVOSO_API_URL,
         token=settings.CONVOSO_AUTH_TOKEN,
         retries=retries,
         backoff=settings.CONVOSO_RETRY_BACKOFF,
-        **timeouts,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
     )

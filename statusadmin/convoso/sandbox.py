@@ -205,7 +205,7 @@ class Sandbox:
 
 ENDPOINTS = ("search", "insert", "update")
 # Faults that strike before the request is carried out.
-_BEFORE_WORK = {
+_BEFORE_WORK: dict[str, Reply] = {
     SandboxFault.Kind.DISCONNECT: Reply(0, b"", drop=True),
     SandboxFault.Kind.HTTP_500: _json(500, {"success": False, "error": "Internal server error"}),
     SandboxFault.Kind.HTTP_503: _json(503, {"success": False, "error": "Service unavailable"}),
@@ -244,7 +244,15 @@ class SandboxAdapter(BaseAdapter):
             sandbox = Sandbox(latency_ms=settings.CONVOSO_SANDBOX_LATENCY_MS)
         self.sandbox = sandbox
 
-    def send(self, request: PreparedRequest, **kwargs: Any) -> Response:
+    def send(
+        self,
+        request: PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> Response:
         body = request.body or b""
         if isinstance(body, str):
             body = body.encode()
@@ -257,7 +265,6 @@ class SandboxAdapter(BaseAdapter):
                 request=request,
             )
         if reply.delay:
-            timeout = kwargs.get("timeout")
             read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
             if read_timeout is not None and reply.delay >= read_timeout:
                 time.sleep(read_timeout)

@@ -8,6 +8,7 @@ statuses as another's.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from django.db import models
 
@@ -60,10 +61,10 @@ class MirrorStatus(StatusFlags):
 
     @staticmethod
     @lru_cache(maxsize=20_000)
-    def status_from(values: tuple) -> Status:  # type: ignore[type-arg]
+    def status_from(values: tuple[object, ...]) -> Status:
         """A Status from a row of STATUS_FIELDS. Cached (bench: search partial, one character):
         the same row read again, search after search, is the same immutable Status."""
-        row = dict(zip(FIELDS, values, strict=True))
+        row: dict[str, Any] = dict(zip(FIELDS, values, strict=True))
         # Re-validated on the way out: only '#RRGGBB' may ever reach a swatch.
         row["color"] = safe_color(row["color"])
         row["workflow"] = row["workflow"] or None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -221,16 +221,20 @@ def table_context(
         page = selectors.status_page(
             account=account, query=query, custom=kind == "custom", after=after, waiting=waiting
         )
-        result = replace(result, **{f"{kind}_page": page})
-    rows = {"request": request, "account": account, "can_edit": can_edit}
+        result = (
+            replace(result, custom_page=page)
+            if kind == "custom"
+            else replace(result, system_page=page)
+        )
+    table = partial(page_rows, request=request, account=account, can_edit=can_edit)
     return {
         "q": query,
         "result": result,
         "after": {kind: after} if kind and after else {},
-        "custom_rows": page_rows(result.custom_page, created=created, **rows),  # type: ignore[arg-type]
+        "custom_rows": table(result.custom_page, created=created),
         "custom_count": result.custom_total,
         "custom_more": more_link(query, "custom", result.custom_page),
-        "system_rows": page_rows(result.system_page, **rows),  # type: ignore[arg-type]
+        "system_rows": table(result.system_page),
         "system_count": result.system_total,
         "system_more": more_link(query, "system", result.system_page),
         "can_edit": can_edit,

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 
@@ -16,7 +17,7 @@ from .models import MirrorStatus, MirrorSync
 
 # A condition on a mirror row's ``code`` in SQL, with its parameters: a higher layer (the
 # approvals app) marks rows through it without this module knowing what it asks.
-type SqlCondition = tuple[str, list[object]]
+type SqlCondition = tuple[str, list[Any]]
 
 # Rows per table in one response: a one-character search stays far under 100 KB of HTML, and
 # the rest of the matches come a page at a time as the user scrolls (or asks for them).
@@ -102,10 +103,12 @@ def status_page(
     when one does.
     """
     table = MirrorStatus._meta.db_table
-    where, params = "account = %s AND custom = %s", [account, custom]
+    where = "account = %s AND custom = %s"
+    params: list[Any] = [account, custom]
     needle = query.strip().casefold()
     if needle:
-        where += f" AND search_text {connection.operators['contains']}"
+        # The backend's own LIKE (case-sensitive on SQLite too: search_text is casefolded).
+        where += f" AND search_text {connection.operators['contains']}"  # type: ignore[attr-defined]
         params.append(f"%{connection.ops.prep_for_like_query(needle)}%")
     if after:
         where += " AND code > %s"

@@ -14,9 +14,10 @@ import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from statusadmin.audit import services as audit
@@ -214,7 +215,7 @@ def _guarded(
 
 def status_create(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     code: str,
     name: str,
     color: str | None,
@@ -230,13 +231,14 @@ def status_create(
     default) a second person's approval: without one, ApprovalNeeded.
     """
     reason = checked_reason(reason, required=_truthy(flags.get("dnc")))
-    requested = {"code": str(code).strip().upper(), "name": name, "color": color}
+    upper = str(code).strip().upper()
+    requested: dict[str, object] = {"code": upper, "name": name, "color": color}
     requested.update({f: _truthy(flags.get(f)) for f in FLAGS})
     if approval is None and (gated := needs_approval(requested, creating=True)):
         raise ApprovalNeeded(gated)
     client = get_client()
     entry = audit.begin(
-        actor=actor, origin=origin, action=Action.CREATE, code=requested["code"],
+        actor=actor, origin=origin, action=Action.CREATE, code=upper,
         account=client.account, requested=requested, reason=reason,
         change_set_ref=change_set, **_approval_facts(approval),
     )  # fmt: skip
@@ -260,12 +262,12 @@ def status_create(
             mirror_store(account=client.account, status=created)
         return WriteResult(status=created, changed=list(EDITABLE_FIELDS), entry=entry.pk)
 
-    return _guarded(client, entry, requested["code"], write)
+    return _guarded(client, entry, upper, write)
 
 
 def status_update(
     *,
-    actor: AbstractBaseUser,
+    actor: User,
     code: str,
     changes: Mapping[str, object],
     reason: str = "",
@@ -338,7 +340,14 @@ def status_update(
     return _guarded(client, entry, code, write)
 
 
-def _approval_facts(approval: Approval | None) -> dict[str, object]:
+class _ApprovalFacts(TypedDict, total=False):
+    request_ref: int | None
+    requested_by: str
+    approval_note: str
+
+
+def _approval_facts(approval: Approval | None) -> _ApprovalFacts:
+    """What an entry records of the approval a write carries (nothing, for none)."""
     if approval is None:
         return {}
     return {

@@ -121,7 +121,7 @@ def apply_change(
     reason = request.POST.get("reason", "")
     try:
         outcome = approvals.change_or_request(
-            actor=request.user, code=code, changes=changes, reason=reason,  # type: ignore[arg-type]
+            actor=request.user, code=code, changes=changes, reason=reason,
             expected_version=request.GET.get("v") or None, origin=origin_from_request(request),
         )  # fmt: skip
     except InvalidInput as exc:
@@ -200,7 +200,7 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             outcome = approvals.create_or_request(
-                actor=request.user, code=data["code"], name=data["name"], color=data["color"],  # type: ignore[arg-type]
+                actor=request.user, code=data["code"], name=data["name"], color=data["color"],
                 flags={f: data[f] for f in FLAGS}, reason=data["reason"],
                 origin=origin_from_request(request),
             )  # fmt: skip
@@ -233,7 +233,7 @@ def revert(request: HtmxHttpRequest, code: str, pk: int) -> HttpResponse:
         return render(request, "statuses/revert.html", context)
     try:
         outcome = approvals.change_or_request(
-            actor=request.user, code=code, changes=changes, reverts=entry.pk,  # type: ignore[arg-type]
+            actor=request.user, code=code, changes=changes, reverts=entry.pk,
             reason=request.POST.get("reason", ""), expected_version=request.POST.get("v") or None,
             origin=origin_from_request(request),
         )  # fmt: skip

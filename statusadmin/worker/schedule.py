@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -48,7 +48,7 @@ def tick() -> list[str]:
     return enqueued
 
 
-def _claim(job: Job, now) -> bool:  # type: ignore[no-untyped-def]
+def _claim(job: Job, now: datetime) -> bool:
     next_due = now + timedelta(seconds=job.every())
     try:
         with transaction.atomic():

@@ -27,7 +27,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from statusadmin.audit.integrity import CheckpointFileError, checkpoint_path, run_verification
 from statusadmin.audit.models import Verification
 
-EXIT_STATUS = {
+EXIT_STATUS: dict[str, int] = {
     Verification.State.TAMPERED: 1,
     Verification.State.UNANCHORED: 2,
     Verification.State.UNGUARDED: 3,

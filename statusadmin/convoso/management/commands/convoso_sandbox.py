@@ -26,7 +26,7 @@ class Command(BaseCommand):
         seed()
         sandbox = Sandbox(token=options["token"], latency_ms=options["latency_ms"])
         server = make_server(options["host"], options["port"], sandbox)
-        host, port = server.server_address[:2]
+        host, port = str(server.server_address[0]), server.server_address[1]
         self.stdout.write(f"Convoso sandbox on http://{host}:{port}/v1 (Ctrl-C to stop)")
         try:
             server.serve_forever()

@@ -10,8 +10,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from statusadmin.audit.models import AuditEntry
 from statusadmin.approvals.services import expire_overdue
+from statusadmin.audit.models import AuditEntry
 from statusadmin.statuses.mirror import mirror_refresh
 
 
