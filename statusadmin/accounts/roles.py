@@ -33,6 +33,14 @@ def can_edit_statuses(user: User | AnonymousUser) -> bool:
     return user.has_perm(EDIT_STATUSES)
 
 
+def editor_now(user_id: int | None) -> User | None:
+    """The person with this id as the database has them now, if they still may change
+    statuses: work sent later in someone's name (an approved request, a change set in the
+    worker) is sent only while they could still send it themselves."""
+    user = User.objects.filter(pk=user_id, is_active=True).first() if user_id else None
+    return user if user is not None and can_edit_statuses(user) else None
+
+
 def can_approve(user: User | AnonymousUser) -> bool:
     return user.has_perm(APPROVE_CHANGES)
 

@@ -18,6 +18,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from statusadmin.accounts.roles import editor_now
 from statusadmin.audit import services as audit
 from statusadmin.audit.models import Action
 from statusadmin.audit.services import NotSent, Origin
@@ -239,6 +240,7 @@ def approve(
     the requester. Raises ApprovalError (nothing recorded), StaleApproval or DecidedMeanwhile
     (recorded as a refused attempt), or whatever the write raises."""
     request = _decidable(request_id, approver)
+    _requester_may_still_edit(request)
     note = " ".join(note.split())[: audit.TEXT_LIMIT]
     claimed: list[bool] = []
 
@@ -372,6 +374,17 @@ def _pending(request_id: int) -> ChangeRequest:
         by = f" by {request.decided_by_username}" if request.decided_by_username else ""
         raise ApprovalError(f"This request was {DECIDED[request.state]}{by}.")
     return request
+
+
+def _requester_may_still_edit(request: ChangeRequest) -> None:
+    """Approving sends the requester's change in their name: not once they may no longer
+    change statuses themselves (role taken away, account deactivated or deleted)."""
+    if editor_now(request.requested_by_id) is None:
+        raise ApprovalError(
+            f"{request.requested_by_username} may no longer change statuses (their role or "
+            "account was taken away after they asked), so their change can't be sent for "
+            "them. Reject the request; someone who may change statuses can ask again."
+        )
 
 
 def _decidable(request_id: int, approver: User) -> ChangeRequest:

@@ -22,6 +22,7 @@ from django.contrib.auth.models import User
 from django.db import close_old_connections, connections
 from django.utils import timezone
 
+from statusadmin.accounts.roles import editor_now
 from statusadmin.audit.services import NotSent
 from statusadmin.convoso import errors
 from statusadmin.convoso.connection import get_client
@@ -36,6 +37,8 @@ Plan, ItemState, SetState = ChangeSetItem.Plan, ChangeSetItem.State, ChangeSet.S
 # A running set whose worker hasn't beaten for this long is taken to be dead and resumed.
 STALE_AFTER = timedelta(minutes=2)
 HEARTBEAT_SECONDS = 15.0
+# Why a change of a planner who lost their rights was not sent.
+STOPPED = "may no longer change statuses (their role or account was taken away)."
 # A status busy with another write is tried again this much later.
 RETRY_BUSY_AFTER = timedelta(seconds=30)
 
@@ -109,9 +112,13 @@ def _apply_item(change_set: ChangeSet, pk: int) -> None:
         _finish(item, ItemState.DONE, "Found already applied after the worker restarted.")
         return
     ChangeSetItem.objects.filter(pk=pk).update(state=ItemState.SENDING)
-    actor = change_set.created_by
-    if actor is None:
+    if change_set.created_by_id is None:
         _finish(item, ItemState.FAILED, "The person who planned it no longer exists.")
+        return
+    # Read afresh for every change: rights taken away mid-set stop the rest of it.
+    actor = editor_now(change_set.created_by_id)
+    if actor is None:
+        _finish(item, ItemState.FAILED, f"Not sent: {change_set.created_by_username} {STOPPED}")
         return
     try:
         result = _write(change_set, item, actor)

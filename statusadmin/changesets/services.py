@@ -16,6 +16,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from statusadmin.accounts.roles import editor_now
 from statusadmin.audit import services as audit
 from statusadmin.audit.models import Action
 from statusadmin.audit.services import Origin
@@ -33,6 +34,11 @@ from .selectors import needs_reason
 from .tasks import apply_change_set
 
 Plan, ItemState, SetState = ChangeSetItem.Plan, ChangeSetItem.State, ChangeSet.State
+NO_LONGER_EDITS = (
+    "may no longer change statuses (their role or account was taken away after they planned "
+    "it), so its changes can't be sent in their name. Reject it; someone who may change "
+    "statuses can plan it again."
+)
 
 
 class ChangeSetError(Exception):
@@ -204,6 +210,8 @@ def decide(
     change_set = ChangeSet.objects.get(pk=change_set_id)
     if change_set.created_by_id == approver.pk:
         raise ChangeSetError("You planned this change set, so another approver must decide it.")
+    if approve and editor_now(change_set.created_by_id) is None:
+        raise ChangeSetError(f"{change_set.created_by_username} {NO_LONGER_EDITS}")
     if not approve:
         note = services.checked_reason(note, required=True)
     target = SetState.QUEUED if approve else SetState.REJECTED

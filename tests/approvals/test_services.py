@@ -194,6 +194,26 @@ class DecisionTests:
             approvals.reject(request_id=request.pk, approver=supervisor, note="Changed my mind")
         assert SandboxStatus.objects.get(code="XFER").dnc is False
 
+    @pytest.mark.parametrize("taken", ["role removed", "deactivated", "deleted"])
+    def test_a_requester_whose_rights_were_taken_away_is_not_acted_for(
+        self, supervisor, approver, taken
+    ):
+        """Approving sends the requester's change: once they may no longer change statuses,
+        nobody can send it for them. The request stays open, to be rejected."""
+        request = ask_dnc_on(supervisor)
+        if taken == "role removed":
+            supervisor.groups.clear()
+        elif taken == "deactivated":
+            type(supervisor).objects.filter(pk=supervisor.pk).update(is_active=False)
+        else:
+            supervisor.delete()
+        with pytest.raises(approvals.ApprovalError, match="may no longer change statuses"):
+            approvals.approve(request_id=request.pk, approver=approver)
+        assert SandboxStatus.objects.get(code="XFER").dnc is False
+        assert ChangeRequest.objects.get(pk=request.pk).state == State.PENDING
+        approvals.reject(request_id=request.pk, approver=approver, note="Requester has left")
+        assert ChangeRequest.objects.get(pk=request.pk).state == State.REJECTED
+
     def test_admins_can_approve(self, supervisor, admin_user):
         request = ask_dnc_on(supervisor)
         approvals.approve(request_id=request.pk, approver=admin_user)

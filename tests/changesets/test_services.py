@@ -173,6 +173,42 @@ class ApplyTests:
             "Opt-out campaign", f"Change set {plan.pk} approved by april: OK",
         )  # fmt: skip
 
+    def test_a_set_whose_planner_lost_the_right_to_edit_is_not_approved(self, supervisor):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"dnc": True}, title="DNC on"
+        )
+        changesets.apply(change_set_id=plan.pk, actor=supervisor, reason="Opt-out campaign")
+        supervisor.groups.clear()
+        april = make_user("april", "Approver")
+        with pytest.raises(changesets.ChangeSetError, match="may no longer change statuses"):
+            changesets.decide(change_set_id=plan.pk, approver=april, approve=True, note="OK")
+        plan.refresh_from_db()
+        assert plan.state == "awaiting"
+        changesets.decide(
+            change_set_id=plan.pk, approver=april, approve=False, note="Planner has left"
+        )
+        plan.refresh_from_db()
+        assert plan.state == "rejected"
+
+    @pytest.mark.parametrize("taken", ["role removed", "deactivated"])
+    def test_nothing_is_sent_for_a_planner_whose_rights_went_before_the_worker_ran(
+        self, supervisor, taken
+    ):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER", "HOT"], changes={"final": True}, title="Final on"
+        )
+        changesets.apply(change_set_id=plan.pk, actor=supervisor)
+        if taken == "role removed":
+            supervisor.groups.clear()
+        else:
+            type(supervisor).objects.filter(pk=supervisor.pk).update(is_active=False)
+        run_worker()
+        planned = items(plan)
+        assert {planned[c].state for c in ("XFER", "HOT")} == {"failed"}
+        assert "may no longer change statuses" in planned["XFER"].outcome
+        assert SandboxStatus.objects.filter(code__in=["XFER", "HOT"], final=True).count() == 0
+        assert not AuditEntry.objects.filter(change_set_ref=plan.pk, action=Action.UPDATE).exists()
+
     def test_a_worker_that_died_mid_write_never_sends_twice(self, supervisor, monkeypatch):
         plan = changesets.plan_bulk(
             actor=supervisor, codes=["XFER", "HOT"], changes={"final": True}, title="Final on"
