@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -47,6 +48,38 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env(name, default).split(",") if item.strip()]
 
 
+def env_secret(name: str) -> str:
+    """A secret from NAME, or from the file NAME_FILE names (Docker and Kubernetes secrets)."""
+    value, path = env(name), env(f"{name}_FILE")
+    if value and path:
+        raise ImproperlyConfigured(f"Set {name} or {name}_FILE, not both.")
+    if not path:
+        return value
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE ({path}) can't be read: {exc.strerror}.") from None
+
+
+def role_map(text: str) -> dict[str, str]:
+    """OIDC_ROLE_MAP, "idp-group=Role,...", as {idp group: role}; only the dashboard's roles."""
+    roles = {"Supervisor", "Compliance", "Approver"}
+    mapped = {}
+    for pair in (item.strip() for item in text.split(",") if item.strip()):
+        group, _, role = (part.strip() for part in pair.partition("="))
+        if not group or role not in roles:
+            raise ImproperlyConfigured(
+                f"OIDC_ROLE_MAP: {pair!r} is not idp-group=Role, with Role one of "
+                f"{', '.join(sorted(roles))}."
+            )
+        mapped[group] = role
+    return mapped
+
+
+# The identity provider's id in our URLs: /accounts/oidc/<this>/login/.
+OIDC_APP_ID = "statusadmin"
+
+
 DEBUG = env_bool("DJANGO_DEBUG", True)
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -78,6 +111,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "django_tasks_db",
+    # Single sign-on (OpenID Connect) and second factors: django-allauth (accounts/identity.py).
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",
     "statusadmin.convoso",
     "statusadmin.statuses",
     "statusadmin.approvals",
@@ -106,11 +145,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # First to read request.user, while the session still says whose it was.
     "statusadmin.accounts.middleware.EndRevokedSessionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "statusadmin.middleware.SessionIdleTimeoutMiddleware",
     "statusadmin.request_context.RequestLogMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "statusadmin.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Approvals and the admin need a second factor from approvers, staff and superusers.
+    "statusadmin.accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
@@ -132,6 +174,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "statusadmin.context_processors.convoso",
+                "statusadmin.accounts.identity.carry_on",
             ],
         },
     },
@@ -188,6 +231,66 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "statuses:index"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Identity: single sign-on over OpenID Connect, and a second factor (django-allauth) ---------
+# The identity provider, found through its discovery document (OIDC_ISSUER/.well-known/...).
+OIDC_ISSUER = env("OIDC_ISSUER").rstrip("/")
+OIDC_CLIENT_ID = env("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_secret("OIDC_CLIENT_SECRET")
+OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", "groups")
+# "idp-group=Role,...": a person's roles here are exactly the mapped roles of their groups.
+OIDC_ROLE_MAP = role_map(env("OIDC_ROLE_MAP"))
+if OIDC_ISSUER and not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+    raise ImproperlyConfigured("OIDC_ISSUER needs OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too.")
+# 0: only superusers may sign in with a password (break-glass, audited as such).
+LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
+# Who must pass a second factor before approving or administering, and how recent a factor a
+# decision needs (step-up). An IdP's own MFA (the ID token's amr) counts when trusted.
+MFA_REQUIRED_GROUPS = env_list("MFA_REQUIRED_GROUPS", "Approver")
+MFA_STEP_UP_MINUTES = env_number("MFA_STEP_UP_MINUTES", 10)
+MFA_TRUST_IDP = env_bool("MFA_TRUST_IDP", True)
+
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        # allauth's OpenID Connect provider, with a nonce and the ID token's signature
+        # always checked (accounts/oidc.py says why).
+        "provider_class": "statusadmin.accounts.oidc.Provider",
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": [
+            {
+                "provider_id": OIDC_APP_ID,
+                "name": OIDC_PROVIDER_NAME,
+                "client_id": OIDC_CLIENT_ID,
+                "secret": OIDC_CLIENT_SECRET,
+                "settings": {"server_url": OIDC_ISSUER, "oauth_pkce_enabled": True},
+            }
+        ]
+        if OIDC_ISSUER
+        else [],
+    }
+}
+SOCIALACCOUNT_ADAPTER = "statusadmin.accounts.oidc.SocialAccountAdapter"
+ACCOUNT_ADAPTER = "statusadmin.accounts.identity.AccountAdapter"
+# A person is their issuer and subject: never matched, connected or created by e-mail.
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_EMAIL_REQUIRED = False
+SOCIALACCOUNT_QUERY_EMAIL = False
+SOCIALACCOUNT_STORE_TOKENS = False
+# Signing in starts with a POST (with its CSRF token), never a link another site could fire.
+SOCIALACCOUNT_LOGIN_ON_GET = False
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_UNIQUE_EMAIL = False
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*"]
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = "statusadmin"
+MFA_PASSKEY_LOGIN_ENABLED = False
+# WebAuthn needs a secure origin; http://localhost counts as one only while developing.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env("TIME_ZONE", "UTC")
 USE_I18N = True
@@ -213,14 +316,22 @@ WHITENOISE_AUTOREFRESH = DEBUG
 if DEBUG:
     STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every start if it is missing
 
+
 # --- Content Security Policy (Django's built-in middleware) ------------------------------------
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF],
     "img-src": [CSP.SELF, "data:"],
     "connect-src": [CSP.SELF],
-    "form-action": [CSP.SELF],
+    # Signing in posts here, then is redirected to the identity provider: browsers hold the
+    # redirect to form-action too.
+    "form-action": [CSP.SELF, *([_origin(OIDC_ISSUER)] if OIDC_ISSUER else [])],
     "frame-ancestors": [CSP.NONE],
     "base-uri": [CSP.NONE],
     "object-src": [CSP.NONE],
@@ -236,9 +347,14 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in (
         "accelerometer", "camera", "display-capture", "geolocation", "gyroscope",
-        "magnetometer", "microphone", "payment", "publickey-credentials-get", "usb",
+        "magnetometer", "microphone", "payment", "usb",
     )
 }  # fmt: skip
+# Passkeys and security keys (the second factor's WebAuthn), for this site only.
+PERMISSIONS_POLICY |= {
+    "publickey-credentials-get": ["self"],
+    "publickey-credentials-create": ["self"],
+}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -288,19 +404,6 @@ CONVOSO_SANDBOX_LATENCY_MS = env_number("CONVOSO_SANDBOX_LATENCY_MS", 0)
 # The audit chain's head is appended here by `manage.py audit_checkpoint` (keep it, or ship
 # its lines, somewhere the database's administrators can't rewrite).
 AUDIT_CHECKPOINT_FILE = env("AUDIT_CHECKPOINT_FILE") or str(DATA_DIR / "audit-checkpoints.jsonl")
-
-
-def env_secret(name: str) -> str:
-    """A secret from NAME, or from the file NAME_FILE names (Docker and Kubernetes secrets)."""
-    value, path = env(name), env(f"{name}_FILE")
-    if value and path:
-        raise ImproperlyConfigured(f"Set {name} or {name}_FILE, not both.")
-    if not path:
-        return value
-    try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ImproperlyConfigured(f"{name}_FILE ({path}) can't be read: {exc.strerror}.") from None
 
 
 # The audit chain key tags every new entry (audit/keys.py): it must live outside the database

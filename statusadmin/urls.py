@@ -1,24 +1,10 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from statusadmin import converters  # noqa: F401  (registers <code:...> for every app's URLs)
-from statusadmin.accounts.views import LoginView
 from statusadmin.approvals import urls as approvals_urls
 from statusadmin.changesets import urls as changesets_urls
 from statusadmin.statuses import urls as statuses_urls
-
-# Users are managed by admins; there is no e-mail, so no self-service password reset.
-accounts = [
-    path("login/", LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
-    path(
-        "password/done/",
-        auth_views.PasswordChangeDoneView.as_view(),
-        name="password_change_done",
-    ),
-]
 
 # The admin says whose it is, like every other page.
 admin.site.site_header = "statusadmin administration"
@@ -35,7 +21,7 @@ status_screens = [
 ]
 
 urlpatterns = [
-    path("accounts/", include(accounts)),
+    path("accounts/", include("statusadmin.accounts.urls")),
     path("admin/", admin.site.urls),
     path("", include((status_screens, "statuses"))),
     path("", include("statusadmin.audit.urls")),

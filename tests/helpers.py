@@ -6,6 +6,7 @@ import io
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -179,3 +180,46 @@ class RealConvoso:
 
     def calls_to(self, endpoint: str) -> int:
         return sum(1 for c in self.mock.calls if c.request.url == self.url(endpoint))
+
+
+# --- a second factor, set up and passed as a person would ----------------------------------------
+
+
+def totp_code(user: Any) -> str:
+    """The code the person's authenticator app shows now (their TOTP authenticator's secret)."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+    from allauth.mfa.utils import decrypt
+
+    authenticator = Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP)
+    counter = int(time.time()) // 30
+    return format_hotp_value(hotp_value(decrypt(authenticator.data["secret"]), counter))
+
+
+def enrol_totp(user: Any) -> None:
+    """An authenticator app set up for ``user`` (what the enrolment page leaves behind)."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(user, generate_totp_secret())
+
+
+def pass_second_factor(client: Any, user: Any) -> None:
+    """``client``, signed in as ``user``, passes a second factor through the real verification
+    page (setting up an authenticator app first if they have none)."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+    from django.core.cache import cache
+
+    enrol_totp(user)
+    code = totp_code(user)
+    # A code is refused if used before within its 30 s (replay): this helper may run twice in
+    # one window, where a person would wait for the next code.
+    totp = TOTP(Authenticator.objects.get(user=user, type=Authenticator.Type.TOTP))
+    cache.delete(totp._get_used_cache_key(code))
+    client.get("/accounts/2fa/reauthenticate/")  # the page sets the CSRF cookie
+    token = client.cookies.get("csrftoken")
+    form = {"code": code, "csrfmiddlewaretoken": token.value if token else ""}
+    response = client.post("/accounts/2fa/reauthenticate/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]

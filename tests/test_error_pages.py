@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from statusadmin.convoso.sandbox import seed
+from tests.helpers import pass_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -81,6 +82,7 @@ class ErrorPageTests:
 
 def test_the_admin_is_branded(admin_user, client):
     client.force_login(admin_user)
+    pass_second_factor(client, admin_user)
     html = body(client.get("/admin/"))
     assert "| statusadmin</title>" in html
     assert "statusadmin administration" in html

@@ -21,6 +21,7 @@ from statusadmin.audit.export import CSV_COLUMNS
 from statusadmin.convoso.sandbox import seed
 from statusadmin.convoso.status import FLAGS
 from tests.factories import add_entry
+from tests.helpers import pass_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -117,6 +118,8 @@ def signed_in(user, **options: bool) -> Client:  # type: ignore[no-untyped-def]
     add_entry()
     browser = Client(**options)
     browser.force_login(user)
+    if user.is_staff:  # the admin pages need a second factor passed
+        pass_second_factor(browser, user)
     browser.get("/")
     return browser
 
@@ -412,6 +415,7 @@ def test_admin_changelists(admin, url, data):
 def test_admin_edge_cases(admin_user, url, query):
     browser = Client(raise_request_exception=False)
     browser.force_login(admin_user)
+    pass_second_factor(browser, admin_user)
     response = browser.get(url, query)
     assert response.status_code in (200, 302)
     if response.status_code == 302:
@@ -501,7 +505,9 @@ bodies = st.one_of(
     htmx=as_htmx,
 )
 def test_post_bodies(strict, admin_user, url, content_type, charset, body, htmx):
-    strict.force_login(admin_user)  # an example before may have logged out
+    if "_auth_user_id" not in strict.session:  # an example before logged out
+        strict.force_login(admin_user)
+        pass_second_factor(strict, admin_user)
     declared = f"{content_type}; charset={charset}" if charset else content_type
     extra = {"HTTP_HX_REQUEST": "true"} if htmx else {}
     token = strict.cookies["csrftoken"].value

@@ -25,6 +25,7 @@ from statusadmin.convoso.status import Status, addressable
 from statusadmin.statuses import mirror
 from statusadmin.statuses.models import MirrorStatus
 from tests.factories import add_entry
+from tests.helpers import pass_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -53,6 +54,7 @@ def admin(admin_user) -> Client:  # type: ignore[no-untyped-def]
     mirror.mirror_refresh(force=True)
     browser = Client()
     browser.force_login(admin_user)
+    pass_second_factor(browser, admin_user)
     return browser
 
 

@@ -14,6 +14,17 @@ class AccountsConfig(AppConfig):
         # This app has no models, so Django sends it no post_migrate; auth's comes once per
         # migrate, and login is what needs the cache.
         post_migrate.connect(create_cache_table, sender=apps.get_app_config("auth"))
+        from allauth.account.signals import user_logged_in
+
+        from .oidc import signed_in_through_the_provider
+
+        user_logged_in.connect(signed_in_through_the_provider, dispatch_uid="oidc-sign-in")
+        from allauth.mfa.signals import authenticator_added, authenticator_used
+
+        from .identity import factor_set_up, factor_used
+
+        authenticator_added.connect(factor_set_up, dispatch_uid="factor-set-up")
+        authenticator_used.connect(factor_used, dispatch_uid="factor-used")
 
 
 def create_cache_table(using: str, **kwargs: Any) -> None:

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, get_user_model, logout
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
+from django_htmx.http import HttpResponseClientRedirect
+
+from . import identity
 
 # Where the sign-in page finds why the last session ended (read once, then gone).
 SIGNED_OUT_BECAUSE = "signed_out_because"
@@ -46,3 +53,85 @@ def why_signed_out(user_id: str | int) -> str:
         "Your password was changed since you signed in, so you were signed out. "
         "Sign in again with the new password."
     )
+
+
+# The screens that approve or administer, by URL name (or namespace), and which of them are
+# decisions that need a factor passed within MFA_STEP_UP_MINUTES.
+GATED_NAMES = frozenset(
+    {
+        "statuses:approvals", "statuses:approve", "statuses:reject", "statuses:withdraw",
+        "statuses:decide_change_set",
+    }
+)  # fmt: skip
+GATED_NAMESPACES = frozenset({"admin"})
+DECISIONS = frozenset({"statuses:approve", "statuses:reject", "statuses:decide_change_set"})
+# What a person typed into a decision that had to wait for the factor, kept for the page.
+KEPT_DECISION = "kept_decision"
+# The fields of a decision worth keeping (never a CSRF token).
+KEPT_FIELDS = ("note", "decision", "confirmed")
+
+
+class SecondFactorMiddleware:
+    """Approvers, staff and superusers pass a second factor before approving or administering.
+
+    Until they have set one up, the approvals and the admin send them to set one up; until
+    they have passed it in this session, to pass it; and a decision (approve, reject) needs it
+    passed within MFA_STEP_UP_MINUTES, else it asks again and keeps what they typed.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: object, args: object, kwargs: object
+    ) -> HttpResponse | None:
+        match = request.resolver_match
+        if match is None or not (
+            match.view_name in GATED_NAMES or match.namespace in GATED_NAMESPACES
+        ):
+            return None
+        user = request.user
+        if not identity.needs_second_factor(user):
+            return None
+        back = request.get_full_path() if request.method == "GET" else _page_of(request)
+        if not identity.enrolled(user):  # type: ignore[arg-type]
+            messages.info(
+                request,
+                "Approving and administering need a second factor. Set one up here (an "
+                "authenticator app or a security key), then carry on.",
+            )
+            request.session[identity.ENROL_NEXT] = back
+            return _go(request, reverse("mfa_index"))
+        passed = identity.second_factor_at(request)
+        fresh = identity.factor_is_recent(request)
+        if passed is not None and (fresh or match.view_name not in DECISIONS):
+            request.session.pop(identity.ENROL_NEXT, None)  # arrived: nothing to carry on to
+            return None
+        if request.method == "POST":
+            request.session[KEPT_DECISION] = {
+                "path": request.path,
+                **{name: request.POST[name] for name in KEPT_FIELDS if name in request.POST},
+            }
+        messages.info(
+            request,
+            "Confirm it's you with your second factor"
+            + (" again: decisions need it from the last few minutes." if passed else "."),
+        )
+        return _go(request, f"{reverse('mfa_reauthenticate')}?{urlencode({'next': back})}")
+
+
+def _page_of(request: HttpRequest) -> str:
+    """Where a decision's page is: the approvals list, or the change set's own page."""
+    match = request.resolver_match
+    if match is not None and match.view_name == "statuses:decide_change_set":
+        return reverse("statuses:change_set", args=match.args, kwargs=match.kwargs)
+    return reverse("statuses:approvals")
+
+
+def _go(request: HttpRequest, url: str) -> HttpResponse:
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(url)
+    return redirect(url)

@@ -1,16 +1,78 @@
+"""Signing in and out: the password form (local accounts, or administrators' break-glass when
+LOCAL_LOGIN is off), the single sign-on button, and the pages a sign-in can end on."""
+
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
 
+from . import identity
 from .middleware import SIGNED_OUT_BECAUSE
+
+LOCAL_LOGIN_OFF = (
+    "Signing in with a password is only for administrators here (break-glass). "
+    "Use {provider} instead."
+)
+
+
+def single_sign_on() -> dict[str, str] | None:
+    """The identity provider's button: its label and where it posts (None: not configured)."""
+    if not settings.OIDC_ISSUER:
+        return None
+    return {
+        "name": settings.OIDC_PROVIDER_NAME,
+        "url": reverse("openid_connect_login", args=[settings.OIDC_APP_ID]),
+    }
 
 
 class LoginView(auth_views.LoginView):
-    """Django's sign-in page, saying why the last session ended when it ended by itself."""
+    """Django's sign-in page, with the single sign-on button, and saying why the last session
+    ended when it ended by itself."""
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["signed_out_because"] = self.request.session.pop(SIGNED_OUT_BECAUSE, None)
+        context["sso"] = single_sign_on()
+        context["local_login"] = settings.LOCAL_LOGIN
         return context
+
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        user = form.get_user()
+        break_glass = not settings.LOCAL_LOGIN
+        if break_glass and not user.is_superuser:
+            sso = single_sign_on()
+            provider = sso["name"] if sso else "single sign-on"
+            form.add_error(None, LOCAL_LOGIN_OFF.format(provider=provider))
+            return self.form_invalid(form)
+        response = super().form_valid(form)
+        identity.signed_in(self.request, identity.PASSWORD, break_glass=break_glass)
+        return response
+
+
+class LogoutView(auth_views.LogoutView):
+    pass
+
+
+@require_GET
+@login_not_required
+def inactive(request: HttpRequest) -> HttpResponse:
+    """Where allauth sends a person whose account here is deactivated."""
+    return render(request, "registration/inactive.html")
+
+
+@require_GET
+def no_role(request: HttpRequest) -> HttpResponse:
+    """A signed-in person with no role: what to ask for, instead of an empty dashboard."""
+    return render(
+        request,
+        "registration/no_role.html",
+        {"sso": single_sign_on(), "groups": sorted(settings.OIDC_ROLE_MAP.items())},
+    )

@@ -12,9 +12,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from statusadmin.accounts.middleware import KEPT_DECISION
 from statusadmin.accounts.roles import APPROVE_CHANGES, VIEW_STATUSES
 from statusadmin.audit.services import NotSent
 from statusadmin.changesets import selectors as changesets
@@ -65,6 +67,8 @@ def _card(
 
 def _list(request: HtmxHttpRequest, **focus: object) -> HttpResponse:
     approvals.expire_overdue()
+    # A decision that waited for the second factor: what was typed, back in its form.
+    kept = request.session.pop(KEPT_DECISION, None) or {}
     mirror.mirror_refresh()
     account = get_client().account
     waiting = selectors.waiting_list(account)
@@ -76,11 +80,21 @@ def _list(request: HtmxHttpRequest, **focus: object) -> HttpResponse:
             mirrored.get(r.status_code),
             request.user.pk,
             **(focus if focus.get("pk") == r.pk else {}),
+            **_kept_for(r, kept),
         )
         for r in waiting
     ]
     change_sets = changesets.waiting_for_approval(account)
     return render(request, "approvals/list.html", {"cards": cards, "change_sets": change_sets})
+
+
+def _kept_for(request: ChangeRequest, kept: dict[str, str]) -> dict[str, str]:
+    path = kept.get("path")
+    if path == reverse("statuses:approve", args=[request.pk]):
+        return {"approve_note": kept.get("note", ""), "confirm": kept.get("confirmed", "")}
+    if path == reverse("statuses:reject", args=[request.pk]):
+        return {"reject_note": kept.get("note", "")}
+    return {}
 
 
 @require_GET

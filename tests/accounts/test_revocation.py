@@ -21,7 +21,7 @@ from django.test import Client
 
 from statusadmin.accounts.roles import COMPLIANCE, EDIT_STATUSES, SUPERVISOR
 from tests.factories import make_user
-from tests.helpers import ROOT, RealConvoso, subprocess_environment
+from tests.helpers import ROOT, RealConvoso, pass_second_factor, subprocess_environment
 
 HX = {"HTTP_HX_REQUEST": "true"}
 NEW_PASSWORD = "a-new-password-4821"
@@ -61,7 +61,9 @@ def toggle(client: Client, value: str):  # type: ignore[no-untyped-def]
 
 def through_the_admin(change: str, person: User) -> None:
     admin = Client()
-    admin.force_login(make_user("ada", is_staff=True, is_superuser=True))
+    ada = make_user("ada", is_staff=True, is_superuser=True)
+    admin.force_login(ada)
+    pass_second_factor(admin, ada)
     if change == "password changed":
         response = admin.post(
             f"/admin/auth/user/{person.pk}/password/",

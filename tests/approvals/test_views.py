@@ -13,6 +13,7 @@ from statusadmin.approvals.models import ChangeRequest
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
 from tests.factories import make_user
+from tests.helpers import pass_second_factor
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -27,6 +28,7 @@ def _catalogue(db):  # type: ignore[no-untyped-def]
 def approver_client(approver_user) -> Client:  # type: ignore[no-untyped-def]
     browser = Client()
     browser.force_login(approver_user)
+    pass_second_factor(browser, approver_user)
     return browser
 
 

@@ -14,7 +14,7 @@ from statusadmin.audit import chain
 from statusadmin.audit.models import Action, AuditEntry, AuditLogIsAppendOnly, Outcome
 from statusadmin.audit.services import begin
 from tests.factories import add_entry
-from tests.helpers import raw
+from tests.helpers import pass_second_factor, raw
 
 pytestmark = pytest.mark.django_db
 
@@ -133,6 +133,7 @@ class AdminTests:
     def test_admin_is_read_only(self, client, admin_user):
         entry = add_entry()
         client.force_login(admin_user)
+        pass_second_factor(client, admin_user)
         assert client.get("/admin/audit/auditentry/").status_code == 200
         assert client.get("/admin/audit/auditentry/add/").status_code == 403
         page = client.get(f"/admin/audit/auditentry/{entry.pk}/change/")

@@ -19,7 +19,7 @@ from statusadmin.convoso.sandbox import seed
 from statusadmin.convoso.status import FLAGS
 from statusadmin.statuses import services
 from tests.factories import make_user
-from tests.helpers import status_held_by_another_writer
+from tests.helpers import pass_second_factor, status_held_by_another_writer
 
 HEADER = "code,name,color," + ",".join(FLAGS) + ",workflow,system\n"
 
@@ -337,6 +337,7 @@ def test_approvers_find_a_change_set_that_waits_for_them(supervisor, approver_us
     changesets.apply(change_set_id=plan.pk, actor=supervisor, reason="Opt-out campaign")
     browser = Client()
     browser.force_login(approver_user)
+    pass_second_factor(browser, approver_user)
     page = browser.get("/approvals/").content.decode()
     assert "Change set: DNC on for 1 statuses" in page
     assert f'href="/changes/{plan.pk}/"' in page
