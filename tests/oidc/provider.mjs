@@ -176,7 +176,9 @@ async function handle(req, res) {
     return oidc(req, res);
   } catch (error) {
     console.error(`${req.method} ${pathname}:`, error);
-    return send(res, error.statusCode ?? 500, 'text/plain', `${error.message}\n`);
+    // oidc-provider's errors (an expired interaction, say) keep their detail in error_description.
+    const text = error.error_description ?? error.message;
+    return send(res, error.statusCode ?? 500, 'text/plain', `${text}\n`);
   }
 }
 
@@ -231,7 +233,11 @@ function page(uid, error) {
 <h1>Test IdP: sign in</h1>
 ${error ? `<p role="alert">${escape(error)}</p>` : ''}
 <form method="post" action="/interaction/${escape(uid)}">
-  <label>Account (sub or username) <input type="text" name="login" required autofocus></label>
+  <label>Account (sub or username)
+    <input type="text" name="login" list="accounts" required autofocus></label>
+  <datalist id="accounts">
+    ${[...accounts.values()].map((a) => `<option value="${escape(a.preferred_username)}">`).join('')}
+  </datalist>
   <label><input type="checkbox" name="mfa" value="1"> the IdP did MFA</label>
   <button type="submit">Sign in</button>
   <button type="submit" name="cancel" value="1" formnovalidate>Cancel</button>
