@@ -9,8 +9,10 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 # Set up once per change of the dependency list; re-running reuses the virtualenv.
 STAMP := $(VENV)/.installed
+# npm ci writes this copy of the lockfile; older than package-lock.json means install again.
+NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: help run test test-postgres setup migrate demo lint format lock docker-check bench browser mutation clean
+.PHONY: help run test test-postgres setup node migrate demo lint format lock docker-check bench browser mutation clean
 
 help:
 	@echo "make run    set up (virtualenv, install, migrate, demo data), start the worker and serve on http://$(HOST):$(PORT)"
@@ -28,6 +30,20 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 setup: $(STAMP)
+
+# The tests' OpenID Connect provider (tests/oidc/) runs on node; the app and its image do not.
+# No dependency needs an install script, so none gets to run one.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || { \
+		echo "make test needs Node.js >= 20 with npm, for the tests' OpenID Connect provider." >&2; \
+		echo "Install it (Debian/Ubuntu: apt-get install nodejs npm) and run make test again." >&2; \
+		exit 1; }
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' || { \
+		echo "make test needs Node.js >= 20; this node is $$(node --version)." >&2; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts
+	@touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
 
 migrate: setup
 	$(PY) manage.py migrate --noinput
@@ -47,10 +63,10 @@ run: demo
 browser:
 	@scripts/ensure-chromium
 
-test: setup browser
+test: setup browser node
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-postgres: setup browser
+test-postgres: setup browser node
 	DATABASE_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: setup
@@ -86,4 +102,4 @@ format: setup
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache mutants
+	rm -rf $(VENV) .pytest_cache mutants node_modules

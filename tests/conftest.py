@@ -9,6 +9,7 @@ import responses
 from statusadmin.convoso.sandbox import Sandbox
 from tests.factories import make_user
 from tests.helpers import REAL_API, RealConvoso, SandboxOverSocket
+from tests.oidc.server import OidcProvider, ProviderNotInstalled
 from tests.tokens import REAL_TOKEN
 
 pytest_plugins = ["tests.secret_scan"]
@@ -91,6 +92,23 @@ def sandbox_server(
     _sandbox_server_process: SandboxOverSocket, transactional_db: None
 ) -> SandboxOverSocket:
     return _sandbox_server_process
+
+
+@pytest.fixture(scope="session")
+def _oidc_provider_process() -> Iterator[OidcProvider]:
+    try:
+        provider = OidcProvider().start()
+    except ProviderNotInstalled as exc:
+        raise pytest.fail.Exception(str(exc), pytrace=False) from None
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def oidc_provider(_oidc_provider_process: OidcProvider) -> OidcProvider:
+    """The loopback OpenID Connect provider (tests/oidc/), its test switches reset."""
+    _oidc_provider_process.reset()
+    return _oidc_provider_process
 
 
 # --- users and roles ------------------------------------------------------------------------------
