@@ -80,6 +80,28 @@ def role_map(text: str) -> dict[str, str]:
 OIDC_APP_ID = "statusadmin"
 
 
+def oidc_providers(
+    issuer: str, client_id: str, secret: str, name: str, scopes: list[str]
+) -> dict[str, object]:
+    """allauth's SOCIALACCOUNT_PROVIDERS for one OpenID Connect provider (none, no issuer):
+    allauth's provider with a nonce and the ID token's signature always checked
+    (accounts/oidc.py says why), PKCE on."""
+    app = {
+        "provider_id": OIDC_APP_ID,
+        "name": name,
+        "client_id": client_id,
+        "secret": secret,
+        "settings": {"server_url": issuer, "oauth_pkce_enabled": True, "scope": scopes},
+    }
+    return {
+        "openid_connect": {
+            "provider_class": "statusadmin.accounts.oidc.Provider",
+            "OAUTH_PKCE_ENABLED": True,
+            "APPS": [app] if issuer else [],
+        }
+    }
+
+
 DEBUG = env_bool("DJANGO_DEBUG", True)
 
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -238,6 +260,8 @@ OIDC_CLIENT_ID = env("OIDC_CLIENT_ID")
 OIDC_CLIENT_SECRET = env_secret("OIDC_CLIENT_SECRET")
 OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", "single sign-on")
 OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", "groups")
+# What to ask for: many providers (Okta, Keycloak) add the groups claim only for its scope.
+OIDC_SCOPES = env_list("OIDC_SCOPES", "openid,profile,email,groups")
 # "idp-group=Role,...": a person's roles here are exactly the mapped roles of their groups.
 OIDC_ROLE_MAP = role_map(env("OIDC_ROLE_MAP"))
 if OIDC_ISSUER and not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
@@ -250,25 +274,9 @@ MFA_REQUIRED_GROUPS = env_list("MFA_REQUIRED_GROUPS", "Approver")
 MFA_STEP_UP_MINUTES = env_number("MFA_STEP_UP_MINUTES", 10)
 MFA_TRUST_IDP = env_bool("MFA_TRUST_IDP", True)
 
-SOCIALACCOUNT_PROVIDERS = {
-    "openid_connect": {
-        # allauth's OpenID Connect provider, with a nonce and the ID token's signature
-        # always checked (accounts/oidc.py says why).
-        "provider_class": "statusadmin.accounts.oidc.Provider",
-        "OAUTH_PKCE_ENABLED": True,
-        "APPS": [
-            {
-                "provider_id": OIDC_APP_ID,
-                "name": OIDC_PROVIDER_NAME,
-                "client_id": OIDC_CLIENT_ID,
-                "secret": OIDC_CLIENT_SECRET,
-                "settings": {"server_url": OIDC_ISSUER, "oauth_pkce_enabled": True},
-            }
-        ]
-        if OIDC_ISSUER
-        else [],
-    }
-}
+SOCIALACCOUNT_PROVIDERS = oidc_providers(
+    OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_PROVIDER_NAME, OIDC_SCOPES
+)
 SOCIALACCOUNT_ADAPTER = "statusadmin.accounts.oidc.SocialAccountAdapter"
 ACCOUNT_ADAPTER = "statusadmin.accounts.identity.AccountAdapter"
 # A person is their issuer and subject: never matched, connected or created by e-mail.

@@ -30,6 +30,10 @@ SIGNED_IN = "signed_in_with"
 IDP_MFA_AT = "idp_mfa_at"
 # Where to carry on once a second factor is set up.
 ENROL_NEXT = "second_factor_next"
+# What a person typed into a decision that had to wait for the second factor.
+KEPT_DECISION = "kept_decision"
+# What a fresh sign-in through the identity provider keeps of the session it replaces.
+CARRIED = (KEPT_DECISION,)
 # When a second factor was last passed in this session (seconds since the epoch): proving
 # it while setting it up counts, as does using it, or a recovery code.
 FACTOR_AT = "second_factor_at"
@@ -124,6 +128,14 @@ class AccountAdapter(DefaultAccountAdapter):
         # social account adapter, which has its own answer.
         return False
 
+    def logout(self, request: HttpRequest) -> None:
+        # allauth signs the person out before a fresh sign-in through the identity provider
+        # (a step-up): what they had typed into a decision waits for them on the other side
+        # (the pages show it only to the same person: kept_decision).
+        carried = {key: request.session[key] for key in CARRIED if key in request.session}
+        super().logout(request)
+        request.session.update(carried)
+
     def login(self, request: HttpRequest, user: AbstractBaseUser) -> None:
         # The session must name the backend that checks rights afresh on every request
         # (accounts/backends.py), not whichever comes first in AUTHENTICATION_BACKENDS.
@@ -171,6 +183,10 @@ class AccountAdapter(DefaultAccountAdapter):
             return isinstance(user, User) and enrolled(user)
         required: bool = super().is_reauthentication_required(app=app, **kwargs)
         return required
+
+    def get_signup_redirect_url(self, request: HttpRequest) -> str:
+        # Someone new from the identity provider lands where a returning person would.
+        return self.get_login_redirect_url(request)
 
     def get_login_stages(self) -> list[str]:
         # The second factor is asked where it is needed (SecondFactorMiddleware: approvals

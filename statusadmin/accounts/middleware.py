@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, get_user_model, logout
 from django.http import HttpRequest, HttpResponse
@@ -65,8 +66,7 @@ GATED_NAMES = frozenset(
 )  # fmt: skip
 GATED_NAMESPACES = frozenset({"admin"})
 DECISIONS = frozenset({"statuses:approve", "statuses:reject", "statuses:decide_change_set"})
-# What a person typed into a decision that had to wait for the factor, kept for the page.
-KEPT_DECISION = "kept_decision"
+KEPT_DECISION = identity.KEPT_DECISION
 # The fields of a decision worth keeping (never a CSRF token).
 KEPT_FIELDS = ("note", "decision", "confirmed")
 
@@ -96,31 +96,53 @@ class SecondFactorMiddleware:
         user = request.user
         if not identity.needs_second_factor(user):
             return None
-        back = request.get_full_path() if request.method == "GET" else _page_of(request)
-        if not identity.enrolled(user):  # type: ignore[arg-type]
-            messages.info(
-                request,
-                "Approving and administering need a second factor. Set one up here (an "
-                "authenticator app or a security key), then carry on.",
-            )
-            request.session[identity.ENROL_NEXT] = back
-            return _go(request, reverse("mfa_index"))
         passed = identity.second_factor_at(request)
-        fresh = identity.factor_is_recent(request)
-        if passed is not None and (fresh or match.view_name not in DECISIONS):
+        if passed is not None and (
+            match.view_name not in DECISIONS or identity.factor_is_recent(request)
+        ):
             request.session.pop(identity.ENROL_NEXT, None)  # arrived: nothing to carry on to
             return None
+        back = request.get_full_path() if request.method == "GET" else _page_of(request)
         if request.method == "POST":
             request.session[KEPT_DECISION] = {
                 "path": request.path,
+                "user": request.user.pk,
                 **{name: request.POST[name] for name in KEPT_FIELDS if name in request.POST},
             }
+        if identity.enrolled(user):  # type: ignore[arg-type]
+            messages.info(
+                request,
+                "Confirm it's you with your second factor"
+                + (" again: decisions need it from the last few minutes." if passed else "."),
+            )
+            return _go(request, f"{reverse('mfa_reauthenticate')}?{urlencode({'next': back})}")
+        if passed is not None:
+            # Only the identity provider's MFA vouched for this session: it asks again, with
+            # the person signing in afresh there (not the provider's lasting session).
+            messages.info(request, "Decisions need a fresh sign-in: sign in again to carry on.")
+            fresh = urlencode({"prompt": "login", "max_age": "0"})
+            again = {"next": back, "auth_params": fresh}
+            return _go(request, f"{oidc_start()}?{urlencode(again)}")
         messages.info(
             request,
-            "Confirm it's you with your second factor"
-            + (" again: decisions need it from the last few minutes." if passed else "."),
+            "Approving and administering need a second factor. Set one up here (an "
+            "authenticator app or a security key), then carry on.",
         )
-        return _go(request, f"{reverse('mfa_reauthenticate')}?{urlencode({'next': back})}")
+        request.session[identity.ENROL_NEXT] = back
+        return _go(request, reverse("mfa_index"))
+
+
+def kept_decision(request: HttpRequest, path: str) -> dict[str, str]:
+    """What this person typed into the decision at ``path`` before it waited for the second
+    factor (read once)."""
+    kept = request.session.pop(KEPT_DECISION, None) or {}
+    if kept.get("path") != path or kept.get("user") != request.user.pk:
+        return {}
+    return kept
+
+
+def oidc_start() -> str:
+    return reverse("openid_connect_login", args=[settings.OIDC_APP_ID])
 
 
 def _page_of(request: HttpRequest) -> str:

@@ -109,12 +109,14 @@ def login(request: HttpRequest, provider_id: str) -> HttpResponse:
 
 @login_not_required
 def callback(request: HttpRequest, provider_id: str) -> HttpResponse:
+    adapter = Adapter(request, provider_id)
     try:
-        response: HttpResponse = OAuth2CallbackView.adapter_view(Adapter(request, provider_id))(
-            request
-        )
+        response: HttpResponse = OAuth2CallbackView.adapter_view(adapter)(request)
     except SocialApp.DoesNotExist:
         raise Http404 from None
+    except requests.RequestException as exc:
+        # allauth reads the discovery document before its own error handling starts.
+        return render_authentication_error(request, adapter.get_provider(), exception=exc)
     return response
 
 
@@ -164,7 +166,16 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         claims = id_token(sociallogin)
         sent = sociallogin.state.get(NONCE)
         if not sent or not secrets.compare_digest(str(claims.get("nonce", "")), str(sent)):
-            self._refuse(request, sociallogin, "nonce", "The sign-in's nonce did not match.")
+            self._refuse(request, sociallogin, "nonce")
+        if sociallogin.is_existing:
+            # Before allauth decides where they land: a person with no role any more is told.
+            set_roles(sociallogin.user, groups_of(sociallogin))
+
+    def save_user(self, request: HttpRequest, sociallogin: SocialLogin, form: Any = None) -> User:
+        """A person the identity provider vouches for, here for the first time."""
+        user: User = super().save_user(request, sociallogin, form)
+        set_roles(user, groups_of(sociallogin))
+        return user
 
     def populate_user(
         self, request: HttpRequest, sociallogin: SocialLogin, data: dict[str, Any]
@@ -188,11 +199,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         context["failure"] = failure(error, exception, context)
         super().on_authentication_error(request, provider, error, exception, extra_context)
 
-    def _refuse(self, request: HttpRequest, sociallogin: SocialLogin, error: str, why: str) -> None:
+    def _refuse(self, request: HttpRequest, sociallogin: SocialLogin, error: str) -> None:
         raise ImmediateHttpResponse(
-            render_authentication_error(
-                request, sociallogin.provider, error=error, extra_context={"why": why}
-            )
+            render_authentication_error(request, sociallogin.provider, error=error)
         )
 
 
@@ -253,12 +262,11 @@ def failure(error: str | None, exception: BaseException | None, context: dict[st
 def signed_in_through_the_provider(
     request: HttpRequest, user: User, sociallogin: SocialLogin | None = None, **kwargs: Any
 ) -> None:
-    """allauth's signal after a sign-in: for one through the identity provider, the person's
-    roles from their groups, and how they proved who they are."""
+    """allauth's signal after a sign-in: for one through the identity provider, how the person
+    proved who they are (their roles were set before: SocialAccountAdapter)."""
     if sociallogin is None:
         return
     claims = id_token(sociallogin)
-    set_roles(user, groups_of(sociallogin))
     identity.signed_in(
         request,
         identity.OIDC,

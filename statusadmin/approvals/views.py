@@ -69,6 +69,8 @@ def _list(request: HtmxHttpRequest, **focus: object) -> HttpResponse:
     approvals.expire_overdue()
     # A decision that waited for the second factor: what was typed, back in its form.
     kept = request.session.pop(KEPT_DECISION, None) or {}
+    if kept.get("user") != request.user.pk:
+        kept = {}
     mirror.mirror_refresh()
     account = get_client().account
     waiting = selectors.waiting_list(account)

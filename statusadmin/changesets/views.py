@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from statusadmin.accounts.middleware import KEPT_DECISION
+from statusadmin.accounts.middleware import kept_decision
 from statusadmin.accounts.roles import APPROVE_CHANGES, EDIT_STATUSES, VIEW_STATUSES
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.status import FLAG_LABELS, FLAGS, Status
@@ -115,9 +115,7 @@ def change_set_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         template += "#progress"
         return render(request, template, _context(request, change_set))
     # A decision that waited for the second factor: what was typed, back in its form.
-    kept = request.session.pop(KEPT_DECISION, None) or {}
-    if kept.get("path") != reverse("statuses:decide_change_set", args=[pk]):
-        kept = {}
+    kept = kept_decision(request, reverse("statuses:decide_change_set", args=[pk]))
     return render(request, template, _context(request, change_set, kept=kept))
 
 
