@@ -69,12 +69,13 @@ def chain_key_kept(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 def signing_key_apart(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Warn when the signing key sits in the checkpoint file's folder: whoever can rewrite the
-    checkpoints there could then read the key and sign the rewritten ones."""
+    checkpoints there could then read the key and sign the rewritten ones. Not for the
+    development key, which `make run` keeps in the data folder and which protects nothing."""
     if not settings.AUDIT_SIGNING_KEY_FILE:
         return []
     key = Path(settings.AUDIT_SIGNING_KEY_FILE).resolve()
     store = Path(settings.AUDIT_CHECKPOINT_FILE).resolve().parent
-    if not key.is_relative_to(store):
+    if not key.is_relative_to(store) or key.is_relative_to(settings.AUDIT_DEV_KEYS_DIR.resolve()):
         return []
     return [
         Warning(
