@@ -77,10 +77,19 @@ def tag_matches(key: bytes, entry_hash: str, tag: str) -> bool:
     return hmac.compare_digest(chain_tag(key, entry_hash), tag)
 
 
-def key_id(public_key: Ed25519PublicKey) -> str:
-    """A short name for a public key, derived from the key itself so that it can't lie."""
+def fingerprint(public_key: Ed25519PublicKey) -> str:
+    """SHA-256 of the public key's 32 raw bytes, in hex: what an auditor is given out of band
+    and pins (--fingerprint), so that a key brought by a forged bundle can't pass for it."""
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
+    return hashlib.sha256(raw).hexdigest()
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """A short name for a public key, derived from the key itself so that it can't lie: the
+    first 16 digits of its fingerprint. Too short to pin: with enough computing power a forger
+    could make a key whose first 64 bits are the same.
+    """
+    return fingerprint(public_key)[:16]
 
 
 def public_key_pem(public_key: Ed25519PublicKey) -> str:

@@ -25,8 +25,9 @@ def new_chain_key() -> str:
     return secrets.token_urlsafe(48)
 
 
-def new_signing_key_pem() -> bytes:
-    return Ed25519PrivateKey.generate().private_bytes(
+def private_pem(key: Ed25519PrivateKey) -> bytes:
+    """The key as AUDIT_SIGNING_KEY_FILE holds it: unencrypted PKCS#8 PEM."""
+    return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
@@ -75,5 +76,5 @@ def development_chain_key(folder: Path) -> str:
 def development_signing_key(folder: Path) -> Path:
     """The development signing key's path (the key is made there on first need)."""
     path = folder / SIGNING_KEY_NAME
-    development_key(path, new_signing_key_pem)
+    development_key(path, lambda: private_pem(Ed25519PrivateKey.generate()))
     return path
