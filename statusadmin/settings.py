@@ -305,8 +305,8 @@ def env_secret(name: str) -> str:
 
 # The audit chain key tags every new entry (audit/keys.py): it must live outside the database
 # and be distinct from the secret key, which signs sessions and so sits wherever the web
-# process does. Empty: entries are hashed but not tagged (anyone with database access could
-# recompute the chain after an edit; only checkpoints would show it).
+# process does. Empty (possible in tests only): entries are hashed but not tagged (anyone with
+# database access could recompute the chain after an edit; only checkpoints would show it).
 AUDIT_CHAIN_KEY = env_secret("AUDIT_CHAIN_KEY")
 # An Ed25519 private key (PEM) that signs checkpoints, and a folder of the public keys of
 # retired signing keys (*.pem), so checkpoints they signed stay verifiable after a rotation.
@@ -314,7 +314,10 @@ AUDIT_SIGNING_KEY_FILE = env("AUDIT_SIGNING_KEY_FILE")
 AUDIT_PUBLIC_KEYS_DIR = env("AUDIT_PUBLIC_KEYS_DIR")
 # In development, a key that isn't configured is one of its own, made on the first start
 # (audit/keyfiles.py), so that `make run` tags entries and signs checkpoints as production
-# does, and its evidence bundles verify. Production (DJANGO_DEBUG=0) never gets these.
+# does, and its evidence bundles verify. Production (DJANGO_DEBUG=0) never gets these: it
+# refuses to start without keys (audit/checks.py). Decided here, when the settings load,
+# because pytest-django turns DEBUG off while tests run, which must not make them production.
+AUDIT_KEYS_REQUIRED = not DEBUG
 AUDIT_DEV_KEYS_DIR = DATA_DIR / "dev-keys"
 
 
