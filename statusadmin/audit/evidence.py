@@ -48,6 +48,8 @@ class Bundle:
     in_period: int
     # The signed checkpoint that covers the period's last entry, if there is one yet.
     covered_by: dict[str, Any] | None
+    # The fingerprints of the keys its checkpoints are signed with, for the auditor to pin.
+    fingerprints: list[str]
 
 
 def folder_name(date_from: date, date_to: date) -> str:
@@ -130,10 +132,10 @@ def write_bundle(target: IO[bytes], date_from: date, date_to: date) -> Bundle:
             entries.detach()
         relevant = []
         if first is not None and last is not None:
-            relevant = [_as_written(f.data) for f in found if first - 1 <= f.data["seq"] <= last]
+            relevant = [f for f in found if first - 1 <= f.data["seq"] <= last]
         bundle.writestr(
             f"{folder}/{evidence_verifier.CHECKPOINTS}",
-            "".join(json.dumps(r, sort_keys=True) + "\n" for r in relevant),
+            "".join(json.dumps(_as_written(f.data), sort_keys=True) + "\n" for f in relevant),
         )
         for key_id, key in sorted(public.items()):
             bundle.writestr(
@@ -155,7 +157,9 @@ def write_bundle(target: IO[bytes], date_from: date, date_to: date) -> Bundle:
             f"{folder}/README.md",
             render_to_string("audit/evidence_readme.md", {**facts, "folder": folder}),
         )
-    return Bundle(folder, first, last, in_period, covered_by)
+    rests_on = sorted({str(f.data["key_id"]) for f in relevant if f.signature == VALID})
+    fingerprints = [evidence_verifier.fingerprint(public[key_id]) for key_id in rests_on]
+    return Bundle(folder, first, last, in_period, covered_by, fingerprints)
 
 
 def _as_written(data: dict[str, Any]) -> dict[str, Any]:

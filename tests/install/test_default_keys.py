@@ -13,6 +13,10 @@ import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from statusadmin.audit import evidence_verifier as ev
+
 ROOT = Path(__file__).resolve().parents[2]
 # A status edit by the demo supervisor, as the screen would send it.
 EDIT = (
@@ -64,14 +68,25 @@ class OutOfTheBoxTests:
         done = manage(env, "audit_evidence", *period, str(out))
         assert done.returncode == 0, done.stdout + done.stderr
         assert "verified: 1 entry of the period" in done.stdout
+        fingerprint = done.stdout.split("python verify.py --fingerprint ")[1].split()[0]
+        dev_key = load_pem_private_key((data / "dev-keys" / "audit-signing.pem").read_bytes(), None)
+        assert fingerprint == ev.fingerprint(dev_key.public_key())  # type: ignore[arg-type]
 
         with zipfile.ZipFile(out) as archive:
             archive.extractall(tmp_path / "extracted")
         [folder] = (tmp_path / "extracted").iterdir()
         plain = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
-        ran = subprocess.run(
-            [sys.executable, "-I", "verify.py"], cwd=folder, env=plain, capture_output=True,
-            text=True, timeout=60,
-        )  # fmt: skip
-        assert ran.returncode == 0, ran.stdout + ran.stderr
-        assert ran.stdout.splitlines()[-1].startswith("verified: 1 entry of the period")
+
+        def verify(*pin: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-I", "verify.py", *pin], cwd=folder, env=plain,
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+
+        unpinned = verify()
+        assert unpinned.returncode == 3, unpinned.stdout + unpinned.stderr
+        assert f"checkpoints checked with key {fingerprint}" in unpinned.stdout
+        assert unpinned.stdout.splitlines()[-1].startswith("verified, but NOT PINNED: 1 entry")
+        pinned = verify("--fingerprint", fingerprint)
+        assert pinned.returncode == 0, pinned.stdout + pinned.stderr
+        assert pinned.stdout.splitlines()[-1].startswith("verified: 1 entry of the period")
