@@ -544,3 +544,105 @@ class ContentsTests:
         lines = entry_lines(bundle(tmp_path))
         assert [(x["entry"]["seq"], x["in_period"]) for x in lines] == [(1, False), (2, True)]
         assert [x["id"] for x in lines] != [1, 2]
+
+
+class KeyRotationTests:
+    """A new signing key takes over from the next checkpoint; a bundle lists every public key
+    it rests on, each with the first and last checkpoint it signed, and no other."""
+
+    @pytest.fixture
+    def rotated(self, chain_key, signing_key, settings, tmp_path):  # type: ignore[no-untyped-def]
+        """Entries and a checkpoint signed with the first key; then the rotation the README
+        describes (a new private key, the old public key kept); entries and a checkpoint
+        signed with the new key. Returns both private keys, old first."""
+        add_entry(at=DAY - timedelta(days=1), actor="before")
+        checkpoint()  # entry 1, old key: before the period, in no bundle of it but as anchor
+        add_entry(at=DAY, actor="old key")
+        checkpoint()  # entry 2, old key
+        new = Ed25519PrivateKey.generate()
+        retired = tmp_path / "public"
+        retired.mkdir()
+        (retired / "old.pem").write_text(ev.public_key_pem(signing_key.public_key()))
+        unused = Ed25519PrivateKey.generate().public_key()  # listed, but it never signed
+        (retired / "unused.pem").write_text(ev.public_key_pem(unused))
+        (tmp_path / "new.pem").write_bytes(keyfiles.private_pem(new))
+        settings.AUDIT_SIGNING_KEY_FILE = str(tmp_path / "new.pem")
+        settings.AUDIT_PUBLIC_KEYS_DIR = str(retired)
+        add_entry(at=DAY + timedelta(hours=1), actor="new key")
+        checkpoint()  # entry 3, new key
+        add_entry(at=DAY + timedelta(hours=2), actor="new key again")
+        checkpoint()  # entry 4, new key
+        return signing_key, new
+
+    def signed(self, settings) -> list[dict]:  # type: ignore[no-untyped-def]
+        text = Path(settings.AUDIT_CHECKPOINT_FILE).read_text()
+        return [json.loads(x) for x in text.splitlines()]
+
+    def test_the_new_key_signs_from_the_next_checkpoint(self, rotated, settings):
+        old, new = rotated
+        assert [cp["key_id"] for cp in self.signed(settings)] == [
+            ev.key_id(old.public_key()), ev.key_id(old.public_key()),
+            ev.key_id(new.public_key()), ev.key_id(new.public_key()),
+        ]  # fmt: skip
+
+    def test_the_bundle_lists_each_key_with_its_range(self, rotated, settings, tmp_path):
+        old, new = rotated
+        cps = self.signed(settings)
+        folder = bundle(tmp_path)
+        ids = [ev.key_id(k.public_key()) for k in (old, new)]
+        assert sorted(p.name for p in (folder / "public_keys").iterdir()) == sorted(
+            f"{i}.pem" for i in ids
+        )
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["public_keys"] == [
+            {
+                "key_id": ids[0],
+                "fingerprint": ev.fingerprint(old.public_key()),
+                "file": f"public_keys/{ids[0]}.pem",
+                "first_signed": {"seq": 1, "at": cps[0]["at"]},
+                "last_signed": {"seq": 2, "at": cps[1]["at"]},
+            },
+            {
+                "key_id": ids[1],
+                "fingerprint": ev.fingerprint(new.public_key()),
+                "file": f"public_keys/{ids[1]}.pem",
+                "first_signed": {"seq": 3, "at": cps[2]["at"]},
+                "last_signed": {"seq": 4, "at": cps[3]["at"]},
+            },
+        ]
+        readme = (folder / "README.md").read_text()
+        assert (
+            f"| `{ids[0]}` | `{ev.fingerprint(old.public_key())}` | entry 1, {cps[0]['at']} "
+            f"| entry 2, {cps[1]['at']} |"
+        ) in readme
+        assert (
+            f"| `{ids[1]}` | `{ev.fingerprint(new.public_key())}` | entry 3, {cps[2]['at']} "
+            f"| entry 4, {cps[3]['at']} |"
+        ) in readme
+
+    def test_a_bundle_spanning_the_rotation_verifies_with_both_keys_pinned(self, rotated, tmp_path):
+        old, new = rotated
+        fingerprints = [ev.fingerprint(k.public_key()) for k in (old, new)]
+        folder = bundle(tmp_path)
+        result = ev.verify_bundle(folder, fingerprints=fingerprints)
+        assert result.status == ev.VERIFIED, result
+        assert result.summary.startswith("verified: 3 entries of the period")
+        # Only the new key pinned: the old key's checkpoints are not vouched for by it.
+        result = ev.verify_bundle(folder, fingerprints=fingerprints[1:])
+        assert result.status == ev.FAILED
+        assert f"signed with key {fingerprints[0][:16]}, which is not a key you pinned" in (
+            result.summary
+        )
+
+    def test_the_command_names_every_fingerprint_to_hand_over(self, rotated, tmp_path):
+        old, new = rotated
+        out = io.StringIO()
+        call_command(
+            "audit_evidence", "--from", "2026-03-10", "--to", "2026-03-10",
+            str(tmp_path / "e.zip"), stdout=out, stderr=io.StringIO(),
+        )  # fmt: skip
+        a, b = (ev.fingerprint(k.public_key()) for k in (old, new))
+        assert out.getvalue().splitlines()[-1] == (
+            f"Give the auditor these fingerprints yourself, not with the bundle: {a}, {b}. "
+            f"They check the bundle with: python verify.py --fingerprint {a} --fingerprint {b}"
+        )
