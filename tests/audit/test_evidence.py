@@ -391,6 +391,7 @@ class ButtonTests:
         assert f"key <code>{ev.key_id(signing_key.public_key())}</code>." in html
         assert f"Fingerprint <code>{GENUINE}</code>" in html
         assert "give it to auditors yourself" in html
+        assert "give the auditor the fingerprint of each signing key" in html
         assert "Chain key</dt>" in html
 
     def test_without_the_private_key_the_panel_shows_the_public_ones(
