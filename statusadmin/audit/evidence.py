@@ -48,8 +48,6 @@ class Bundle:
     first_seq: int | None
     last_seq: int | None
     in_period: int
-    # The signed checkpoint that covers the period's last entry, if there is one yet.
-    covered_by: dict[str, Any] | None
     # The fingerprints of the keys its checkpoints are signed with, for the auditor to pin.
     fingerprints: list[str]
 
@@ -160,7 +158,7 @@ def write_bundle(target: IO[bytes], date_from: date, date_to: date) -> Bundle:
             render_to_string("audit/evidence_readme.md", {**facts, "folder": folder}),
         )
     fingerprints = [key["fingerprint"] for key in listed]
-    return Bundle(folder, first, last, in_period, covered_by, fingerprints)
+    return Bundle(folder, first, last, in_period, fingerprints)
 
 
 def _keys_listed(

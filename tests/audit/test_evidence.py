@@ -492,9 +492,13 @@ class ContentsTests:
 
     def test_the_manifest_and_readme_describe_the_bundle(self, period, tmp_path):
         folder = bundle(tmp_path)
-        manifest = json.loads((folder / "manifest.json").read_text())
+        text = (folder / "manifest.json").read_text()
+        assert text.startswith('{\n  "format": 2,\n  "period": {\n    "from"')
+        manifest = json.loads(text)
         assert manifest["period"] == {"from": "2026-03-10", "to": "2026-03-10"}
+        assert manifest["time_zone"] == "UTC"
         assert manifest["entries"] == {"first_seq": 1, "last_seq": 6, "in_period": 5}
+        assert manifest["covered_by"]["seq"] == 6  # signed at the period's last entry itself
         readme = (folder / "README.md").read_text()
         assert readme.startswith("# Audit evidence: 2026-03-10 to 2026-03-10")
         assert f"venv/bin/python {folder.name}/verify.py" in readme
@@ -518,14 +522,17 @@ class ContentsTests:
     def test_the_anchor_checkpoint_before_the_first_entry_is_included(
         self, chain_key, signing_key, tmp_path
     ):
+        add_entry(at=DAY - timedelta(days=3), actor="longer before")
+        checkpoint()  # entry 1: two before the bundle's first, not needed
         add_entry(at=DAY - timedelta(days=2), actor="long before")
-        checkpoint()  # entry 1
+        checkpoint()  # entry 2: the anchor just before the bundle's first entry
         add_entry(at=DAY - timedelta(days=1), actor="before")
         add_entry(at=DAY, actor="on the day")
-        checkpoint()  # entry 3
+        checkpoint()  # entry 4
         folder = bundle(tmp_path)
+        assert [x["entry"]["seq"] for x in entry_lines(folder)] == [3, 4]
         lines = (folder / "checkpoints.jsonl").read_text().splitlines()
-        assert [json.loads(x)["seq"] for x in lines] == [1, 3]
+        assert [json.loads(x)["seq"] for x in lines] == [2, 4]
         assert all(list(json.loads(x)) == sorted(json.loads(x)) for x in lines)
         assert all(json.loads(x).get("line") is None for x in lines)
 

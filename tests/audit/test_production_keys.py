@@ -136,7 +136,12 @@ class InProcessTests:
         settings.AUDIT_CHAIN_KEY = settings.AUDIT_SIGNING_KEY_FILE = ""
         settings.AUDIT_PUBLIC_KEYS_DIR = ""
         assert [e.id for e in checks.keys_configured()] == ["audit.E003", "audit.E004"]
-        with pytest.raises(ImproperlyConfigured, match="AUDIT_SIGNING_KEY_FILE"):
+        with pytest.raises(ImproperlyConfigured) as exc:
             keys.checkpoint_signer()
+        assert str(exc.value) == (
+            "With DJANGO_DEBUG=0 checkpoints are never written unsigned, and "
+            "AUDIT_SIGNING_KEY_FILE is not set here. Set it where checkpoints are written (the "
+            "worker, audit_checkpoint); `python manage.py audit_keygen` writes a key pair."
+        )
         with pytest.raises(ImproperlyConfigured, match="audit_keygen"):
             checks.refuse_to_start_without_keys()
