@@ -305,8 +305,9 @@ def env_secret(name: str) -> str:
 
 # The audit chain key tags every new entry (audit/keys.py): it must live outside the database
 # and be distinct from the secret key, which signs sessions and so sits wherever the web
-# process does. Empty (possible in tests only): entries are hashed but not tagged (anyone with
-# database access could recompute the chain after an edit; only checkpoints would show it).
+# process does. Empty (in tests only: development makes its own, production refuses to start):
+# entries are hashed but not tagged (anyone with database access could recompute the chain
+# after an edit; only checkpoints would show it).
 AUDIT_CHAIN_KEY = env_secret("AUDIT_CHAIN_KEY")
 # An Ed25519 private key (PEM) that signs checkpoints, and a folder of the public keys of
 # retired signing keys (*.pem), so checkpoints they signed stay verifiable after a rotation.
@@ -339,7 +340,7 @@ if DEBUG and not AUDIT_SIGNING_KEY_FILE:
 if AUDIT_CHAIN_KEY and len(AUDIT_CHAIN_KEY) < 32:
     raise ImproperlyConfigured(
         "AUDIT_CHAIN_KEY must be at least 32 characters. Generate one with: "
-        "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        "python manage.py audit_keygen --chain-key FILE"
     )
 if AUDIT_CHAIN_KEY and AUDIT_CHAIN_KEY == SECRET_KEY:
     raise ImproperlyConfigured("AUDIT_CHAIN_KEY must differ from DJANGO_SECRET_KEY.")
