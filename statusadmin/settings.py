@@ -7,6 +7,7 @@ allowed hosts must be given explicitly: a missing one stops start-up with a clea
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,7 +16,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from statusadmin.convoso.status import EDITABLE_FIELDS  # plain Python: no app loading needed
+from statusadmin.audit import keyfiles  # these two are plain Python: no app loading needed
+from statusadmin.convoso.status import EDITABLE_FIELDS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("STATUSADMIN_DATA_DIR", BASE_DIR / "data"))
@@ -416,20 +418,45 @@ AUDIT_CHECKPOINT_FILE = env("AUDIT_CHECKPOINT_FILE") or str(DATA_DIR / "audit-ch
 
 # The audit chain key tags every new entry (audit/keys.py): it must live outside the database
 # and be distinct from the secret key, which signs sessions and so sits wherever the web
-# process does. Empty: entries are hashed but not tagged (anyone with database access could
-# recompute the chain after an edit; only checkpoints would show it).
+# process does. Empty (in tests only: development makes its own, production refuses to start):
+# entries are hashed but not tagged (anyone with database access could recompute the chain
+# after an edit; only checkpoints would show it).
 AUDIT_CHAIN_KEY = env_secret("AUDIT_CHAIN_KEY")
-if AUDIT_CHAIN_KEY and len(AUDIT_CHAIN_KEY) < 32:
-    raise ImproperlyConfigured(
-        "AUDIT_CHAIN_KEY must be at least 32 characters. Generate one with: "
-        "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-    )
-if AUDIT_CHAIN_KEY and AUDIT_CHAIN_KEY == SECRET_KEY:
-    raise ImproperlyConfigured("AUDIT_CHAIN_KEY must differ from DJANGO_SECRET_KEY.")
 # An Ed25519 private key (PEM) that signs checkpoints, and a folder of the public keys of
 # retired signing keys (*.pem), so checkpoints they signed stay verifiable after a rotation.
 AUDIT_SIGNING_KEY_FILE = env("AUDIT_SIGNING_KEY_FILE")
 AUDIT_PUBLIC_KEYS_DIR = env("AUDIT_PUBLIC_KEYS_DIR")
+# In development, a key that isn't configured is one of its own, made on the first start
+# (audit/keyfiles.py), so that `make run` tags entries and signs checkpoints as production
+# does, and its evidence bundles verify. Production (DJANGO_DEBUG=0) never gets these: it
+# refuses to start without keys (audit/checks.py). Decided here, when the settings load,
+# because pytest-django turns DEBUG off while tests run, which must not make them production.
+AUDIT_KEYS_REQUIRED = not DEBUG
+AUDIT_DEV_KEYS_DIR = DATA_DIR / "dev-keys"
+
+
+def development_key[T](make: Callable[[Path], T]) -> T:
+    try:
+        return make(AUDIT_DEV_KEYS_DIR)
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            "DJANGO_DEBUG is on and an audit key is not configured, but it can't create the "
+            f"development audit keys in {AUDIT_DEV_KEYS_DIR} ({exc.strerror}). Set "
+            "STATUSADMIN_DATA_DIR to a folder it can write, or configure the keys."
+        ) from None
+
+
+if DEBUG and not AUDIT_CHAIN_KEY:
+    AUDIT_CHAIN_KEY = development_key(keyfiles.development_chain_key)
+if DEBUG and not AUDIT_SIGNING_KEY_FILE:
+    AUDIT_SIGNING_KEY_FILE = str(development_key(keyfiles.development_signing_key))
+if AUDIT_CHAIN_KEY and len(AUDIT_CHAIN_KEY) < 32:
+    raise ImproperlyConfigured(
+        "AUDIT_CHAIN_KEY must be at least 32 characters. Generate one with: "
+        "python manage.py audit_keygen --chain-key FILE"
+    )
+if AUDIT_CHAIN_KEY and AUDIT_CHAIN_KEY == SECRET_KEY:
+    raise ImproperlyConfigured("AUDIT_CHAIN_KEY must differ from DJANGO_SECRET_KEY.")
 # Where else each checkpoint goes, besides the file: a syslog collector ("udp://host:514",
 # "tcp://host:601", or "host:port" for UDP) and/or an HTTP endpoint (POST of the JSON), with an
 # optional bearer token for it.

@@ -13,7 +13,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "statusadmin.settings")
 
 django_application = get_wsgi_application()
 
-from statusadmin.middleware import BAD_CHARSET, names_utf8  # noqa: E402  (needs settings)
+from statusadmin.audit.checks import refuse_to_start_without_keys  # noqa: E402  (needs settings)
+from statusadmin.middleware import BAD_CHARSET, names_utf8  # noqa: E402
+
+refuse_to_start_without_keys()
 
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

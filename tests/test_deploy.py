@@ -41,8 +41,15 @@ def setting(expression: str, **env: str) -> str:
 
 
 class ProductionSettingsTests:
-    def test_check_deploy_reports_nothing(self):
-        result = run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"])
+    def test_check_deploy_reports_nothing(self, tmp_path):
+        # The audit keys as the README has a deployer make them (production refuses without).
+        signing, chain = tmp_path / "audit-signing.pem", tmp_path / "audit-chain-key"
+        keygen = ["audit_keygen", "--signing-key", str(signing), "--chain-key", str(chain)]
+        assert run([sys.executable, "manage.py", *keygen]).returncode == 0
+        result = run(
+            [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+            AUDIT_SIGNING_KEY_FILE=str(signing), AUDIT_CHAIN_KEY_FILE=str(chain),
+        )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
         assert "System check identified no issues" in result.stdout
 

@@ -14,6 +14,7 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from . import checks as audit_checks
 
+        checks.register(audit_checks.keys_configured)
         checks.register(audit_checks.append_only_guard)
         checks.register(audit_checks.chain_key_kept)
         checks.register(audit_checks.signing_key_apart)

@@ -1,6 +1,6 @@
-"""System checks: the audit table on the configured database really has its append-only guard,
-the chain key is there if entries were ever tagged with it, and the signing key is not kept
-with the checkpoints it signs."""
+"""System checks: production has its audit keys, the audit table on the configured database
+really has its append-only guard, the chain key is there if entries were ever tagged with it,
+and the signing key is not kept with the checkpoints it signs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -24,6 +25,44 @@ def _migrated() -> bool:
         return False
     executor = MigrationExecutor(connection)
     return not executor.migration_plan(executor.loader.graph.leaf_nodes())
+
+
+def keys_configured(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Errors, in production, for each audit key that is not configured: without them the log
+    is as easy to rewrite as the database is to reach, and nothing would say so until an
+    audit. Processes that only check signatures need the public keys, not the private one."""
+    if not settings.AUDIT_KEYS_REQUIRED:
+        return []
+    errors: list[CheckMessage] = []
+    if not settings.AUDIT_CHAIN_KEY:
+        errors.append(
+            Error(
+                "With DJANGO_DEBUG=0 the audit chain key is required: set AUDIT_CHAIN_KEY, or "
+                "AUDIT_CHAIN_KEY_FILE, in every process.",
+                hint="`python manage.py audit_keygen --chain-key FILE` writes one; then set "
+                "AUDIT_CHAIN_KEY_FILE=FILE. Keep it out of the database.",
+                id="audit.E003",
+            )
+        )
+    if not (settings.AUDIT_SIGNING_KEY_FILE or settings.AUDIT_PUBLIC_KEYS_DIR):
+        errors.append(
+            Error(
+                "With DJANGO_DEBUG=0 the audit signing key is required: set "
+                "AUDIT_SIGNING_KEY_FILE where checkpoints are written (the worker), and "
+                "AUDIT_PUBLIC_KEYS_DIR (its public key) in processes that only check them.",
+                hint="`python manage.py audit_keygen --signing-key FILE` writes a key pair "
+                "(FILE, and its public key as FILE.pub.pem) and prints the fingerprint to give "
+                "auditors.",
+                id="audit.E004",
+            )
+        )
+    return errors
+
+
+def refuse_to_start_without_keys() -> None:
+    """The same, for gunicorn, which runs no system checks (wsgi.py calls it)."""
+    if errors := keys_configured():
+        raise ImproperlyConfigured(" ".join(f"{e.msg} {e.hint}" for e in errors))
 
 
 def append_only_guard(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -69,12 +108,13 @@ def chain_key_kept(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 def signing_key_apart(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Warn when the signing key sits in the checkpoint file's folder: whoever can rewrite the
-    checkpoints there could then read the key and sign the rewritten ones."""
+    checkpoints there could then read the key and sign the rewritten ones. Not for the
+    development key, which `make run` keeps in the data folder and which protects nothing."""
     if not settings.AUDIT_SIGNING_KEY_FILE:
         return []
     key = Path(settings.AUDIT_SIGNING_KEY_FILE).resolve()
     store = Path(settings.AUDIT_CHECKPOINT_FILE).resolve().parent
-    if not key.is_relative_to(store):
+    if not key.is_relative_to(store) or key.is_relative_to(settings.AUDIT_DEV_KEYS_DIR.resolve()):
         return []
     return [
         Warning(

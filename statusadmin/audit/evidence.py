@@ -6,10 +6,11 @@ One zip, in one folder:
                        chain-key tag ("mac"), its id here, and whether it is in the period
     checkpoints.jsonl  the checkpoints from just before the first entry to the last, as
                        written (the file's lines and the database's copies, once each)
-    public_keys/       the signing keys' public halves, <key id>.pem
+    public_keys/       the public keys its checkpoints are signed with, <key id>.pem
     verify.py          the standalone verifier (evidence_verifier.py, as it is here)
     README.md          for the auditor: how to run it, what it proves and what it doesn't
-    manifest.json      the period, the range of entries and when the bundle was made
+    manifest.json      the period, the range of entries, when the bundle was made, and each
+                       public key with the first and last checkpoint it signed
 
 The entries run from the one just before the period (so the auditor sees where the period
 starts) to the first signed checkpoint at or after its last one, so that a signature vouches
@@ -29,6 +30,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.db.models import Max, Min
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -46,8 +48,8 @@ class Bundle:
     first_seq: int | None
     last_seq: int | None
     in_period: int
-    # The signed checkpoint that covers the period's last entry, if there is one yet.
-    covered_by: dict[str, Any] | None
+    # The fingerprints of the keys its checkpoints are signed with, for the auditor to pin.
+    fingerprints: list[str]
 
 
 def folder_name(date_from: date, date_to: date) -> str:
@@ -118,6 +120,10 @@ def write_bundle(target: IO[bytes], date_from: date, date_to: date) -> Bundle:
         covered_by = next((d for d in signed if int(d["seq"]) >= last_in_period), None)
         last = int(covered_by["seq"]) if covered_by else last_in_period
     public = keys.public_keys()
+    relevant = []
+    if first is not None and last is not None:
+        relevant = [f for f in found if first - 1 <= f.data["seq"] <= last]
+    listed = _keys_listed(found, relevant, public)
     in_period = 0
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         with bundle.open(f"{folder}/{evidence_verifier.ENTRIES}", "w", force_zip64=True) as raw:
@@ -128,26 +134,22 @@ def write_bundle(target: IO[bytes], date_from: date, date_to: date) -> Bundle:
                     in_period += inside
             entries.flush()
             entries.detach()
-        relevant = []
-        if first is not None and last is not None:
-            relevant = [_as_written(f.data) for f in found if first - 1 <= f.data["seq"] <= last]
         bundle.writestr(
             f"{folder}/{evidence_verifier.CHECKPOINTS}",
-            "".join(json.dumps(r, sort_keys=True) + "\n" for r in relevant),
+            "".join(json.dumps(_as_written(f.data), sort_keys=True) + "\n" for f in relevant),
         )
-        for key_id, key in sorted(public.items()):
+        for key in listed:
             bundle.writestr(
-                f"{folder}/{evidence_verifier.KEYS_DIR}/{key_id}.pem",
-                evidence_verifier.public_key_pem(key),
+                f"{folder}/{key['file']}", evidence_verifier.public_key_pem(public[key["key_id"]])
             )
         bundle.writestr(f"{folder}/verify.py", Path(evidence_verifier.__file__).read_text())
         facts = {
-            "format": 1,
+            "format": 2,
             "period": {"from": date_from.isoformat(), "to": date_to.isoformat()},
             "time_zone": timezone.get_current_timezone_name(),
             "generated_at": timezone.now().isoformat(timespec="seconds"),
             "entries": {"first_seq": first, "last_seq": last, "in_period": in_period},
-            "public_key_ids": sorted(public),
+            "public_keys": listed,
             "covered_by": covered_by and _as_written(covered_by),
         }
         bundle.writestr(f"{folder}/manifest.json", json.dumps(facts, indent=2) + "\n")
@@ -155,7 +157,38 @@ def write_bundle(target: IO[bytes], date_from: date, date_to: date) -> Bundle:
             f"{folder}/README.md",
             render_to_string("audit/evidence_readme.md", {**facts, "folder": folder}),
         )
-    return Bundle(folder, first, last, in_period, covered_by)
+    fingerprints = [key["fingerprint"] for key in listed]
+    return Bundle(folder, first, last, in_period, fingerprints)
+
+
+def _keys_listed(
+    found: list[integrity.Found],
+    relevant: list[integrity.Found],
+    public: dict[str, Ed25519PublicKey],
+) -> list[dict[str, Any]]:
+    """The public keys the bundle's checkpoints are signed with, in the order they took over,
+    each with the first and last checkpoint it signed of all there are (not only the bundle's):
+    when it was in use, for the auditor to compare with what the organisation says. A rotation
+    hands over between two checkpoints."""
+    rests_on = {str(f.data["key_id"]) for f in relevant if f.signature == VALID}
+    ranges: dict[str, dict[str, dict[str, Any]]] = {}
+    signed = [
+        (str(f.data["key_id"]), {"seq": int(f.data["seq"]), "at": f.data["at"]})
+        for f in found
+        if f.signature == VALID
+    ]
+    for key_id, point in sorted(signed, key=lambda signed: (signed[1]["at"], signed[1]["seq"])):
+        if key_id in rests_on:
+            ranges.setdefault(key_id, {"first_signed": point})["last_signed"] = point
+    return [
+        {
+            "key_id": key_id,
+            "fingerprint": evidence_verifier.fingerprint(public[key_id]),
+            "file": f"{evidence_verifier.KEYS_DIR}/{key_id}.pem",
+            **points,
+        }
+        for key_id, points in ranges.items()  # in the order each first signed
+    ]
 
 
 def _as_written(data: dict[str, Any]) -> dict[str, Any]:

@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
 """Check a statusadmin audit evidence bundle, without statusadmin.
 
-    python verify.py [BUNDLE] [--public-key FILE ...] [--chain-key-file FILE]
+    python verify.py [BUNDLE] [--fingerprint HEX ...] [--key FILE ...] [--chain-key-file FILE]
 
 BUNDLE is the bundle's .zip or the folder it was extracted to (default: the folder this file
 is in). It needs Python 3.9 or later and the `cryptography` package, nothing else.
 
+--fingerprint (the SHA-256 of the organisation's public key, 64 hex digits) or --key (the
+public key itself, PEM) pins the key that checkpoints must be signed with. Get it from the
+organisation, not from the bundle: a forger who rewrote the entries would also have replaced
+the bundle's key with their own and signed everything again.
+
 It prints "verified: ..." and exits 0 when every entry of the bundle follows the one before
-it, matches its hash, and is covered by a checkpoint signed with a trusted key. Otherwise it
-names the first bad entry and exits 1, or says what it could not vouch for and exits 2.
+it, matches its hash, and is covered by a checkpoint signed with a pinned key. Otherwise it
+names the first bad entry (or the checkpoint signed with a key not pinned) and exits 1, or says
+what it could not vouch for and exits 2. With no key pinned it checks the signatures with the
+bundle's own keys, prints their fingerprints, and exits 3 where it would have said verified.
 README.md, beside this file in a bundle, explains what that proves and what it doesn't.
 
 This file is also where the dashboard itself takes an entry's canonical form, its hash, its
@@ -46,6 +53,9 @@ _CHECKPOINT_PREFIX = b"statusadmin audit checkpoint v1\n"
 
 VALID, BAD, UNKNOWN_KEY, UNSIGNED = "valid", "bad signature", "unknown key", "unsigned"
 
+# Exit statuses.
+VERIFIED, FAILED, INCOMPLETE, UNPINNED = 0, 1, 2, 3
+
 ENTRIES, CHECKPOINTS, KEYS_DIR = "entries.jsonl", "checkpoints.jsonl", "public_keys"
 
 
@@ -77,10 +87,19 @@ def tag_matches(key: bytes, entry_hash: str, tag: str) -> bool:
     return hmac.compare_digest(chain_tag(key, entry_hash), tag)
 
 
-def key_id(public_key: Ed25519PublicKey) -> str:
-    """A short name for a public key, derived from the key itself so that it can't lie."""
+def fingerprint(public_key: Ed25519PublicKey) -> str:
+    """SHA-256 of the public key's 32 raw bytes, in hex: what an auditor is given out of band
+    and pins (--fingerprint), so that a key brought by a forged bundle can't pass for it."""
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
+    return hashlib.sha256(raw).hexdigest()
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """A short name for a public key, derived from the key itself so that it can't lie: the
+    first 16 digits of its fingerprint. Too short to pin: with enough computing power a forger
+    could make a key whose first 64 bits are the same.
+    """
+    return fingerprint(public_key)[:16]
 
 
 def public_key_pem(public_key: Ed25519PublicKey) -> str:
@@ -130,7 +149,8 @@ def check_signature(checkpoint: Mapping[str, Any], keys: Mapping[str, Ed25519Pub
 
 @dataclass
 class Verdict:
-    """0 verified, 1 something is wrong (``summary`` names the first bad entry), 2 incomplete."""
+    """VERIFIED, FAILED (``summary`` names the first bad entry or checkpoint), INCOMPLETE, or
+    UNPINNED: it would have been verified, but by keys that came with the bundle."""
 
     status: int
     summary: str
@@ -198,21 +218,21 @@ def _records(bundle: _Bundle, name: str) -> Iterator[tuple[int, dict[str, Any]]]
 
 
 def _trusted_keys(
-    bundle: _Bundle, public_keys: list[bytes] | None, notes: list[str]
+    bundle: _Bundle, public_keys: list[bytes], fingerprints: list[str], notes: list[str]
 ) -> dict[str, Ed25519PublicKey]:
-    given = public_keys is not None
-    keys = {}
-    for pem in public_keys if given else bundle.public_keys():
-        key = load_public_key(pem)
-        keys[key_id(key)] = key
-    if given:
-        notes.append(f"trusted public keys (given): {', '.join(sorted(keys)) or 'none'}")
-    else:
-        notes.append(
-            f"trusted public keys: those in the bundle ({', '.join(sorted(keys)) or 'none'}). "
-            "Compare these ids with the ones the organisation published, or pass its keys "
-            "with --public-key: a bundle's own keys prove nothing about who signed."
-        )
+    """The keys checkpoints may be signed with, by key id: the pinned ones (given as keys, or
+    those of the bundle's keys whose fingerprints were given), or when none is pinned, all the
+    bundle's own."""
+    keys = {key_id(key): key for key in map(load_public_key, public_keys)}
+    if public_keys and not fingerprints:
+        return keys
+    brought = [load_public_key(pem) for pem in bundle.public_keys()]
+    if not public_keys and not fingerprints:
+        return {key_id(key): key for key in brought}
+    keys.update((key_id(key), key) for key in brought if fingerprint(key) in fingerprints)
+    found = {fingerprint(key) for key in brought}
+    for wanted in sorted(set(fingerprints) - found):
+        notes.append(f"pinned fingerprint {wanted} matches no key in the bundle")
     return keys
 
 
@@ -221,9 +241,11 @@ def _where(cp: Mapping[str, Any]) -> str:
 
 
 def _checkpoints(
-    bundle: _Bundle, keys: Mapping[str, Ed25519PublicKey], notes: list[str]
+    bundle: _Bundle, keys: Mapping[str, Ed25519PublicKey], pinned: bool, notes: list[str]
 ) -> dict[int, dict[str, Any]]:
-    """The validly signed checkpoints by entry number; a bad signature is an error."""
+    """The validly signed checkpoints by entry number. A bad signature is an error, and so,
+    once keys are pinned, is a signature by any other key: trusting the bundle's word for it
+    is what pinning is for."""
     valid: dict[int, dict[str, Any]] = {}
     unsigned = unknown = 0
     for number, cp in _records(bundle, CHECKPOINTS):
@@ -235,6 +257,12 @@ def _checkpoints(
             )
         if state == UNSIGNED:
             unsigned += 1
+        elif state == UNKNOWN_KEY and pinned:
+            raise _Bad(
+                f"checkpoint on line {number} of {CHECKPOINTS} (entry {cp.get('seq')}) is "
+                f"signed with key {cp.get('key_id')}, which is not a key you pinned: the "
+                "bundle's keys were replaced, or the organisation has not given you that key"
+            )
         elif state == UNKNOWN_KEY:
             unknown += 1
             notes.append(
@@ -321,7 +349,7 @@ def _check_entries(
         in_period += bool(line.get("in_period", True))
         prev_hash, last = line["hash"], seq
     if first is None or last is None:
-        return Verdict(2, "nothing to vouch for: the bundle holds no entries", notes)
+        return Verdict(INCOMPLETE, "nothing to vouch for: the bundle holds no entries", notes)
     beyond = [cp for seq, cp in signed.items() if seq > last]
     if beyond:
         cp = min(beyond, key=lambda c: int(c["seq"]))
@@ -339,7 +367,7 @@ def _check_entries(
     if covered_by is None or int(covered_by["seq"]) < last:
         done = f"up to entry {covered_by['seq']}" if covered_by else "none of them"
         return Verdict(
-            2,
+            INCOMPLETE,
             f"not vouched for: {span} hold together, but a signed checkpoint covers {done}; "
             "the rest can't be vouched for until a later checkpoint is in the bundle",
             notes,
@@ -347,7 +375,7 @@ def _check_entries(
     extra = last - first + 1 - in_period
     outside = f" (and {extra} around it, kept for the chain)" if extra else ""
     return Verdict(
-        0,
+        VERIFIED,
         f"verified: {in_period} entr{'y' if in_period == 1 else 'ies'} of the period"
         f"{outside}, {span}, unchanged since {_where(covered_by)}",
         notes,
@@ -358,40 +386,82 @@ def verify_bundle(
     source: Path,
     *,
     public_keys: list[bytes] | None = None,
+    fingerprints: list[str] | None = None,
     chain_key: bytes | None = None,
 ) -> Verdict:
-    """Check a bundle. ``public_keys`` (PEM): trust only these instead of the bundle's own."""
+    """Check a bundle. ``public_keys`` (PEM) and ``fingerprints`` (as ``parse_fingerprint``
+    gives them) pin the keys its checkpoints must be signed with; with neither, the bundle's
+    own keys are used and a verdict that would be VERIFIED is UNPINNED."""
+    public_keys, fingerprints = public_keys or [], fingerprints or []
+    pinned = bool(public_keys or fingerprints)
     notes: list[str] = []
     try:
         bundle = _Bundle(source)
     except (OSError, zipfile.BadZipFile) as exc:
-        return Verdict(1, f"FAILED: the bundle can't be read ({exc})", notes)
+        return Verdict(FAILED, f"FAILED: the bundle can't be read ({exc})", notes)
     try:
-        keys = _trusted_keys(bundle, public_keys, notes)
-        signed = _checkpoints(bundle, keys, notes)
-        return _check_entries(bundle, signed, chain_key, notes)
+        keys = _trusted_keys(bundle, public_keys, fingerprints, notes)
+        signed = _checkpoints(bundle, keys, pinned, notes)
+        verdict = _check_entries(bundle, signed, chain_key, notes)
     except _Bad as exc:
-        return Verdict(1, f"FAILED: {exc}", notes)
+        return Verdict(FAILED, f"FAILED: {exc}", notes)
     except (OSError, zipfile.BadZipFile, ValueError, TypeError, KeyError) as exc:
         # Hand-edited files can hold anything: a value of the wrong type is a bad bundle too.
-        return Verdict(1, f"FAILED: the bundle can't be read ({type(exc).__name__}: {exc})", notes)
+        return Verdict(
+            FAILED, f"FAILED: the bundle can't be read ({type(exc).__name__}: {exc})", notes
+        )
     finally:
         bundle.close()
+    for used in sorted({str(cp["key_id"]) for cp in signed.values()}):
+        how = "pinned" if pinned else "NOT pinned, it came with the bundle"
+        notes.append(
+            f"checkpoints checked with key {fingerprint(keys[used])} (key id {used}): {how}"
+        )
+    if verdict.status == VERIFIED and not pinned:
+        return Verdict(
+            UNPINNED,
+            "verified, but NOT PINNED: " + verdict.summary.removeprefix("verified: ") + ". "
+            "The key came with the bundle, and a forger would bring their own: compare its "
+            "fingerprint (above) with the one the organisation gave you, not through the "
+            "bundle, and run again with --fingerprint FINGERPRINT (or --key FILE)",
+            notes,
+        )
+    return verdict
+
+
+def parse_fingerprint(text: str) -> str:
+    """A fingerprint as people write it (any case; colons or spaces between digits) as 64
+    lowercase hex digits."""
+    digits = "".join(text.split()).replace(":", "").lower()
+    if len(digits) != 64 or not all(c in "0123456789abcdef" for c in digits):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a fingerprint, which has 64 hex digits (a 16-digit key id is too "
+            "short to pin)"
+        )
+    return digits
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Check a statusadmin audit evidence bundle.")
     parser.add_argument("bundle", nargs="?", type=Path, default=Path(__file__).resolve().parent)
     parser.add_argument(
-        "--public-key", action="append", type=Path, help="trust this key (PEM) only; repeatable"
-    )
+        "--fingerprint", action="append", type=parse_fingerprint, default=[],
+        help="the organisation's public key fingerprint (SHA-256, 64 hex digits), obtained "
+        "from it, not from the bundle: checkpoints must be signed with that key; repeatable",
+    )  # fmt: skip
+    parser.add_argument(
+        "--key", action="append", type=Path, default=[],
+        help="the organisation's public key (PEM) itself, obtained from it, not from the "
+        "bundle; repeatable",
+    )  # fmt: skip
     parser.add_argument(
         "--chain-key-file", type=Path, help="the organisation's chain key, to check the tags"
     )
     args = parser.parse_args(argv)
     verdict = verify_bundle(
         args.bundle,
-        public_keys=[p.read_bytes() for p in args.public_key] if args.public_key else None,
+        public_keys=[p.read_bytes() for p in args.key],
+        fingerprints=args.fingerprint,
         chain_key=chain_key_bytes(args.chain_key_file.read_text("utf-8"))
         if args.chain_key_file
         else None,

@@ -48,7 +48,7 @@ def write_checkpoint(path: Path | None = None, *, seq: int | None = None) -> Wri
     the integrity panel and evidence bundles; only a signed copy is evidence there.
     """
     path = path or checkpoint_path()
-    signer = keys.signing_key()  # first: a broken key must stop the checkpoint, not follow it
+    signer = keys.checkpoint_signer()  # first: a missing or broken key stops the checkpoint
     head = chain.head() if seq is None else chain.at(seq)
     data: dict[str, Any] = {
         "seq": head.seq,

@@ -43,6 +43,19 @@ def signing_key() -> Ed25519PrivateKey | None:
     return key
 
 
+def checkpoint_signer() -> Ed25519PrivateKey | None:
+    """The key that signs the next checkpoint. In production there must be one: a checkpoint
+    anyone who can write the file could have written proves nothing to an auditor."""
+    key = signing_key()
+    if key is None and settings.AUDIT_KEYS_REQUIRED:
+        raise ImproperlyConfigured(
+            "With DJANGO_DEBUG=0 checkpoints are never written unsigned, and "
+            "AUDIT_SIGNING_KEY_FILE is not set here. Set it where checkpoints are written (the "
+            "worker, audit_checkpoint); `python manage.py audit_keygen` writes a key pair."
+        )
+    return key
+
+
 def signing_public_key() -> Ed25519PublicKey | None:
     key = signing_key()
     return key.public_key() if key else None

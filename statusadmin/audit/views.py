@@ -33,7 +33,7 @@ from statusadmin.convoso.connection import get_client
 from statusadmin.htmx import HtmxHttpRequest, wants_partial
 
 from . import charts, evidence, export, integrity, keys, selectors, triggers
-from .evidence_verifier import key_id, public_key_pem
+from .evidence_verifier import fingerprint, key_id, public_key_pem
 from .forms import AuditFilterForm, EvidenceForm
 from .models import AuditEntry, Checkpoint, Verification
 from .services import IN_FLIGHT_WINDOW
@@ -64,7 +64,9 @@ def _signing_context() -> dict[str, object]:
         return {"signing_error": str(exc)}
     return {
         "signing_key_id": key_id(current) if current else "",
-        "public_keys": [(name, public_key_pem(key)) for name, key in sorted(public.items())],
+        "public_keys": [
+            (name, fingerprint(key), public_key_pem(key)) for name, key in sorted(public.items())
+        ],
     }
 
 

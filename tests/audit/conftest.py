@@ -37,3 +37,11 @@ def signing_key(settings, tmp_path):  # type: ignore[no-untyped-def]
     path.write_bytes(tokens.SIGNING_PEM)
     settings.AUDIT_SIGNING_KEY_FILE = str(path)
     return tokens.SIGNING_KEY
+
+
+@pytest.fixture
+def no_audit_keys(settings):  # type: ignore[no-untyped-def]
+    """Neither a chain key nor a signing key: the log as an install that predates them holds
+    it. (Development makes keys of its own, settings.py, so a test of the unkeyed log says so.)"""
+    settings.AUDIT_CHAIN_KEY = ""
+    settings.AUDIT_SIGNING_KEY_FILE = ""

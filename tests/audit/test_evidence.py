@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from contextlib import redirect_stdout
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import CommandError, call_command
 
 from statusadmin.audit import evidence_verifier as ev
+from statusadmin.audit import keyfiles
 from statusadmin.audit.evidence import write_bundle
 from statusadmin.audit.models import AuditEntry
 from tests import tokens
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.django_db
 
 DAY = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 VERIFIER = Path(ev.__file__)
+GENUINE = ev.fingerprint(tokens.SIGNING_KEY.public_key())
 
 
 def checkpoint() -> None:
@@ -56,7 +59,8 @@ def write_lines(folder: Path, lines: list[dict], name: str = "entries.jsonl") ->
 
 
 def verdict(folder: Path, **kwargs: object) -> ev.Verdict:
-    return ev.verify_bundle(folder, **kwargs)  # type: ignore[arg-type]
+    """The verdict of an auditor who pinned the organisation's key (the tests' signing key)."""
+    return ev.verify_bundle(folder, fingerprints=[GENUINE], **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -132,8 +136,29 @@ class BundleTests:
             "audit_evidence", "--from", "2026-03-10", "--to", "2026-03-10",
             str(tmp_path / "e.zip"), stdout=out, stderr=io.StringIO(),
         )  # fmt: skip
-        assert "verified: 5 entries of the period" in out.getvalue()
+        # Checked with this server's own keys, pinned: the bundle's are never taken on trust.
+        said = out.getvalue()
+        assert f"checkpoints checked with key {GENUINE} (key id {GENUINE[:16]}): pinned" in said
+        assert said.splitlines()[-2].startswith("verified: 5 entries of the period")
+        # And it says what to give the auditor, and how.
+        assert said.splitlines()[-1] == (
+            f"Give the auditor this fingerprint yourself, not with the bundle: {GENUINE}. "
+            f"They check the bundle with: python verify.py --fingerprint {GENUINE}"
+        )
         assert not (tmp_path / "e.zip.part").exists()
+
+    def test_the_command_pins_the_servers_keys_not_the_bundles(self, period, tmp_path, settings):
+        # A signing key other than the one the period's checkpoint was signed with, and the
+        # old key's public half nowhere: the bundle's copy of it must not be enough.
+        settings_key = tmp_path / "other.pem"
+        settings_key.write_bytes(keyfiles.private_pem(Ed25519PrivateKey.generate()))
+        settings.AUDIT_SIGNING_KEY_FILE = str(settings_key)
+        with pytest.raises(CommandError, match="which is not a key you pinned") as exc:
+            call_command(
+                "audit_evidence", "--from", "2026-03-10", "--to", "2026-03-10",
+                str(tmp_path / "e.zip"), stdout=io.StringIO(), stderr=io.StringIO(),
+            )  # fmt: skip
+        assert exc.value.returncode == 1
 
     def test_the_command_fails_when_the_bundle_cant_be_vouched_for(self, period, tmp_path):
         with pytest.raises(CommandError, match="not vouched for") as exc:
@@ -146,7 +171,7 @@ class BundleTests:
 
     def test_the_verifier_reads_the_zip_itself(self, period, tmp_path):
         bundle(tmp_path)
-        assert ev.verify_bundle(tmp_path / "evidence.zip").status == 0
+        assert verdict(tmp_path / "evidence.zip").status == 0
 
 
 class BundleTamperTests:
@@ -215,30 +240,6 @@ class BundleTamperTests:
         assert "FAILED: checkpoint on line 1 of checkpoints.jsonl (entry 5" in summary
         assert "its signature does not match" in summary
 
-    def test_resigned_with_the_forgers_own_key(self, folder, signing_key):
-        # Rewrite an entry, recompute, sign a new checkpoint and swap in the forger's public
-        # key: the bundle's own keys then agree, the organisation's published key does not.
-        lines = entry_lines(folder)
-        lines[4]["entry"]["reason"] = "forged"
-        prev = lines[4]["prev_hash"]
-        for line in lines[4:]:
-            line["prev_hash"] = prev
-            line["hash"] = prev = ev.link_hash(prev, line["entry"])
-        write_lines(folder, lines)
-        forger = Ed25519PrivateKey.generate()
-        [cp] = [json.loads(x) for x in (folder / "checkpoints.jsonl").read_text().splitlines()]
-        forged = ev.sign_checkpoint(forger, {**cp, "hash": lines[-1]["hash"]})
-        write_lines(folder, [forged], "checkpoints.jsonl")
-        for old in (folder / "public_keys").iterdir():
-            old.unlink()
-        (folder / "public_keys" / "k.pem").write_text(ev.public_key_pem(forger.public_key()))
-        assert verdict(folder).status == 0  # trusting the bundle's own key is what fails here
-        published = ev.public_key_pem(signing_key.public_key()).encode()
-        result = verdict(folder, public_keys=[published])
-        assert result.status == 2
-        assert "is signed with key" in " ".join(result.notes)
-        assert "which is not trusted: not used" in " ".join(result.notes)
-
     def test_a_tag_rewritten_is_caught_with_the_chain_key(self, folder):
         lines = entry_lines(folder)
         lines[3]["mac"] = ev.chain_tag(b"not the key", lines[3]["hash"])
@@ -248,6 +249,113 @@ class BundleTamperTests:
         summary = verdict(folder, chain_key=ev.chain_key_bytes(tokens.CHAIN_KEY)).summary
         assert "FAILED: entry 4 (" in summary
         assert "its chain-key tag does not match" in summary
+
+
+def run_verifier(*args: str | Path) -> tuple[int, str]:
+    """verify.py's command line, in this process: its exit status and what it printed."""
+    out = io.StringIO()
+    with redirect_stdout(out):
+        status = ev.main([str(a) for a in args])
+    return status, out.getvalue()
+
+
+class PinningTests:
+    """The verifier trusts the key the auditor brings (--fingerprint or --key, obtained out of
+    band), never the one the bundle brings; without one it says so and exits 3."""
+
+    @pytest.fixture
+    def folder(self, period, tmp_path):  # type: ignore[no-untyped-def]
+        return bundle(tmp_path)
+
+    @pytest.fixture
+    def genuine(self, signing_key):  # type: ignore[no-untyped-def]
+        return ev.fingerprint(signing_key.public_key())
+
+    def test_unpinned_it_says_so_and_prints_the_fingerprint_it_used(self, folder, genuine):
+        status, said = run_verifier(folder)
+        assert status == ev.UNPINNED == 3
+        assert f"checkpoints checked with key {genuine} (key id {genuine[:16]}): NOT pinned" in said
+        last = said.splitlines()[-1]
+        assert last.startswith("verified, but NOT PINNED: 5 entries of the period")
+        assert "--fingerprint" in last
+
+    def test_pinned_by_fingerprint(self, folder, genuine):
+        status, said = run_verifier(folder, "--fingerprint", genuine)
+        assert status == ev.VERIFIED == 0, said
+        assert f"checkpoints checked with key {genuine} (key id {genuine[:16]}): pinned" in said
+        assert said.splitlines()[-1].startswith("verified: 5 entries of the period")
+        assert "NOT" not in said
+
+    def test_a_fingerprint_as_people_write_them(self, folder, genuine):
+        spaced = ":".join(genuine[i : i + 4] for i in range(0, 64, 4)).upper()
+        assert run_verifier(folder, "--fingerprint", spaced)[0] == 0
+
+    def test_pinned_by_key_file(self, folder, signing_key, tmp_path):
+        published = tmp_path / "published.pem"
+        published.write_text(ev.public_key_pem(signing_key.public_key()))
+        status, said = run_verifier(folder, "--key", published)
+        assert status == 0, said
+
+    def test_a_key_id_is_too_short_to_pin(self, folder, genuine, capsys):
+        with pytest.raises(SystemExit) as exc:
+            run_verifier(folder, "--fingerprint", genuine[:16])
+        assert exc.value.code == 2
+        assert "64 hex digits" in capsys.readouterr().err
+
+    def test_pinned_to_another_key_it_fails(self, folder, genuine):
+        other = ev.fingerprint(Ed25519PrivateKey.generate().public_key())
+        status, said = run_verifier(folder, "--fingerprint", other)
+        assert status == ev.FAILED == 1
+        assert said.splitlines()[-1].startswith(
+            f"FAILED: checkpoint on line 1 of checkpoints.jsonl (entry 6) is signed with key "
+            f"{genuine[:16]}, which is not a key you pinned"
+        )
+        assert f"pinned fingerprint {other} matches no key in the bundle" in said
+
+    def test_a_bundle_resigned_with_the_forgers_own_key(self, folder, genuine, signing_key):
+        """The forger rewrites an entry, recomputes every hash, swaps in a key of their own
+        and signs every checkpoint again with it: the bundle is whole again, by its own keys."""
+        lines = entry_lines(folder)
+        lines[3]["entry"]["reason"] = "forged"
+        prev = lines[3]["prev_hash"]
+        for line in lines[3:]:
+            line["prev_hash"] = prev
+            line["hash"] = prev = ev.link_hash(prev, line["entry"])
+            line["mac"] = ""  # the chain key they lack: drop every tag, from the first entry on
+        for line in lines[:3]:
+            line["mac"] = ""
+        write_lines(folder, lines)
+        forger = Ed25519PrivateKey.generate()
+        heads = {x["entry"]["seq"]: x["hash"] for x in lines}
+        checkpoints = [
+            json.loads(x) for x in (folder / "checkpoints.jsonl").read_text().splitlines()
+        ]
+        write_lines(
+            folder,
+            [ev.sign_checkpoint(forger, {**cp, "hash": heads[cp["seq"]], "keyed": False})
+             for cp in checkpoints],
+            "checkpoints.jsonl",
+        )  # fmt: skip
+        for old in (folder / "public_keys").iterdir():
+            old.unlink()
+        forged_id = ev.key_id(forger.public_key())
+        pem = ev.public_key_pem(forger.public_key())
+        (folder / "public_keys" / f"{forged_id}.pem").write_text(pem)
+        forged = ev.fingerprint(forger.public_key())
+
+        status, said = run_verifier(folder)
+        assert status == ev.UNPINNED, said  # by its own key the forgery holds together
+        assert f"checkpoints checked with key {forged} (key id {forged_id}): NOT pinned" in said
+        assert genuine not in said
+
+        status, said = run_verifier(folder, "--fingerprint", genuine)
+        assert status == ev.FAILED, said
+        assert f"is signed with key {forged_id}, which is not a key you pinned" in said
+        published = folder.parent / "published.pem"
+        published.write_text(ev.public_key_pem(signing_key.public_key()))
+        status, said = run_verifier(folder, "--key", published)
+        assert status == ev.FAILED, said
+        assert f"is signed with key {forged_id}, which is not a key you pinned" in said
 
 
 class ButtonTests:
@@ -263,7 +371,7 @@ class ButtonTests:
         )
         path = tmp_path / "download.zip"
         path.write_bytes(b"".join(response.streaming_content))
-        assert ev.verify_bundle(path).status == 0
+        assert verdict(path).status == 0
 
     def test_only_those_who_may_export(self, supervisor_client):
         assert supervisor_client.get(self.URL).status_code == 403
@@ -281,6 +389,9 @@ class ButtonTests:
         assert 'action="/audit/evidence.zip"' in html
         assert ev.public_key_pem(signing_key.public_key()).strip() in html
         assert f"key <code>{ev.key_id(signing_key.public_key())}</code>." in html
+        assert f"Fingerprint <code>{GENUINE}</code>" in html
+        assert "give it to auditors yourself" in html
+        assert "give the auditor the fingerprint of each signing key" in html
         assert "Chain key</dt>" in html
 
     def test_without_the_private_key_the_panel_shows_the_public_ones(
@@ -291,12 +402,14 @@ class ButtonTests:
         key = Ed25519PrivateKey.generate().public_key()
         (folder / "k.pem").write_text(ev.public_key_pem(key))
         settings.AUDIT_PUBLIC_KEYS_DIR = str(folder)
+        settings.AUDIT_SIGNING_KEY_FILE = ""
         html = compliance_client.get("/audit/").content.decode()
         assert "Done where checkpoints are written; this server checks them." in html
         assert f"Public key <code>{ev.key_id(key)}</code>" in html
         assert ev.public_key_pem(key).strip() in html
         assert "checkpoints are unsigned" not in html
 
+    @pytest.mark.usefixtures("no_audit_keys")
     def test_the_panel_says_when_checkpoints_are_unsigned(self, compliance_client):
         add_entry()
         checkpoint()
@@ -342,19 +455,23 @@ def test_the_verifier_runs_in_a_clean_virtualenv(period, tmp_path):
     )  # fmt: skip
     assert ran.stdout.split() == ["None", "None"], ran.stdout + ran.stderr
 
-    def run_verifier() -> subprocess.CompletedProcess[str]:
+    def run_verifier(*pin: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(python), "verify.py"], cwd=folder, env=isolated, capture_output=True,
+            [str(python), "verify.py", *pin], cwd=folder, env=isolated, capture_output=True,
             text=True, timeout=60,
         )  # fmt: skip
 
-    good = run_verifier()
+    unpinned = run_verifier()
+    assert unpinned.returncode == 3, unpinned.stdout + unpinned.stderr
+    assert f"checkpoints checked with key {GENUINE}" in unpinned.stdout
+    assert unpinned.stdout.splitlines()[-1].startswith("verified, but NOT PINNED: 5 entries")
+    good = run_verifier("--fingerprint", GENUINE)
     assert good.returncode == 0, good.stdout + good.stderr
     assert good.stdout.splitlines()[-1].startswith("verified: 5 entries of the period")
     lines = entry_lines(folder)
     lines[1]["entry"]["actor_username"] = "mallory"
     write_lines(folder, lines)
-    bad = run_verifier()
+    bad = run_verifier("--fingerprint", GENUINE)
     assert bad.returncode == 1
     assert bad.stdout.splitlines()[-1].startswith("FAILED: entry 2 (id ")
 
@@ -375,9 +492,13 @@ class ContentsTests:
 
     def test_the_manifest_and_readme_describe_the_bundle(self, period, tmp_path):
         folder = bundle(tmp_path)
-        manifest = json.loads((folder / "manifest.json").read_text())
+        text = (folder / "manifest.json").read_text()
+        assert text.startswith('{\n  "format": 2,\n  "period": {\n    "from"')
+        manifest = json.loads(text)
         assert manifest["period"] == {"from": "2026-03-10", "to": "2026-03-10"}
+        assert manifest["time_zone"] == "UTC"
         assert manifest["entries"] == {"first_seq": 1, "last_seq": 6, "in_period": 5}
+        assert manifest["covered_by"]["seq"] == 6  # signed at the period's last entry itself
         readme = (folder / "README.md").read_text()
         assert readme.startswith("# Audit evidence: 2026-03-10 to 2026-03-10")
         assert f"venv/bin/python {folder.name}/verify.py" in readme
@@ -401,14 +522,17 @@ class ContentsTests:
     def test_the_anchor_checkpoint_before_the_first_entry_is_included(
         self, chain_key, signing_key, tmp_path
     ):
+        add_entry(at=DAY - timedelta(days=3), actor="longer before")
+        checkpoint()  # entry 1: two before the bundle's first, not needed
         add_entry(at=DAY - timedelta(days=2), actor="long before")
-        checkpoint()  # entry 1
+        checkpoint()  # entry 2: the anchor just before the bundle's first entry
         add_entry(at=DAY - timedelta(days=1), actor="before")
         add_entry(at=DAY, actor="on the day")
-        checkpoint()  # entry 3
+        checkpoint()  # entry 4
         folder = bundle(tmp_path)
+        assert [x["entry"]["seq"] for x in entry_lines(folder)] == [3, 4]
         lines = (folder / "checkpoints.jsonl").read_text().splitlines()
-        assert [json.loads(x)["seq"] for x in lines] == [1, 3]
+        assert [json.loads(x)["seq"] for x in lines] == [2, 4]
         assert all(list(json.loads(x)) == sorted(json.loads(x)) for x in lines)
         assert all(json.loads(x).get("line") is None for x in lines)
 
@@ -428,3 +552,105 @@ class ContentsTests:
         lines = entry_lines(bundle(tmp_path))
         assert [(x["entry"]["seq"], x["in_period"]) for x in lines] == [(1, False), (2, True)]
         assert [x["id"] for x in lines] != [1, 2]
+
+
+class KeyRotationTests:
+    """A new signing key takes over from the next checkpoint; a bundle lists every public key
+    it rests on, each with the first and last checkpoint it signed, and no other."""
+
+    @pytest.fixture
+    def rotated(self, chain_key, signing_key, settings, tmp_path):  # type: ignore[no-untyped-def]
+        """Entries and a checkpoint signed with the first key; then the rotation the README
+        describes (a new private key, the old public key kept); entries and a checkpoint
+        signed with the new key. Returns both private keys, old first."""
+        add_entry(at=DAY - timedelta(days=1), actor="before")
+        checkpoint()  # entry 1, old key: before the period, in no bundle of it but as anchor
+        add_entry(at=DAY, actor="old key")
+        checkpoint()  # entry 2, old key
+        new = Ed25519PrivateKey.generate()
+        retired = tmp_path / "public"
+        retired.mkdir()
+        (retired / "old.pem").write_text(ev.public_key_pem(signing_key.public_key()))
+        unused = Ed25519PrivateKey.generate().public_key()  # listed, but it never signed
+        (retired / "unused.pem").write_text(ev.public_key_pem(unused))
+        (tmp_path / "new.pem").write_bytes(keyfiles.private_pem(new))
+        settings.AUDIT_SIGNING_KEY_FILE = str(tmp_path / "new.pem")
+        settings.AUDIT_PUBLIC_KEYS_DIR = str(retired)
+        add_entry(at=DAY + timedelta(hours=1), actor="new key")
+        checkpoint()  # entry 3, new key
+        add_entry(at=DAY + timedelta(hours=2), actor="new key again")
+        checkpoint()  # entry 4, new key
+        return signing_key, new
+
+    def signed(self, settings) -> list[dict]:  # type: ignore[no-untyped-def]
+        text = Path(settings.AUDIT_CHECKPOINT_FILE).read_text()
+        return [json.loads(x) for x in text.splitlines()]
+
+    def test_the_new_key_signs_from_the_next_checkpoint(self, rotated, settings):
+        old, new = rotated
+        assert [cp["key_id"] for cp in self.signed(settings)] == [
+            ev.key_id(old.public_key()), ev.key_id(old.public_key()),
+            ev.key_id(new.public_key()), ev.key_id(new.public_key()),
+        ]  # fmt: skip
+
+    def test_the_bundle_lists_each_key_with_its_range(self, rotated, settings, tmp_path):
+        old, new = rotated
+        cps = self.signed(settings)
+        folder = bundle(tmp_path)
+        ids = [ev.key_id(k.public_key()) for k in (old, new)]
+        assert sorted(p.name for p in (folder / "public_keys").iterdir()) == sorted(
+            f"{i}.pem" for i in ids
+        )
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["public_keys"] == [
+            {
+                "key_id": ids[0],
+                "fingerprint": ev.fingerprint(old.public_key()),
+                "file": f"public_keys/{ids[0]}.pem",
+                "first_signed": {"seq": 1, "at": cps[0]["at"]},
+                "last_signed": {"seq": 2, "at": cps[1]["at"]},
+            },
+            {
+                "key_id": ids[1],
+                "fingerprint": ev.fingerprint(new.public_key()),
+                "file": f"public_keys/{ids[1]}.pem",
+                "first_signed": {"seq": 3, "at": cps[2]["at"]},
+                "last_signed": {"seq": 4, "at": cps[3]["at"]},
+            },
+        ]
+        readme = (folder / "README.md").read_text()
+        assert (
+            f"| `{ids[0]}` | `{ev.fingerprint(old.public_key())}` | entry 1, {cps[0]['at']} "
+            f"| entry 2, {cps[1]['at']} |"
+        ) in readme
+        assert (
+            f"| `{ids[1]}` | `{ev.fingerprint(new.public_key())}` | entry 3, {cps[2]['at']} "
+            f"| entry 4, {cps[3]['at']} |"
+        ) in readme
+
+    def test_a_bundle_spanning_the_rotation_verifies_with_both_keys_pinned(self, rotated, tmp_path):
+        old, new = rotated
+        fingerprints = [ev.fingerprint(k.public_key()) for k in (old, new)]
+        folder = bundle(tmp_path)
+        result = ev.verify_bundle(folder, fingerprints=fingerprints)
+        assert result.status == ev.VERIFIED, result
+        assert result.summary.startswith("verified: 3 entries of the period")
+        # Only the new key pinned: the old key's checkpoints are not vouched for by it.
+        result = ev.verify_bundle(folder, fingerprints=fingerprints[1:])
+        assert result.status == ev.FAILED
+        assert f"signed with key {fingerprints[0][:16]}, which is not a key you pinned" in (
+            result.summary
+        )
+
+    def test_the_command_names_every_fingerprint_to_hand_over(self, rotated, tmp_path):
+        old, new = rotated
+        out = io.StringIO()
+        call_command(
+            "audit_evidence", "--from", "2026-03-10", "--to", "2026-03-10",
+            str(tmp_path / "e.zip"), stdout=out, stderr=io.StringIO(),
+        )  # fmt: skip
+        a, b = (ev.fingerprint(k.public_key()) for k in (old, new))
+        assert out.getvalue().splitlines()[-1] == (
+            f"Give the auditor these fingerprints yourself, not with the bundle: {a}, {b}. "
+            f"They check the bundle with: python verify.py --fingerprint {a} --fingerprint {b}"
+        )

@@ -209,6 +209,7 @@ class WorkerTests:
         assert [json.loads(body) for _, _, body in receiver.received] == [line]
         assert result == f"checkpoint at entry {line['seq']}, signed, sent to 1 destination(s)"
 
+    @pytest.mark.usefixtures("no_audit_keys")
     def test_a_failed_destination_is_logged_and_returned(self, settings, caplog):
         from statusadmin.worker import tasks
 

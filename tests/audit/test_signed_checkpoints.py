@@ -57,6 +57,7 @@ class SigningTests:
         copy = Checkpoint.objects.get()
         assert (copy.key_id, copy.signature, copy.at) == (key_id, line["sig"], line["at"])
 
+    @pytest.mark.usefixtures("no_audit_keys")
     def test_without_a_key_it_is_unsigned_and_says_so(self, settings):
         add_entry()
         assert "unsigned (no AUDIT_SIGNING_KEY_FILE)" in checkpoint()
@@ -184,6 +185,15 @@ class KeyPlacementTests:
         settings.AUDIT_SIGNING_KEY_FILE = str(tmp_path / "secrets" / "signing.pem")
         assert signing_key_apart() == []
 
+    def test_the_development_key_beside_them_is_not(self, settings, tmp_path):
+        from statusadmin.audit.checks import signing_key_apart
+
+        # make run keeps everything in the data folder: the development key protects nothing.
+        settings.AUDIT_CHECKPOINT_FILE = str(tmp_path / "checkpoints.jsonl")
+        settings.AUDIT_DEV_KEYS_DIR = tmp_path / "dev-keys"
+        settings.AUDIT_SIGNING_KEY_FILE = str(tmp_path / "dev-keys" / "audit-signing.pem")
+        assert signing_key_apart() == []
+
 
 class IntegrityPanelTests:
     """What verify_audit says, the panel shows after "Verify now"."""
@@ -210,6 +220,7 @@ class IntegrityPanelTests:
         assert '<span class="bad">Chain broken</span>' in html
         assert "carries a signature that does not match key" in html
 
+    @pytest.mark.usefixtures("no_audit_keys")
     def test_an_unknown_key_and_an_unsigned_checkpoint(self, client, admin_user, settings):
         add_entry()
         checkpoint()  # unsigned: no key yet

@@ -22,7 +22,9 @@ from statusadmin.audit.models import AuditEntry, Verification
 from tests.factories import add_entry
 from tests.helpers import raw, verify_exit
 
-pytestmark = pytest.mark.django_db
+# The chain alone, and unsigned checkpoints: test_chain_key.py and test_signed_checkpoints.py
+# add the keys.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_audit_keys")]
 
 TABLE = "audit_auditentry"
 

@@ -140,8 +140,9 @@ def stretches(request, monkeypatch):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def long_chain(request, monkeypatch, stretches):  # type: ignore[no-untyped-def]
-    """A chain that counts as long enough to split up; committed, when other processes walk it."""
+def long_chain(request, monkeypatch, stretches, no_audit_keys):  # type: ignore[no-untyped-def]
+    """A chain that counts as long enough to split up, written without a chain key (tests add
+    one where they need it); committed, when other processes walk it."""
     request.getfixturevalue("transactional_db" if stretches == "processes" else "db")
     monkeypatch.setattr(chain, "PARALLEL_MIN_ENTRIES", 0)
     start = timezone.now() - timedelta(hours=2)

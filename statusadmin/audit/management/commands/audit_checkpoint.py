@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from statusadmin.audit.integrity import checkpoint_path, write_checkpoint
@@ -39,6 +40,8 @@ class Command(BaseCommand):
             written = write_checkpoint(path, seq=options["seq"])
         except AuditEntry.DoesNotExist:
             raise CommandError(f"There is no audit entry {options['seq']}.") from None
+        except ImproperlyConfigured as exc:  # the signing key: missing (production) or broken
+            raise CommandError(str(exc)) from None
         if options["print"]:
             self.stdout.write(written.line)
         record = written.record

@@ -3,8 +3,9 @@ cover them, the public keys, a standalone verifier and a README (see audit/evide
 
     python manage.py audit_evidence --from 2026-01-01 --to 2026-03-31 q1.zip
 
-It then runs the bundle's own verifier on what it wrote and prints its verdict. Exit status:
-0 verified; 1 the verifier found a bad entry or checkpoint (it names it); 2 written, but not
+It then runs the bundle's own verifier on what it wrote, pinned to this server's public keys,
+prints its verdict, and the fingerprints to give the auditor out of band. Exit status: 0
+verified; 1 the verifier found a bad entry or checkpoint (it names it); 2 written, but not
 everything can be vouched for (no entries in the period, or its newest entries are not yet
 covered by a signed checkpoint: run audit_checkpoint, then export again).
 """
@@ -17,8 +18,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from statusadmin.audit import keys
 from statusadmin.audit.evidence import write_bundle
-from statusadmin.audit.evidence_verifier import verify_bundle
+from statusadmin.audit.evidence_verifier import public_key_pem, verify_bundle
 
 
 class Command(BaseCommand):
@@ -42,7 +44,10 @@ class Command(BaseCommand):
             f"Wrote {out}: {bundle.in_period} entries of the period"
             + (f" (entries {bundle.first_seq}-{bundle.last_seq} in all)" if bundle.last_seq else "")
         )
-        verdict = verify_bundle(out)
+        # Checked as an auditor who pinned this server's keys would check it: what the bundle
+        # brings is never taken on trust, here either.
+        pinned = [public_key_pem(key).encode() for key in keys.public_keys().values()]
+        verdict = verify_bundle(out, public_keys=pinned)
         for note in verdict.notes:
             self.stdout.write(f"note: {note}")
         self.stdout.write(verdict.summary)
@@ -50,3 +55,10 @@ class Command(BaseCommand):
             raise CommandError(
                 f"The bundle does not verify: {verdict.summary}", returncode=verdict.status
             )
+        several = len(bundle.fingerprints) > 1
+        self.stdout.write(
+            f"Give the auditor {'these fingerprints' if several else 'this fingerprint'} "
+            f"yourself, not with the bundle: {', '.join(bundle.fingerprints)}. They check the "
+            "bundle with: python verify.py"
+            + "".join(f" --fingerprint {fp}" for fp in bundle.fingerprints)
+        )

@@ -15,10 +15,12 @@ import threading
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, connections
 
+from statusadmin.audit import keys
 from statusadmin.worker import schedule
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            keys.checkpoint_signer()  # it writes the checkpoints: refuse now, not in an hour
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from None
         if options["batch"]:
             schedule.tick()
             connections.close_all()
