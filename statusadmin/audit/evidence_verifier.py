@@ -190,8 +190,8 @@ class _Bundle:
         path = self.root / name
         if not path.exists():
             raise _Bad(f"the bundle has no {name}")
-        with path.open(encoding="utf-8") as handle:
-            yield from handle
+        with path.open(encoding="utf-8") as text:
+            yield from text
 
     def public_keys(self) -> list[bytes]:
         if self.zip is not None:
