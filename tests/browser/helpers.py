@@ -33,12 +33,17 @@ class BrowserSession:
             ),
         )
 
-    def login_as(self, user) -> Page:  # type: ignore[no-untyped-def]
-        """Log in through a real session cookie, without typing into the login form."""
+    def login_as(self, user, *, second_factor: bool = False) -> Page:  # type: ignore[no-untyped-def]
+        """Log in through a real session cookie, without typing into the login form (with a
+        second factor passed in that session, if asked: tests of approving, not of the factor)."""
         from django.test import Client
+
+        from tests.helpers import pass_second_factor
 
         client = Client()
         client.force_login(user)
+        if second_factor:
+            pass_second_factor(client, user)
         cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
         self.context.add_cookies(
             [{"name": cookie.key, "value": cookie.value, "url": self.base_url}]

@@ -29,7 +29,7 @@ def test_request_wait_approve_and_see_both_names(
     other = BrowserSession(browser.new_context(viewport={"width": 1280, "height": 800}),
                            session.base_url)  # fmt: skip
     try:
-        april = other.login_as(approver_user)
+        april = other.login_as(approver_user, second_factor=True)
         other.open("/")
         expect(april.get_by_role("link", name=re.compile(r"Approvals\s+1"))).to_be_visible()
         april.get_by_role("link", name=re.compile("Approvals")).click()
@@ -54,6 +54,6 @@ def test_request_wait_approve_and_see_both_names(
         "Opt-outs by text",
         "Checked with compliance",
     )
-    session.login_as(admin_user)
+    session.login_as(admin_user, second_factor=True)
     session.open(f"/audit/{applied.pk}/")
     expect(sue.locator("main")).to_contain_text("april")

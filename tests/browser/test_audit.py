@@ -51,7 +51,7 @@ def test_compliance_filters_dnc_changes_and_downloads_the_csv(session, complianc
 
 def test_audit_screens_are_accessible(session, admin_user):
     entry = add_entry(changed=("dnc",), reason="why")
-    page = session.login_as(admin_user)
+    page = session.login_as(admin_user, second_factor=True)
     for path in ("/audit/", f"/audit/{entry.pk}/", "/statuses/XFER/history/"):
         session.open(path)
         assert serious(Axe().run(page)) == [], path

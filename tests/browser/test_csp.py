@@ -48,7 +48,7 @@ def test_every_screen_is_csp_clean(session, admin_user):
     session.context.add_init_script(LISTEN)
     page = visit(session, "/accounts/login/")
     assert problems(session, page) == []
-    session.login_as(admin_user)
+    session.login_as(admin_user, second_factor=True)
 
     screens = [
         "/", "/?q=xfer", "/?created=XFER", "/statuses/new/", "/statuses/XFER/name/",
