@@ -13,6 +13,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from statusadmin.accounts import identity
 from statusadmin.audit.services import Origin
 from statusadmin.logs import current_request_id, current_user
 
@@ -53,10 +54,15 @@ def client_ip_for_axes(request: HttpRequest) -> str:
 
 
 def origin_from_request(request: HttpRequest) -> Origin:
+    proof = identity.proof(request)
     return Origin(
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent", ""),
         request_id=getattr(request, "request_id", ""),
+        auth_method=proof.method,
+        auth_issuer=proof.issuer,
+        auth_subject=proof.subject,
+        second_factor=proof.second_factor if proof.method else None,
     )
 
 

@@ -25,6 +25,9 @@ class AccountsConfig(AppConfig):
 
         authenticator_added.connect(factor_set_up, dispatch_uid="factor-set-up")
         authenticator_used.connect(factor_used, dispatch_uid="factor-used")
+        from . import access_log
+
+        access_log.connect()
 
 
 def create_cache_table(using: str, **kwargs: Any) -> None:

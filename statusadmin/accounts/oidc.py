@@ -40,7 +40,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path
 
-from . import identity
+from . import access_log, identity
 
 NONCE = "oidc_nonce"  # where the state keeps the nonce it sent
 # allauth's uid column holds 191 characters: a 16-digit issuer digest, a colon, the subject.
@@ -196,7 +196,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         """Every failed sign-in ends on a page that says what happened (the template reads
         ``failure``), and nobody is signed in."""
         context = extra_context if extra_context is not None else {}
-        context["failure"] = failure(error, exception, context)
+        context["failure"] = failed = failure(error, exception, context)
+        access_log.sign_in_failed(request, method=identity.OIDC, why=failed.words, kind=failed.kind)
         super().on_authentication_error(request, provider, error, exception, extra_context)
 
     def _refuse(self, request: HttpRequest, sociallogin: SocialLogin, error: str) -> None:
@@ -275,3 +276,4 @@ def signed_in_through_the_provider(
     )
     if idp_did_mfa(sociallogin):
         request.session[identity.IDP_MFA_AT] = time.time()
+    access_log.signed_in(request, user)

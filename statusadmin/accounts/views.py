@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from . import identity
+from . import access_log, identity
 from .middleware import SIGNED_OUT_BECAUSE
 
 LOCAL_LOGIN_OFF = (
@@ -50,10 +50,16 @@ class LoginView(auth_views.LoginView):
         if break_glass and not user.is_superuser:
             sso = single_sign_on()
             provider = sso["name"] if sso else "single sign-on"
-            form.add_error(None, LOCAL_LOGIN_OFF.format(provider=provider))
+            refusal = LOCAL_LOGIN_OFF.format(provider=provider)
+            form.add_error(None, refusal)
+            access_log.sign_in_failed(
+                self.request, method=identity.PASSWORD, why=refusal, kind="local_login_off",
+                username=user.get_username(),
+            )  # fmt: skip
             return self.form_invalid(form)
         response = super().form_valid(form)
         identity.signed_in(self.request, identity.PASSWORD, break_glass=break_glass)
+        access_log.signed_in(self.request, user)
         return response
 
 

@@ -41,10 +41,11 @@ FACT_COLUMNS = (
     "failure_kind", "reason", "note", "changed_fields",
 )  # fmt: skip
 # Facts added after the first exports: who acted as a user id, the four-eyes workflow (the
-# change request, who asked, the approver's note), and the links between entries.
+# change request, who asked, the approver's note), the links between entries, and how the
+# person proved who they were.
 LATER_COLUMNS = (
     "actor_user_id", "request_ref", "requested_by", "approval_note", "reverts_ref", "resolves_id",
-    "change_set_ref",
+    "change_set_ref", "auth_method", "auth_issuer", "auth_subject", "second_factor",
 )  # fmt: skip
 # Numbers, cast to text (links to users, requests and entries end in _id or _ref).
 ID_COLUMNS = {"seq", "id", "error_code"} | {c for c in LATER_COLUMNS if c.endswith(("_id", "_ref"))}
@@ -212,12 +213,13 @@ def _json_default(value: object) -> str:
 
 REPORT_COLUMNS = (
     "When (UTC)", "Who", "Action", "Status", "What changed", "Reason", "Outcome", "Why it failed",
+    "Signed in with",
 )  # fmt: skip
 
 
 REPORT_FIELDS = (
     "created_at", "actor_username", "action", "status_code", "before", "after", "changed_fields",
-    "reason", "outcome", "error_message",
+    "reason", "outcome", "error_message", "auth_method", "second_factor", "requested",
 )  # fmt: skip
 
 
@@ -250,6 +252,7 @@ def report_chunks(filters: selectors.Filters) -> Iterator[str]:
                 _guard(entry.reason),
                 _guard(entry.get_outcome_display()),
                 _guard(entry.explanation),
+                entry.proof_text,
             ]
             for entry in batch
         )

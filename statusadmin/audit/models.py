@@ -60,10 +60,24 @@ class Action(models.TextChoices):
     REJECT = "reject", "Rejected"
     WITHDRAW = "withdraw", "Withdrawn"
     EXPIRE = "expire", "Expired"
+    # Who came and went, and how they proved it (accounts/access_log.py).
+    SIGN_IN = "sign_in", "Signed in"
+    SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+    SIGN_OUT = "sign_out", "Signed out"
+    FACTOR_ADDED = "factor_added", "Second factor set up"
+    FACTOR_REMOVED = "factor_removed", "Second factor removed"
+    FACTOR_FAILED = "factor_failed", "Second factor failed"
 
 
 # The workflow's steps, as opposed to changes and their outcomes.
 DECISIONS = (Action.APPROVE, Action.REJECT, Action.WITHDRAW, Action.EXPIRE)
+# Entries about people's access, not about a status.
+ACCESS = (
+    Action.SIGN_IN, Action.SIGN_IN_FAILED, Action.SIGN_OUT,
+    Action.FACTOR_ADDED, Action.FACTOR_REMOVED, Action.FACTOR_FAILED,
+)  # fmt: skip
+# How the person behind an entry proved who they are (auth_method), in words.
+AUTH_METHODS = {"password": "password", "oidc": "single sign-on"}
 
 
 OUTSIDE_ACTOR = "outside the dashboard"
@@ -88,6 +102,10 @@ FIXED_AT_START = (
     "approval_note",
     "reverts_ref",
     "change_set_ref",
+    "auth_method",
+    "auth_issuer",
+    "auth_subject",
+    "second_factor",
 )
 # What completing it adds.
 OUTCOME_FIELDS = (
@@ -203,6 +221,13 @@ class AuditEntry(models.Model):
     reverts_ref = models.BigIntegerField(null=True, blank=True)
     # A change made as part of a change set (a bulk edit or an import): the set's id.
     change_set_ref = models.BigIntegerField(null=True, blank=True)
+    # How the person proved who they are, as their session knew it: "password" or "oidc" (with
+    # the identity provider's issuer and subject), and "passed" or "not passed" for a second
+    # factor in that session. Empty when nobody signed in acted (the dashboard, the worker).
+    auth_method = models.CharField(max_length=20, blank=True, default="", db_default="")
+    auth_issuer = models.CharField(max_length=255, blank=True, default="", db_default="")
+    auth_subject = models.CharField(max_length=255, blank=True, default="", db_default="")
+    second_factor = models.CharField(max_length=10, blank=True, default="", db_default="")
     # For a RESOLVE entry: the attempt (outcome unknown) whose result it records.
     resolves = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="resolutions"
@@ -274,14 +299,32 @@ class AuditEntry(models.Model):
 
     @cached_property
     def summary(self) -> str:
-        """What changed, in the dashboard's one wording (status.describe_changes)."""
+        """What changed, in the dashboard's one wording (status.describe_changes); for an entry
+        about access, what it was about."""
+        if self.action in ACCESS:
+            detail = self.requested or {}
+            if "factor" in detail:
+                return str(detail["factor"]).capitalize()
+            method = AUTH_METHODS.get(str(detail.get("method", "")), "")
+            return (f"With {method}" if method else "") + (
+                " (break-glass)" if detail.get("break_glass") else ""
+            )
         return describe_changes(self.before, self.after, self.changed_fields or [])
+
+    @property
+    def proof_text(self) -> str:
+        """How the person proved who they were, in a few words ("" for the dashboard):
+        "single sign-on, second factor"."""
+        method = AUTH_METHODS.get(self.auth_method, "")
+        if not method:
+            return ""
+        return method + (", second factor" if self.second_factor == "passed" else "")
 
     @cached_property
     def summary_html(self) -> SafeString:
         """The summary for the list, each colour change with its two swatches."""
         if self.before is None or not self.changed_fields:
-            return format_html("{}", self.summary or "—")
+            return format_html("{}", self.summary or "—")  # access entries too
         before, after = self.before or {}, self.after or {}
         return format_html_join(
             ", ",

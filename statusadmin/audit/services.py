@@ -47,6 +47,12 @@ class Origin:
     ip: str | None = None
     user_agent: str = ""
     request_id: str = ""
+    # How the person proved who they are (accounts/identity.py): "password" or "oidc", the
+    # identity provider's issuer and subject, and whether a second factor was passed.
+    auth_method: str = ""
+    auth_issuer: str = ""
+    auth_subject: str = ""
+    second_factor: bool | None = None
 
 
 def _clean_text(value: object, limit: int = TEXT_LIMIT) -> str:
@@ -87,6 +93,10 @@ def _who_and_where(actor: User | None, origin: Origin | None) -> dict[str, Any]:
         "remote_ip": _clean_ip(origin.ip),
         "user_agent": _clean_text(origin.user_agent, 512),
         "request_id": _clean_text(origin.request_id, 64),
+        "auth_method": _clean_text(origin.auth_method, 20),
+        "auth_issuer": _clean_text(origin.auth_issuer, 255),
+        "auth_subject": _clean_text(origin.auth_subject, 255),
+        "second_factor": {None: "", True: "passed", False: "not passed"}[origin.second_factor],
     }
 
 
@@ -292,4 +302,40 @@ def record_step(
         request_ref=request_ref,
         requested_by=_clean_text(requested_by, 150),
         change_set_ref=change_set_ref,
+    )
+
+
+def record_access(
+    *,
+    actor: User | None,
+    action: str,
+    origin: Origin | None,
+    username: str = "",
+    detail: Mapping[str, object] | None = None,
+    failure: str = "",
+    failure_kind: str = "",
+) -> AuditEntry:
+    """Who came and went, and how they proved it: a sign-in, a sign-out, a failed sign-in
+    (``failure`` says why, in plain words), a second factor set up, removed or failed. Nothing
+    was sent to Convoso. ``username`` names someone who isn't (or isn't yet) a person here:
+    the name typed into a failed sign-in."""
+    now = timezone.now()
+    who = _who_and_where(actor, origin)
+    if actor is None and username:
+        who["actor_username"] = _clean_text(username, 150)
+    return chain.append(
+        created_at=now,
+        completed_at=now,
+        **who,
+        account="",
+        action=action,
+        status_code="",
+        before=None,
+        requested=_clean_json(dict(detail or {})),
+        after=None,
+        changed_fields=[],
+        reason="",
+        outcome=Outcome.FAILED if failure else Outcome.RECORDED,
+        error_message=_clean_text(failure),
+        failure_kind=_clean_text(failure_kind, 20),
     )

@@ -531,21 +531,25 @@ class ReportTests:
 
     def test_the_columns_a_person_needs_newest_first(self, reviewer):
         old = add_entry(at=timezone.now() - timedelta(hours=1), actor="amy", changed=("final",))
-        new = add_entry(code="OPTOUT", changed=("dnc",), reason="customer asked", actor="bob")
+        new = add_entry(
+            code="OPTOUT", changed=("dnc",), reason="customer asked", actor="bob",
+            auth_method="oidc", second_factor="passed",
+        )  # fmt: skip
         response = reviewer.get("/audit/report.csv")
         assert response.streaming
         assert 'filename="audit-report-' in response["Content-Disposition"]
         rows = read_csv(response)
         assert list(rows[0]) == [
             "When (UTC)", "Who", "Action", "Status", "What changed", "Reason", "Outcome",
-            "Why it failed",
+            "Why it failed", "Signed in with",
         ]  # fmt: skip
         assert [r["Who"] for r in rows] == ["bob", "amy"]
         assert rows[0] == {
             "When (UTC)": new.when_text, "Who": "bob", "Action": "Update", "Status": "OPTOUT",
             "What changed": "DNC No → Yes", "Reason": "customer asked", "Outcome": "Succeeded",
-            "Why it failed": "",
+            "Why it failed": "", "Signed in with": "single sign-on, second factor",
         }  # fmt: skip
+        assert rows[1]["Signed in with"] == ""
         assert rows[1]["What changed"] == "Final No → Yes"
         assert rows[1]["When (UTC)"] == old.when_text
 
