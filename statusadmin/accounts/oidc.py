@@ -38,7 +38,8 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.http import urlencode
 
 from . import access_log, identity
 
@@ -277,3 +278,24 @@ def signed_in_through_the_provider(
     if idp_did_mfa(sociallogin):
         request.session[identity.IDP_MFA_AT] = time.time()
     access_log.signed_in(request, user)
+
+
+def end_session_url(request: HttpRequest) -> str:
+    """Where to send the browser to end its session at the identity provider, coming back to
+    our sign-in page ("" if the provider offers no end-session endpoint or can't be asked)."""
+    from allauth.socialaccount.adapter import get_adapter
+
+    try:
+        with get_adapter().get_requests_session() as session:
+            response = session.get(
+                settings.OIDC_ISSUER + "/.well-known/openid-configuration", timeout=5
+            )
+            response.raise_for_status()
+            endpoint = str(response.json().get("end_session_endpoint") or "")
+    except (requests.RequestException, ValueError):
+        return ""
+    if not endpoint:
+        return ""
+    back = request.build_absolute_uri(reverse("login"))
+    query = urlencode({"client_id": settings.OIDC_CLIENT_ID, "post_logout_redirect_uri": back})
+    return f"{endpoint}?{query}"

@@ -10,11 +10,11 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from . import access_log, identity
+from . import access_log, identity, oidc
 from .middleware import SIGNED_OUT_BECAUSE
 
 LOCAL_LOGIN_OFF = (
@@ -64,7 +64,16 @@ class LoginView(auth_views.LoginView):
 
 
 class LogoutView(auth_views.LogoutView):
-    pass
+    """Signing out here; for someone who came through the identity provider, at the provider
+    too (on a shared desk, the next person's "Sign in with..." must not find the last person
+    still signed in there). The provider then sends the browser back to the sign-in page."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        came_through_the_provider = identity.proof(request).method == identity.OIDC
+        response = super().post(request, *args, **kwargs)
+        if came_through_the_provider and (end := oidc.end_session_url(request)):
+            return redirect(end)
+        return response
 
 
 @require_GET

@@ -5,6 +5,7 @@ signature, roles from groups, people matched by issuer and subject, and every wa
 from __future__ import annotations
 
 from html import unescape
+from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -291,3 +292,40 @@ class StepUpThroughTheIdpTests:
         assert 'value="Fine by me"' in text(client.get("/approvals/"))
         done = client.post(f"/approvals/{request.pk}/approve/", {"note": "Fine by me"})
         assert done["Location"] == "/approvals/"
+
+
+class SignOutTests:
+    def test_signing_out_ends_the_session_for_good(self, client):
+        """Ended on the server, not just forgotten by this browser: a copy of the cookie (a
+        second tab, a stolen cookie) is signed out too."""
+        make_user("sue", SUPERVISOR)
+        client.post("/accounts/login/", {"username": "sue", "password": "pw-sue"})
+        copy = Client()
+        copy.cookies = SimpleCookie(client.cookies.output(header="", sep=";"))
+        assert copy.get("/").status_code == 200
+        client.post("/accounts/logout/")
+        assert copy.get("/")["Location"].startswith("/accounts/login/")
+
+    def test_after_single_sign_on_it_ends_the_session_at_the_idp_too(self, client, idp):
+        sign_in(client, idp, "sue")
+        response = client.post("/accounts/logout/")
+        end = urlsplit(response["Location"])
+        assert f"{end.scheme}://{end.netloc}" == idp.issuer
+        query = parse_qs(end.query)
+        assert query["client_id"] == [idp.client_id]
+        assert query["post_logout_redirect_uri"] == ["http://testserver/accounts/login/"]
+        assert signed_in_user(client) is None
+        # The provider itself accepts the request (it knows where to send the browser back).
+        assert idp.confirm_sign_out(response["Location"]) == "http://testserver/accounts/login/"
+
+    def test_the_idp_down_still_signs_out_here(self, client, idp):
+        sign_in(client, idp, "sue")
+        idp.set_down(True)
+        response = client.post("/accounts/logout/")
+        assert response["Location"] == "/accounts/login/"
+        assert signed_in_user(client) is None
+
+    def test_a_password_sign_in_signs_out_here_only(self, client, idp):
+        make_user("sue", SUPERVISOR)
+        client.post("/accounts/login/", {"username": "sue", "password": "pw-sue"})
+        assert client.post("/accounts/logout/")["Location"] == "/accounts/login/"

@@ -25,11 +25,19 @@ def violations(page) -> list[str]:  # type: ignore[no-untyped-def]
         ("approver_user", "/approvals/"),
         ("compliance_user", "/audit/"),
         ("compliance_user", "/statuses/XFER/history/"),
+        # allauth's pages, in our layout: second factors, and where a sign-in can end.
+        ("approver_user", "/accounts/2fa/"),
+        ("supervisor", "/accounts/2fa/totp/activate/"),
+        ("approver_user", "/accounts/2fa/reauthenticate/"),
+        ("supervisor", "/accounts/no-role/"),
+        ("supervisor", "/accounts/social/login/cancelled/"),
     ],
 )
 def test_no_violations(session, request, who, path):  # type: ignore[no-untyped-def]
-    page = session.login_as(request.getfixturevalue(who))
+    user = request.getfixturevalue(who)
+    page = session.login_as(user, second_factor=who == "approver_user")
     session.open(path)
+    assert page.url == session.base_url + path, "sent elsewhere"
     assert violations(page) == []
 
 

@@ -4,7 +4,8 @@
 //   node tests/oidc/provider.mjs CONFIG.json        (or OIDC_PROVIDER_CONFIG=CONFIG.json)
 //
 // CONFIG.json: { "port": 0 or a port, "issuer"?: "http://127.0.0.1:<port>",
-//   "clients": [{ client_id, client_secret, redirect_uris, token_endpoint_auth_method }],
+//   "clients": [{ client_id, client_secret, redirect_uris, post_logout_redirect_uris,
+//                 token_endpoint_auth_method }],
 //   "accounts": [{ sub, email, name, preferred_username, groups, amr? }],
 //   "exit_with_stdin"?: true }
 // Prints `READY <issuer>` on stdout once listening; everything else goes to stderr.
@@ -117,6 +118,7 @@ const provider = new Provider(issuer, {
     client_id: client.client_id,
     client_secret: client.client_secret,
     redirect_uris: client.redirect_uris,
+    post_logout_redirect_uris: client.post_logout_redirect_uris ?? [],
     token_endpoint_auth_method: client.token_endpoint_auth_method ?? 'client_secret_basic',
     grant_types: ['authorization_code'],
     response_types: ['code'],

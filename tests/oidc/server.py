@@ -34,6 +34,7 @@ SCRIPT = ROOT / "tests" / "oidc" / "provider.mjs"
 # Where allauth's OpenID Connect provider "statusadmin" returns to, on Django's test client host.
 CALLBACK_PATH = "/accounts/oidc/statusadmin/login/callback/"
 DEFAULT_REDIRECT_URI = "http://testserver" + CALLBACK_PATH
+SIGNED_OUT_PATH = "/accounts/login/"
 START_TIMEOUT = 30.0
 
 IdTokenFault = Literal["bad_signature", "unknown_key", "wrong_audience", "expired", "wrong_nonce"]
@@ -167,6 +168,11 @@ class OidcProvider:
                     "client_id": self.client_id,
                     "client_secret": self.client_secret,
                     "redirect_uris": self.redirect_uris,
+                    # Signing out here ends the provider's session too, then comes back to the
+                    # sign-in page of the same site.
+                    "post_logout_redirect_uris": [
+                        urljoin(uri, SIGNED_OUT_PATH) for uri in self.redirect_uris
+                    ],
                     "token_endpoint_auth_method": self.token_endpoint_auth_method,
                 }
             ],
@@ -274,6 +280,25 @@ class OidcProvider:
         with code and state), not followed.
         """
         return self._interact(authorization_url, {"login": login} | ({"mfa": "1"} if mfa else {}))
+
+    def confirm_sign_out(self, end_session_url: str) -> str:
+        """Answer the provider's "sign out?" page as a person would; returns where it sends
+        the browser back to (the relying party's post-logout URI), not followed."""
+        with requests.Session() as browser:
+            page = browser.get(end_session_url, timeout=10)
+            page.raise_for_status()
+            form = re.search(r'<form[^>]*action="([^"]+)"', page.text)
+            if form is None:
+                raise RuntimeError(f"no sign-out form: {page.text[:500]}")
+            fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page.text))
+            fields["logout"] = "yes"
+            done = browser.post(
+                urljoin(page.url, unescape(form.group(1))), data=fields, allow_redirects=False,
+                timeout=10,
+            )  # fmt: skip
+            if done.status_code not in (302, 303):
+                raise RuntimeError(f"sign-out refused ({done.status_code}): {done.text[:500]}")
+            return done.headers["Location"]
 
     def cancel(self, authorization_url: str) -> str:
         """Press Cancel on the login page; returns the redirect back (error=access_denied)."""

@@ -46,6 +46,6 @@ class Command(BaseCommand):
             "\nSandbox mode: no CONVOSO_AUTH_TOKEN is set, so changes go to a local emulator.\n"
             f"Open {url} and log in as supervisor / supervisor (can edit) "
             "or compliance / compliance (read-only), or approver / approver (approves DNC "
-            "changes).\n"
+            "changes; sets up a second factor on the first visit to Approvals).\n"
             "Admin: .venv/bin/python manage.py createsuperuser, then /admin/\n"
         )
