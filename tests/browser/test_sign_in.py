@@ -93,3 +93,32 @@ def test_signing_out_ends_the_idps_session_too(session, idp):
     expect(page).to_have_url(session.base_url + "/accounts/login/")
     page.get_by_role("button", name="Sign in with Acme SSO").click()
     expect(page.locator('input[name="login"]')).to_be_visible()  # asked again
+
+
+def test_a_security_key_can_be_set_up_and_passes_the_gate(session, approver_user, settings):
+    """WebAuthn for real: Chromium's virtual authenticator answers allauth's scripts, under the
+    site's CSP and Permissions-Policy (which must let this site use publickey-credentials)."""
+    settings.MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True  # http://localhost, as in development
+    page = session.login_as(approver_user)
+    cdp = session.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2", "transport": "usb", "hasResidentKey": True,
+                "hasUserVerification": True, "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )  # fmt: skip
+    session.open("/accounts/2fa/webauthn/add/")
+    page.get_by_label("Name").fill("My key")
+    page.get_by_role("button", name="Add").click()
+    expect(page).not_to_have_url(re.compile(r"/webauthn/add/"))
+    from allauth.mfa.models import Authenticator
+
+    assert Authenticator.objects.filter(user=approver_user, type="webauthn").count() == 1
+    session.open("/approvals/")
+    expect(page).to_have_url(session.base_url + "/approvals/")
+    assert not [line for line in session.console if "Content Security Policy" in line]
