@@ -223,3 +223,11 @@ def pass_second_factor(client: Any, user: Any) -> None:
     form = {"code": code, "csrfmiddlewaretoken": token.value if token else ""}
     response = client.post("/accounts/2fa/reauthenticate/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
+
+
+def attempts() -> Any:
+    """The audit log without the catalogue copy that the first sync of an account records
+    (audit/history.py): the entries about what people and Convoso did."""
+    from statusadmin.audit.models import Action, AuditEntry
+
+    return AuditEntry.objects.exclude(action=Action.CATALOGUE_COPY)

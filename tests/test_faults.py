@@ -16,7 +16,7 @@ import pytest
 from statusadmin.audit.models import AuditEntry
 from statusadmin.convoso.models import SandboxFault, SandboxStatus
 from statusadmin.convoso.sandbox import SANDBOX_TOKEN, Sandbox, seed
-from tests.helpers import SandboxOverSocket, age_mirror
+from tests.helpers import SandboxOverSocket, age_mirror, attempts
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -89,7 +89,7 @@ def test_search(dashboard, convoso_server, kind):
 
 def attempt_and_resolution(kind: str) -> AuditEntry:
     """The attempt, after checking its outcome and that of its resolution, if any."""
-    attempt = AuditEntry.objects.exclude(action="resolve").get()
+    attempt = attempts().exclude(action="resolve").get()
     assert attempt.error_message
     outcome, resolved = OUTCOMES[kind]
     assert attempt.outcome == outcome
@@ -140,5 +140,5 @@ def test_a_503_that_clears_is_retried_transparently(dashboard):
     SandboxFault.objects.create(endpoint="update", kind="http_503", remaining=1)
     response = dashboard.post("/statuses/XFER/flag/", {"callback": "Y"}, **HX)
     assert "Saved XFER: Callback No → Yes." in response.content.decode()
-    assert AuditEntry.objects.get().outcome == "succeeded"
+    assert attempts().get().outcome == "succeeded"
     assert not SandboxFault.objects.exists()

@@ -35,7 +35,7 @@ import io
 import json
 import sys
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -380,6 +380,100 @@ def _check_entries(
         f"{outside}, {span}, unchanged since {_where(covered_by)}",
         notes,
     )
+
+
+# --- the catalogue at a moment ------------------------------------------------------------------
+#
+# What every status said at a moment, rebuilt from the entries alone: the dashboard does it with
+# this code (audit/history.py), and an auditor checks a bundle's catalogues with it. The state
+# is plain JSON: {code: {"fields": {field: value}, "set_by": {field: seq}, "since": seq,
+# "last": seq, "uncertain": seq or None}}, where set_by names the entry that gave each field
+# its value, since the entry the status was first known from, last the latest entry about it,
+# and uncertain an attempt whose outcome nobody knew yet (its reply was lost).
+
+CATALOGUE_FIELDS = (
+    "name", "color", "final", "reached", "success", "dnc", "callback", "contact", "voicemail",
+    "custom",
+)  # fmt: skip
+# Entries that say what a status holds from then on: its whole record after the change.
+_SETS = {
+    ("create", "succeeded"), ("update", "succeeded"),
+    ("external_create", "observed"), ("external_update", "observed"),
+}  # fmt: skip
+COPY = "catalogue_copy"  # the whole catalogue as the dashboard first copied it
+CATALOGUE = "catalogue"  # where a copy's ``after`` holds its statuses
+# Convoso's own names for the fields (its Status API), as exports and bundles give them.
+API_NAMES = {
+    "code": "status", "name": "name", "color": "hex_color", "final": "final",
+    "reached": "reached", "success": "success", "dnc": "dnc", "callback": "callback",
+    "contact": "contact", "voicemail": "voicemail", "custom": "custom_status",
+}  # fmt: skip
+
+
+def _take(state: dict[str, Any], code: str, record: Mapping[str, Any], seq: int) -> None:
+    old = state.get(code)
+    fields = {name: record.get(name) for name in CATALOGUE_FIELDS}
+    state[code] = {
+        "fields": fields,
+        "set_by": {
+            name: old["set_by"][name]
+            if old is not None and old["fields"].get(name) == value
+            else seq
+            for name, value in fields.items()
+        },
+        "since": old["since"] if old is not None else seq,
+        "last": seq,
+        "uncertain": None,
+    }
+
+
+def catalogue_replay(
+    state: dict[str, Any], entries: Iterable[Mapping[str, Any]], *, account: str, upto: str
+) -> dict[str, Any]:
+    """Apply, in order, the entries (their hashed content) of ``account`` completed at or
+    before ``upto`` (an entry's own timestamp form: UTC ISO 8601, microseconds) to ``state``.
+    Failed, rejected, pending and refused attempts, and the four-eyes steps, change nothing:
+    only what took effect does."""
+    for entry in entries:
+        if entry.get("account") != account or str(entry.get("completed_at") or "~") > upto:
+            continue
+        action, outcome, seq = entry["action"], entry["outcome"], int(entry["seq"])
+        code, after = str(entry.get("status_code", "")), entry.get("after")
+        if action == COPY and isinstance(after, Mapping):
+            copied = {str(record["code"]): record for record in after.get(CATALOGUE, [])}
+            for gone in set(state) - set(copied):
+                del state[gone]
+            for copied_code, record in copied.items():
+                _take(state, copied_code, record, seq)
+        elif (action, outcome) in _SETS and isinstance(after, Mapping):
+            _take(state, code, after, seq)
+        elif action == "resolve":  # a read that settled a lost reply: what Convoso held
+            if isinstance(after, Mapping):
+                _take(state, code, after, seq)
+            else:
+                state.pop(code, None)
+        elif action == "external_remove" and outcome == "observed":
+            state.pop(code, None)
+        elif action in ("create", "update") and outcome == "unknown" and code in state:
+            state[code]["uncertain"] = seq
+    return state
+
+
+def catalogue_rows(state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The state as Convoso's Status API would list it (flags Y/N), in code order, each status
+    with the entry it rests on and whether it is known (not while a lost reply is unsettled)."""
+    rows = []
+    for code in sorted(state):
+        status = state[code]
+        row: dict[str, Any] = {"status": code}
+        for name, value in status["fields"].items():
+            if isinstance(value, bool):
+                value = "Y" if value else "N"
+            row[API_NAMES[name]] = value if value is not None else ""
+        row["as_of_entry"] = status["last"]
+        row["known"] = status["uncertain"] is None
+        rows.append(row)
+    return rows
 
 
 def verify_bundle(

@@ -60,6 +60,8 @@ class Action(models.TextChoices):
     REJECT = "reject", "Rejected"
     WITHDRAW = "withdraw", "Withdrawn"
     EXPIRE = "expire", "Expired"
+    # The whole catalogue as the dashboard first copied it: where history starts (history.py).
+    CATALOGUE_COPY = "catalogue_copy", "Catalogue copied"
     # Who came and went, and how they proved it (accounts/access_log.py).
     SIGN_IN = "sign_in", "Signed in"
     SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
@@ -301,6 +303,9 @@ class AuditEntry(models.Model):
     def summary(self) -> str:
         """What changed, in the dashboard's one wording (status.describe_changes); for an entry
         about access, what it was about."""
+        if self.action == Action.CATALOGUE_COPY:
+            copied = len((self.after or {}).get("catalogue", []))
+            return f"{copied} status{'es' if copied != 1 else ''} as Convoso held them"
         if self.action in ACCESS:
             detail = self.requested or {}
             if "factor" in detail:

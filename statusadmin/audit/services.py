@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from statusadmin.convoso.status import EDITABLE_FIELDS, Status
 from statusadmin.convoso.validation import InvalidInput
 
 from . import chain
+from .evidence_verifier import CATALOGUE
 from .models import DASHBOARD_ACTOR, OUTSIDE_ACTOR, Action, AuditEntry, Outcome
 
 TEXT_LIMIT = 2000
@@ -338,4 +339,25 @@ def record_access(
         outcome=Outcome.FAILED if failure else Outcome.RECORDED,
         error_message=_clean_text(failure),
         failure_kind=_clean_text(failure_kind, 20),
+    )
+
+
+def record_catalogue_copy(*, account: str, statuses: Iterable[Status]) -> AuditEntry:
+    """The whole catalogue of an account as the dashboard copied it: the history of every status
+    starts here (audit/history.py), or at the first change the log holds of it."""
+    now = timezone.now()
+    copied = [status_snapshot(s) for s in sorted(statuses, key=lambda s: s.code)]
+    return chain.append(
+        created_at=now,
+        completed_at=now,
+        **_who_and_where(None, None),
+        account=account,
+        action=Action.CATALOGUE_COPY,
+        status_code="",
+        before=None,
+        requested={},
+        after={CATALOGUE: copied},
+        changed_fields=[],
+        reason="",
+        outcome=Outcome.RECORDED,
     )

@@ -106,6 +106,10 @@ def _replace_mirror(account: str, statuses: list[Status], *, fetched_at: datetim
     with transaction.atomic():
         sync = MirrorSync.objects.select_for_update().get(account=account)
         baseline = sync.synced_at is None  # the first copy of an account is not drift
+        if not AuditEntry.objects.filter(account=account, action=Action.CATALOGUE_COPY).exists():
+            # Where the history of every status begins (audit/history.py): the first copy,
+            # or, for a log older than this entry, the first copy since.
+            audit.record_catalogue_copy(account=account, statuses=fetched.values())
         known = {m.code: m for m in MirrorStatus.objects.filter(account=account)}
         busy = _codes_in_flight(account)
         # Changes the dashboard itself made, learnt only now (their reply was lost).

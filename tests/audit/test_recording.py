@@ -15,7 +15,7 @@ from statusadmin.convoso.connection import SANDBOX_ACCOUNT, get_client
 from statusadmin.convoso.sandbox import seed
 from statusadmin.convoso.validation import InvalidInput
 from statusadmin.statuses import mirror, services
-from tests.helpers import dropped, refused
+from tests.helpers import attempts, dropped, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def _seeded(db):  # type: ignore[no-untyped-def]
 
 
 def only_entry() -> AuditEntry:
-    (entry,) = AuditEntry.objects.all()
+    (entry,) = attempts().all()
     return entry
 
 
@@ -156,7 +156,7 @@ class RejectionTests:
     def test_dnc_without_reason_is_a_question_not_an_attempt(self, supervisor):
         with pytest.raises(services.ReasonRequired):
             update(supervisor, changes={"dnc": "Y"})
-        assert not AuditEntry.objects.exists()
+        assert not attempts().exists()
 
 
 TRANSPORT = [
@@ -199,7 +199,7 @@ class TransportFailureTests:
         real_convoso.serve_catalogue()
         real_convoso.mock.post(real_convoso.url("insert"), body=requests.ReadTimeout())
         services.status_create(actor=supervisor, code="NEW1", name="New", color=None, flags={})
-        attempt, resolution = AuditEntry.objects.order_by("seq")
+        attempt, resolution = attempts().order_by("seq")
         assert (attempt.outcome, attempt.failure_kind) == ("unknown", "timeout")
         assert (resolution.outcome, resolution.resolves) == ("succeeded", attempt)
 
@@ -208,7 +208,7 @@ class TransportFailureTests:
         real_convoso.mock.post(real_convoso.url("insert"), body=requests.ReadTimeout())
         with pytest.raises(errors.ConvosoUnavailable):
             services.status_create(actor=supervisor, code="NEW1", name="New", color=None, flags={})
-        attempt, resolution = AuditEntry.objects.order_by("seq")
+        attempt, resolution = attempts().order_by("seq")
         assert (attempt.outcome, attempt.failure_kind) == ("unknown", "timeout")
         assert (resolution.outcome, resolution.resolves) == ("failed", attempt)
 
@@ -263,7 +263,7 @@ class CrashTests:
         real = type(get_client()).call
 
         def spy(self, endpoint, fields):  # type: ignore[no-untyped-def]
-            seen.append(AuditEntry.objects.get().outcome)
+            seen.append(attempts().get().outcome)
             return real(self, endpoint, fields)
 
         monkeypatch.setattr(type(get_client()), "call", spy)

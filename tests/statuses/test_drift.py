@@ -16,7 +16,7 @@ from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
 from statusadmin.statuses import mirror, services
 from statusadmin.statuses.models import MirrorStatus
-from tests.helpers import refused
+from tests.helpers import attempts, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -45,9 +45,35 @@ def external() -> list[AuditEntry]:
 
 
 class DriftTests:
-    def test_first_sync_of_an_account_records_nothing(self):
-        assert AuditEntry.objects.count() == 0
+    def test_first_sync_of_an_account_records_the_copy_and_no_drift(self):
+        (copy,) = AuditEntry.objects.all()
+        assert (copy.action, copy.outcome, copy.actor) == (
+            Action.CATALOGUE_COPY, Outcome.RECORDED, None,
+        )  # fmt: skip
+        assert sorted(s["code"] for s in copy.after["catalogue"]) == sorted(
+            MirrorStatus.objects.values_list("code", flat=True)
+        )
         assert MirrorStatus.objects.count() == 15
+        assert "0 changes" in sync()
+        assert AuditEntry.objects.count() == 1  # copied once
+
+    def test_a_mirror_that_predates_copies_gets_one_at_the_next_sync(self):
+        """An installation upgraded from before copies existed (its mirror synced, its log
+        without a copy): the history of its statuses starts at the next sync."""
+        from statusadmin.statuses.models import MirrorSync
+
+        other = "upgraded-account"
+        now = timezone.now()
+        statuses = [m.to_status() for m in MirrorStatus.objects.all()]
+        MirrorSync.objects.create(account=other, synced_at=now)
+        MirrorStatus.objects.bulk_create(
+            MirrorStatus(account=other, code=s.code, synced_at=now, **MirrorStatus.values_from(s))
+            for s in statuses
+        )
+        mirror._replace_mirror(other, statuses, fetched_at=timezone.now())
+        copies = AuditEntry.objects.filter(action=Action.CATALOGUE_COPY, account=other)
+        assert copies.count() == 1
+        assert not attempts().filter(account=other).exists()  # and no drift
 
     def test_a_change_made_elsewhere_is_recorded_once(self):
         SandboxStatus.objects.filter(code="HOT").update(dnc=True, name="Hot (edited in Convoso)")
@@ -83,7 +109,7 @@ class DriftTests:
         services.status_create(actor=supervisor, code="NEW1", name="New", color=None, flags={})
         sync()
         assert external() == []
-        assert AuditEntry.objects.count() == 2
+        assert attempts().count() == 2
 
     def test_a_lost_reply_that_took_effect_is_not_drift(self, supervisor, monkeypatch):
         """The update reached Convoso but its reply was lost, and the check right after it
@@ -102,7 +128,7 @@ class DriftTests:
         with pytest.raises(errors.ConvosoUnavailable):
             services.status_update(actor=supervisor, code="HOT", changes={"final": "Y"})
         monkeypatch.undo()
-        assert AuditEntry.objects.get().outcome == "unknown"
+        assert attempts().get().outcome == "unknown"
         sync()
         assert external() == []
         resolution = AuditEntry.objects.get(action=Action.RESOLVE)

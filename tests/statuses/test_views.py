@@ -14,7 +14,7 @@ from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
 from statusadmin.statuses.models import MirrorStatus
 from statusadmin.statuses.selectors import PAGE_SIZE
-from tests.helpers import age_mirror, refused, status_item
+from tests.helpers import age_mirror, attempts, refused, status_item
 
 pytestmark = pytest.mark.django_db
 
@@ -336,7 +336,6 @@ class FlagTests:
 
 class ConflictTests:
     def test_overwriting_a_change_you_never_saw_is_refused_in_plain_words(self, supervisor_client):
-        from statusadmin.audit.models import AuditEntry
 
         page = html(supervisor_client.get("/"))
         action = re.search(r'hx-post="(/statuses/XFER/color/\?v=\w+)"', page).group(1)
@@ -350,7 +349,7 @@ class ConflictTests:
         assert 'value="#ff0000"' in row  # the row shows what Convoso holds now
         assert "Saved" not in row
         assert SandboxStatus.objects.get(code="XFER").hex_color == "FF0000"
-        entry = AuditEntry.objects.get()
+        entry = attempts().get()
         assert (entry.outcome, entry.failure_kind) == ("rejected", "conflict")
 
 
@@ -401,7 +400,6 @@ class DncReasonTests:
     def test_a_reason_that_is_not_words_is_explained_and_nothing_is_sent(
         self, supervisor_client, reason
     ):
-        from statusadmin.audit.models import AuditEntry
 
         page = html(
             supervisor_client.post("/statuses/XFER/flag/", {"dnc": "Y", "reason": reason}, **HX)
@@ -411,15 +409,14 @@ class DncReasonTests:
         assert prompt_error, page
         assert "letters or digits" in prompt_error.group(1) or "why DNC" in prompt_error.group(1)
         assert SandboxStatus.objects.get(code="XFER").dnc is False
-        assert not AuditEntry.objects.exists()
+        assert not attempts().exists()
 
     def test_the_reason_is_stored_as_readable_text(self, no_approvals, supervisor_client):
-        from statusadmin.audit.models import AuditEntry
 
         supervisor_client.post(
             "/statuses/XFER/flag/", {"dnc": "Y", "reason": "\u200bOpt-out\x00 list\u202e"}, **HX
         )
-        assert AuditEntry.objects.get().reason == "Opt-out list"
+        assert attempts().get().reason == "Opt-out list"
         assert SandboxStatus.objects.get(code="XFER").dnc is True
 
     def test_without_javascript_the_prompt_is_a_page(self, supervisor_client):
@@ -622,7 +619,6 @@ class CreateTests:
 
     @pytest.mark.parametrize("reason", ["", "   ", "\x00", "\u200b", "ok"])
     def test_dnc_on_needs_a_real_reason(self, supervisor_client, reason):
-        from statusadmin.audit.models import AuditEntry
 
         page = html(
             supervisor_client.post(
@@ -633,19 +629,18 @@ class CreateTests:
         assert errors, page
         assert "DNC" in errors.group(1) or "letters or digits" in errors.group(1)
         assert not SandboxStatus.objects.filter(code="VIP1").exists()
-        assert not AuditEntry.objects.exists()
+        assert not attempts().exists()
 
     def test_dnc_on_with_a_reason_is_created_and_the_reason_audited(
         self, no_approvals, supervisor_client
     ):
-        from statusadmin.audit.models import AuditEntry
 
         response = supervisor_client.post(
             "/statuses/new/", {**self.valid(), "dnc": "on", "reason": " Opt-outs\u200b by text "}
         )
         assert response.status_code == 302
         assert SandboxStatus.objects.get(code="VIP1").dnc is True
-        entry = AuditEntry.objects.get()
+        entry = attempts().get()
         assert (entry.action, entry.outcome, entry.reason) == (
             "create",
             "succeeded",
@@ -653,11 +648,10 @@ class CreateTests:
         )
 
     def test_without_dnc_no_reason_is_asked_or_kept(self, supervisor_client):
-        from statusadmin.audit.models import AuditEntry
 
         supervisor_client.post("/statuses/new/", {**self.valid(), "reason": "stray text"})
         assert SandboxStatus.objects.get(code="VIP1").dnc is False
-        assert AuditEntry.objects.get().reason == ""
+        assert attempts().get().reason == ""
 
     def test_htmx_success_is_a_client_redirect(self, supervisor_client):
         response = supervisor_client.post("/statuses/new/", self.valid(), **HX)
@@ -713,7 +707,6 @@ class ConcurrentEditTests:
     def test_two_supervisors_editing_the_same_status(self, supervisor, db):
         from django.test import Client
 
-        from statusadmin.audit.models import AuditEntry
         from tests.factories import make_user
 
         anna, ben = Client(), Client()
@@ -730,7 +723,7 @@ class ConcurrentEditTests:
         assert "XFER had been changed since your page loaded" in second
         assert 'aria-checked="true"' in switch(second, "callback")  # Anna's change is kept
 
-        anna_entry, ben_entry = AuditEntry.objects.order_by("seq")
+        anna_entry, ben_entry = attempts().order_by("seq")
         assert (anna_entry.actor_username, ben_entry.actor_username) == ("sue", "ben")
         assert anna_entry.before["callback"] is False
         assert ben_entry.before["callback"] is True  # the true before, read fresh from Convoso
