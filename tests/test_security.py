@@ -49,6 +49,8 @@ MATRIX = {
     "audit:evidence":         ("get",  {"date_from": "2026-01-01", "date_to": "2026-01-31"},
                                                              "LFOFO"),
     "audit:status_history":   ("get",  {},                   "LOOOO"),
+    "audit:catalogue":        ("get",  {"at": "2026-01-01T10:00"}, "LFOFO"),
+    "audit:catalogue_csv":    ("get",  {"at": "2026-01-01T10:00"}, "LFOFO"),
     "statuses:revert":        ("get",  {},                   "LOFFO"),
     "statuses:export_csv":    ("get",  {},                   "LOOOO"),
     "statuses:export_json":   ("get",  {},                   "LOOOO"),

@@ -17,6 +17,17 @@
     }
   });
 
+  // A moment is given on the person's own clock: the catalogue screen's time zone field takes
+  // the browser's zone when nobody chose one (without script, the dashboard's zone is used).
+  document.querySelectorAll("input[data-browser-zone]").forEach(function (field) {
+    if (field.value) return;
+    try {
+      field.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (error) {
+      // an old browser: the dashboard's zone it is
+    }
+  });
+
   // Tell assistive technology which control is waiting on the server.
   document.addEventListener("htmx:beforeRequest", function (event) {
     event.target.setAttribute("aria-busy", "true");

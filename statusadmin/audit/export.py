@@ -223,7 +223,7 @@ REPORT_FIELDS = (
 )  # fmt: skip
 
 
-def _guard(cell: str) -> str:
+def guard(cell: str) -> str:
     """The spreadsheet-formula guard, for cells written in Python."""
     return "'" + cell if cell.startswith(tuple(FORMULA_STARTS)) else cell
 
@@ -244,14 +244,14 @@ def report_chunks(filters: selectors.Filters) -> Iterator[str]:
     while batch := list(islice(entries, BATCH)):
         writer.writerows(
             [
-                _guard(entry.when_text),
-                _guard(entry.actor_username),
-                _guard(entry.get_action_display()),
-                _guard(entry.status_code),
-                _guard(entry.summary),
-                _guard(entry.reason),
-                _guard(entry.get_outcome_display()),
-                _guard(entry.explanation),
+                guard(entry.when_text),
+                guard(entry.actor_username),
+                guard(entry.get_action_display()),
+                guard(entry.status_code),
+                guard(entry.summary),
+                guard(entry.reason),
+                guard(entry.get_outcome_display()),
+                guard(entry.explanation),
                 entry.proof_text,
             ]
             for entry in batch

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
-from datetime import date
+import functools
+import zoneinfo
+from datetime import UTC, date, datetime
 
 from django import forms
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils import timezone
 
 from statusadmin.convoso.status import EDITABLE_FIELDS, FIELD_LABELS
 
@@ -69,3 +73,57 @@ class EvidenceForm(forms.Form):
         if start and end and start > end:
             raise forms.ValidationError("The period must not end before it starts.")
         return data
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+class MomentForm(forms.Form):
+    """A moment of the catalogue, as a person gives it: a date and time on their own clock, in
+    their time zone (the browser's, which the page's script fills in; the dashboard's without
+    one), and a second moment to compare it with."""
+
+    at = forms.DateTimeField(
+        label="Date and time", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    compare = forms.DateTimeField(
+        label="Compare with (optional)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    tz = forms.CharField(label="Time zone", required=False, max_length=64)
+    q = forms.CharField(label="Status code or name", required=False, max_length=100)
+
+    def clean_tz(self) -> zoneinfo.ZoneInfo:
+        name = (self.cleaned_data.get("tz") or "").strip() or settings.TIME_ZONE
+        if name not in _zones():
+            raise forms.ValidationError(f"{name!r} is not a time zone, e.g. Europe/London.")
+        return zoneinfo.ZoneInfo(name)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        zone = data.get("tz")
+        if not isinstance(zone, zoneinfo.ZoneInfo):
+            return data
+        for name in ("at", "compare"):
+            if isinstance(value := data.get(name), datetime):
+                data[name] = self._on_the_clock(name, value.replace(tzinfo=None), zone)
+        return data
+
+    def _on_the_clock(self, name: str, wall: datetime, zone: zoneinfo.ZoneInfo) -> datetime | None:
+        """The moment ``wall`` shows on ``zone``'s clocks: refused when the clocks skipped it,
+        and the first of the two when they showed it twice (a clock going back)."""
+        moment = wall.replace(tzinfo=zone)
+        if moment.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
+            self.add_error(
+                name,
+                f"{wall:%H:%M} on {wall:%d %B %Y} never happened in {zone.key}: the clocks "
+                "went forward over it. Choose a time either side.",
+            )
+            return None
+        if moment.astimezone(UTC) > timezone.now():
+            self.add_error(name, "That is in the future: the log can only say what was.")
+            return None
+        return moment

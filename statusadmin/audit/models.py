@@ -403,6 +403,28 @@ def touched_text(fields: list[str] | None) -> str:
     return f" {' '.join(fields)} " if fields else ""
 
 
+class CatalogueSnapshot(models.Model):
+    """The catalogue of an account as the log's replay left it after entry ``seq``
+    (audit/history.py): a cache, derived from the log, which a question about a moment starts
+    from instead of the log's first entry. Never a source of truth: deleting every snapshot
+    loses nothing, and the tests check them against a replay from the start."""
+
+    account = models.CharField(max_length=32)
+    seq = models.BigIntegerField()
+    # The latest completion among the entries it rests on: it answers for moments from then.
+    upto_at = models.DateTimeField()
+    state = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "seq"], name="catalogue_snapshot_once")
+        ]
+        indexes = [models.Index(fields=["account", "upto_at", "seq"], name="catalogue_snapshot_at")]
+
+    def __str__(self) -> str:
+        return f"{self.account} after entry {self.seq}"
+
+
 class Checkpoint(models.Model):
     """A copy of a chain head that was also written outside the database (see the command).
 

@@ -12,5 +12,7 @@ urlpatterns = [
     path("audit/export.jsonl", views.export_jsonl, name="export_jsonl"),
     path("audit/verify/", views.verify_now, name="verify"),
     path("audit/evidence.zip", views.evidence_bundle, name="evidence"),
+    path("audit/catalogue/", views.catalogue, name="catalogue"),
+    path("audit/catalogue.csv", views.catalogue_csv, name="catalogue_csv"),
     path("statuses/<code:code>/history/", views.status_history, name="status_history"),
 ]

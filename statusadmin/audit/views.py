@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
@@ -17,6 +23,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
@@ -30,11 +37,13 @@ from statusadmin.accounts.roles import (
     VIEW_STATUSES,
 )
 from statusadmin.convoso.connection import get_client
+from statusadmin.convoso.status import EDITABLE_FIELDS, FIELD_LABELS, FLAG_LABELS, FLAGS
 from statusadmin.htmx import HtmxHttpRequest, wants_partial
+from statusadmin.statuses.models import MirrorStatus
 
-from . import charts, evidence, export, integrity, keys, selectors, triggers
+from . import charts, evidence, export, history, integrity, keys, selectors, triggers
 from .evidence_verifier import fingerprint, key_id, public_key_pem
-from .forms import AuditFilterForm, EvidenceForm
+from .forms import AuditFilterForm, EvidenceForm, MomentForm
 from .models import AuditEntry, Checkpoint, Verification
 from .services import IN_FLIGHT_WINDOW
 
@@ -202,12 +211,21 @@ def evidence_bundle(request: HttpRequest) -> HttpResponseBase:
 def status_history(request: HttpRequest, code: str) -> HttpResponse:
     """Every recorded change of one status, newest first (supervisors may see this too)."""
     after = selectors.Cursor.decode(request.GET.get("after", ""))
-    page = selectors.code_history(account=get_client().account, code=code, after=after)
+    account = get_client().account
+    page = selectors.code_history(account=account, code=code, after=after)
+    periods = history.timelines(account=account, code=code)
+    setters = _setters({p.entry for kept in periods.values() for p in kept})
+    timelines = [
+        (FIELD_LABELS[name], [(p, setters.get(p.entry)) for p in periods[name]])
+        for name in EDITABLE_FIELDS
+        if periods[name]
+    ]
     return render(
         request,
         "audit/history.html",
         {
             "code": code,
+            "timelines": timelines if not after else [],
             "entries": page.entries,
             "next_url": f"?{urlencode({'after': page.next_cursor.encode()})}"
             if page.next_cursor
@@ -216,3 +234,113 @@ def status_history(request: HttpRequest, code: str) -> HttpResponse:
             "can_revert": request.user.has_perm(EDIT_STATUSES),
         },
     )
+
+
+# --- the catalogue at a moment --------------------------------------------------------------------
+
+CATALOGUE_PAGE = 100
+# The columns of the table, in the status screen's order, with their labels.
+CATALOGUE_COLUMNS = [("name", "Name"), ("color", "Colour"), *((f, FLAG_LABELS[f]) for f in FLAGS)]
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What the moment form asks, once valid: the catalogue at one moment, or the differences
+    between two, filtered by code or name."""
+
+    zone: ZoneInfo
+    first: history.CatalogueAt
+    second: history.CatalogueAt | None = None
+    differences: list[history.Difference] | None = None
+
+
+def _moment_of(request: HttpRequest) -> tuple[MomentForm, _Asked | None]:
+    form = MomentForm(request.GET or None)
+    if not form.is_bound or not form.is_valid():
+        return form, None
+    account = get_client().account
+    later = list(MirrorStatus.objects.filter(account=account).values_list("code", flat=True))
+    data = form.cleaned_data
+    needle = data["q"].strip().casefold()
+
+    def at(moment: datetime) -> history.CatalogueAt:
+        found = history.catalogue_at(account=account, at=moment, later=later)
+        kept = [
+            s for s in found.statuses
+            if not needle or needle in f"{s.code} {s.fields.get('name') or ''}".casefold()
+        ]  # fmt: skip
+        return history.CatalogueAt(account, found.at, kept)
+
+    first = at(data["at"])
+    if not data.get("compare"):
+        return form, _Asked(data["tz"], first)
+    second = at(data["compare"])
+    return form, _Asked(data["tz"], first, second, history.compare(first, second))
+
+
+def _setters(seqs: set[int]) -> dict[int, AuditEntry]:
+    """The entries that set the cells shown, by seq: one query for the page."""
+    entries = AuditEntry.objects.filter(seq__in=seqs).only(
+        "id", "seq", "completed_at", "actor_username", "requested_by", "action",
+        "request_ref", "change_set_ref",
+    )  # fmt: skip
+    return {entry.seq: entry for entry in entries if entry.seq is not None}
+
+
+@require_GET
+@permission_required(REVIEW_AUDIT, raise_exception=True)
+def catalogue(request: HttpRequest) -> HttpResponse:
+    """What every status said at a moment (and, asked, what differed at another), each value
+    linked to the entry that set it."""
+    form, asked = _moment_of(request)
+    context: dict[str, object] = {
+        "form": form, "columns": CATALOGUE_COLUMNS, "asked": asked,
+        "default_zone": settings.TIME_ZONE,
+    }  # fmt: skip
+    if asked is not None and asked.differences is None:
+        page = max(1, _int(request.GET.get("page"), 1))
+        shown = asked.first.statuses[(page - 1) * CATALOGUE_PAGE : page * CATALOGUE_PAGE]
+        setters = _setters({seq for s in shown for seq in s.set_by.values()})
+        context["rows"] = [
+            (s, [(s.fields.get(f), setters.get(s.set_by.get(f, -1))) for f, _ in CATALOGUE_COLUMNS])
+            for s in shown
+        ]
+        query = _filled(request.GET, without="page")
+        if page * CATALOGUE_PAGE < len(asked.first.statuses):
+            context["next_url"] = f"?{urlencode({**query, 'page': str(page + 1)})}"
+    if asked is not None:
+        query = _filled(request.GET, without="page")
+        context["csv_url"] = f"{reverse('audit:catalogue_csv')}?{urlencode(query)}"
+    return render(request, "audit/catalogue.html", context)
+
+
+@require_GET
+@permission_required(REVIEW_AUDIT, raise_exception=True)
+def catalogue_csv(request: HttpRequest) -> HttpResponse:
+    """What the screen shows, as CSV: the catalogue, or the differences between two moments."""
+    _, asked = _moment_of(request)
+    if asked is None:
+        return HttpResponseBadRequest("Give a moment (at) to download the catalogue of.")
+    if asked.differences is not None:
+        header = ["status", "field", "at the first moment", "at the second moment"]
+        cells = [[d.code, d.field or "(exists)", d.before, d.after] for d in asked.differences]
+    else:
+        header = list(history.CSV_COLUMNS)
+        rows = history.as_rows(asked.first)
+        cells = [[row.get(c) for c in history.CSV_COLUMNS] for row in rows]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    # Names and codes come from Convoso: a cell that starts like a formula is made text.
+    writer.writerows([export.guard("" if c is None else str(c)) for c in line] for line in cells)
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    moment = asked.first.at.astimezone(asked.zone).strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="catalogue-{moment}.csv"'
+    return response
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text or default)
+    except ValueError:
+        return default
