@@ -158,3 +158,13 @@ def test_a_catalogue_entry_the_mirror_cannot_store(real_convoso, supervisor_clie
     page = supervisor_client.get("/")
     assert page.status_code == 200
     assert 'id="row-XFER"' in page.content.decode()
+
+
+@pytest.mark.parametrize("code", ["new", "import", "bulk"])
+def test_a_code_that_is_also_a_page_gets_no_page_of_its_own(admin, code):
+    """Found by the property test above: a status coded "bulk" had its row at the bulk edit's
+    address. Such a code is shown, with no link to a page that isn't its own."""
+    place([(code, True)])
+    html = shown(admin.get("/", {"q": code}), code)
+    for own in ("flag/", "color/", "name/", "history/"):  # its controls and its history link
+        assert f"/statuses/{code}/{own}" not in html

@@ -11,6 +11,10 @@ One zip, in one folder:
     README.md          for the auditor: how to run it, what it proves and what it doesn't
     manifest.json      the period, the range of entries, when the bundle was made, and each
                        public key with the first and last checkpoint it signed
+    catalogue.json     per Convoso account, every status at the start and at the end of the
+                       period as the dashboard rebuilt it from the log, and the state the
+                       rebuild starts from (after the entry before the bundle's first), which
+                       verify.py replays the bundle's entries on to check both
 
 The entries run from the one just before the period (so the auditor sees where the period
 starts) to the first signed checkpoint at or after its last one, so that a signature vouches
@@ -25,7 +29,7 @@ import json
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -35,7 +39,7 @@ from django.db.models import Max, Min
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from . import chain, evidence_verifier, integrity, keys, selectors
+from . import chain, evidence_verifier, history, integrity, keys, selectors
 from .evidence_verifier import VALID
 from .models import AuditEntry
 
@@ -61,9 +65,45 @@ def _period_range(date_from: date, date_to: date) -> tuple[int | None, int | Non
     found = selectors.filtered(period).filter(seq__isnull=False)
     span = found.aggregate(lo=Min("seq"), hi=Max("seq"))
     lo, hi = span["lo"], span["hi"]
+    if lo is not None:
+        # Every entry that completed after the period began, though begun before it: the
+        # catalogue at the start is rebuilt from the state before all of them.
+        later = AuditEntry.objects.filter(
+            seq__lt=lo, completed_at__gt=_moments(date_from, date_to)[0]
+        )
+        lo = min(lo, later.aggregate(lo=Min("seq"))["lo"] or lo)
     if lo is not None and AuditEntry.objects.filter(seq=lo - 1).exists():
         lo -= 1
     return lo, hi
+
+
+def _moments(date_from: date, date_to: date) -> tuple[datetime, datetime]:
+    """The period's first and last instants, in the dashboard's time zone (as its filters)."""
+    zone = timezone.get_current_timezone()
+    start = datetime.combine(date_from, time(), zone)
+    return start, datetime.combine(date_to + timedelta(days=1), time(), zone) - timedelta(
+        microseconds=1
+    )
+
+
+def _catalogues(first: int, date_from: date, date_to: date) -> dict[str, Any]:
+    """catalogue.json: per account, the catalogue at the period's start and end, as the
+    dashboard rebuilds it (history.py), and the state before the bundle's first entry."""
+    start, end = _moments(date_from, date_to)
+    return {
+        "format": 1,
+        "start": history.stamp(start),
+        "end": history.stamp(end),
+        "accounts": {
+            account: {
+                "base_after_entry": first - 1,
+                "base": history.state_after(account, first - 1),
+                "start": evidence_verifier.catalogue_rows(history.state_at(account, start)),
+                "end": evidence_verifier.catalogue_rows(history.state_at(account, end)),
+            }
+            for account in history.accounts()
+        },
+    }
 
 
 def _checkpoints() -> list[integrity.Found]:
@@ -143,6 +183,12 @@ def write_bundle(target: IO[bytes], date_from: date, date_to: date) -> Bundle:
                 f"{folder}/{key['file']}", evidence_verifier.public_key_pem(public[key["key_id"]])
             )
         bundle.writestr(f"{folder}/verify.py", Path(evidence_verifier.__file__).read_text())
+        if first is not None:
+            catalogues = _catalogues(first, date_from, date_to)
+            bundle.writestr(
+                f"{folder}/{evidence_verifier.CATALOGUES}",
+                json.dumps(catalogues, ensure_ascii=False, sort_keys=True) + "\n",
+            )
         facts = {
             "format": 2,
             "period": {"from": date_from.isoformat(), "to": date_to.isoformat()},

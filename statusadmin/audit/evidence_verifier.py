@@ -57,6 +57,7 @@ VALID, BAD, UNKNOWN_KEY, UNSIGNED = "valid", "bad signature", "unknown key", "un
 VERIFIED, FAILED, INCOMPLETE, UNPINNED = 0, 1, 2, 3
 
 ENTRIES, CHECKPOINTS, KEYS_DIR = "entries.jsonl", "checkpoints.jsonl", "public_keys"
+CATALOGUES = "catalogue.json"
 
 
 # --- the definitions the application uses too --------------------------------------------------
@@ -155,6 +156,7 @@ class Verdict:
     status: int
     summary: str
     notes: list[str] = field(default_factory=list)
+    first: int | None = None  # the bundle's first entry, once its entries hold together
 
 
 class _Bad(Exception):
@@ -379,6 +381,7 @@ def _check_entries(
         f"verified: {in_period} entr{'y' if in_period == 1 else 'ies'} of the period"
         f"{outside}, {span}, unchanged since {_where(covered_by)}",
         notes,
+        first,
     )
 
 
@@ -401,6 +404,8 @@ _SETS = {
     ("external_create", "observed"), ("external_update", "observed"),
 }  # fmt: skip
 COPY = "catalogue_copy"  # the whole catalogue as the dashboard first copied it
+# An ``upto`` later than any timestamp: every entry, whenever it completed.
+EVERYTHING = "~"
 CATALOGUE = "catalogue"  # where a copy's ``after`` holds its statuses
 # Convoso's own names for the fields (its Status API), as exports and bundles give them.
 API_NAMES = {
@@ -436,6 +441,7 @@ def catalogue_replay(
     only what took effect does."""
     for entry in entries:
         if entry.get("account") != account or str(entry.get("completed_at") or "~") > upto:
+            # (an entry with no completion yet never counts)
             continue
         action, outcome, seq = entry["action"], entry["outcome"], int(entry["seq"])
         code, after = str(entry.get("status_code", "")), entry.get("after")
@@ -476,6 +482,66 @@ def catalogue_rows(state: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _first_difference(claimed: list[dict[str, Any]], rebuilt: list[dict[str, Any]]) -> str:
+    said = {str(row.get("status")): row for row in claimed if isinstance(row, dict)}
+    found = {str(row["status"]): row for row in rebuilt}
+    for code in sorted(set(said) | set(found)):
+        if code not in found:
+            return f"it lists {code}, which the entries don't hold"
+        if code not in said:
+            return f"it leaves out {code}, which the entries hold"
+        for name in found[code]:
+            if said[code].get(name) != found[code][name]:
+                return (
+                    f"{code}'s {name} is {said[code].get(name)!r} there, "
+                    f"{found[code][name]!r} from the entries"
+                )
+    return "its statuses differ in order or form"
+
+
+def _check_catalogues(bundle: _Bundle, first: int, notes: list[str]) -> str:
+    """The catalogues at the period's start and end, rebuilt here from the bundle's entries
+    (replayed on the state the bundle says the log held before them) and compared with what
+    the dashboard put in the bundle. Returns the words for the verdict."""
+    try:
+        claims = json.loads("".join(bundle.lines(CATALOGUES)))
+    except _Bad:
+        notes.append(f"the bundle holds no {CATALOGUES} (it was made before catalogues were)")
+        return ""
+    accounts = claims["accounts"]
+    for account, claim in sorted(accounts.items()):
+        if claim["base_after_entry"] != first - 1:
+            raise _Bad(
+                f"{CATALOGUES} starts its rebuild after entry {claim['base_after_entry']}, "
+                f"but the bundle's entries start at {first}"
+            )
+        for moment in ("start", "end"):
+            state = json.loads(json.dumps(claim["base"]))  # a fresh copy for each replay
+            entries = (line["entry"] for _, line in _records(bundle, ENTRIES))
+            catalogue_replay(state, entries, account=account, upto=str(claims[moment]))
+            rebuilt = catalogue_rows(state)
+            if rebuilt != claim[moment]:
+                raise _Bad(
+                    f"the catalogue of account {account} at the {moment} of the period "
+                    f"({claims[moment]}) doesn't follow from the entries: "
+                    + _first_difference(claim[moment], rebuilt)
+                )
+    if not accounts:
+        return ""
+    if first <= 1:
+        notes.append("the catalogues were rebuilt from the log's first entry: all of it is here")
+    else:
+        notes.append(
+            f"the catalogues were rebuilt from the state the dashboard reports after entry "
+            f"{first - 1}, before this bundle: entries before it aren't here to rebuild that "
+            "from (a bundle from the log's first day would hold them)"
+        )
+    return (
+        f"; the catalogue at the start and at the end of the period follows from the entries "
+        f"({len(accounts)} account{'s' if len(accounts) != 1 else ''})"
+    )
+
+
 def verify_bundle(
     source: Path,
     *,
@@ -497,6 +563,13 @@ def verify_bundle(
         keys = _trusted_keys(bundle, public_keys, fingerprints, notes)
         signed = _checkpoints(bundle, keys, pinned, notes)
         verdict = _check_entries(bundle, signed, chain_key, notes)
+        if verdict.status == VERIFIED and verdict.first is not None:
+            verdict = Verdict(
+                verdict.status,
+                verdict.summary + _check_catalogues(bundle, verdict.first, notes),
+                notes,
+                verdict.first,
+            )
     except _Bad as exc:
         return Verdict(FAILED, f"FAILED: {exc}", notes)
     except (OSError, zipfile.BadZipFile, ValueError, TypeError, KeyError) as exc:

@@ -28,6 +28,7 @@ from .evidence_verifier import (
     CATALOGUE,
     CATALOGUE_FIELDS,
     COPY,
+    EVERYTHING,
     catalogue_replay,
     catalogue_rows,
 )
@@ -142,6 +143,35 @@ def state_at(account: str, at: datetime) -> dict[str, Any]:
     if progress.count >= SNAPSHOT_EVERY:  # next time, start from here
         _keep(account, state, progress, snapshot.upto_at if snapshot else None)
     return state
+
+
+def state_after(account: str, seq: int) -> dict[str, Any]:
+    """The replay's state after entry ``seq`` and every entry before it, whenever they
+    completed: where an evidence bundle's own replay starts."""
+    snapshot = (
+        CatalogueSnapshot.objects.filter(account=account, seq__lte=seq).order_by("-seq").first()
+    )
+    state: dict[str, Any] = dict(snapshot.state) if snapshot else {}
+    rows = (
+        AuditEntry.objects.filter(
+            account=account, action__in=REPLAYED, seq__gt=snapshot.seq if snapshot else 0,
+            seq__lte=seq,
+        )
+        .order_by("seq")
+        .values_list(*_COLUMNS)
+        .iterator(chunk_size=BATCH)
+    )  # fmt: skip
+    catalogue_replay(
+        state, (_as_read(account, row) for row in rows), account=account, upto=EVERYTHING
+    )
+    return state
+
+
+def accounts() -> list[str]:
+    """The accounts whose history the log holds (each starts with a copy of its catalogue)."""
+    return sorted(
+        set(AuditEntry.objects.filter(action=COPY).values_list("account", flat=True).distinct())
+    )
 
 
 def keep_snapshots(account: str) -> int:

@@ -59,8 +59,13 @@ ADDRESSABLE_CODE_PATTERN = r"[A-Za-z0-9_-]{1,64}"
 _ADDRESSABLE_CODE = re.compile(ADDRESSABLE_CODE_PATTERN)
 
 
+# Codes that are also the dashboard's own pages under /statuses/ (the create form, the import,
+# the bulk edit): a status with such a code can't have a page of its own there.
+RESERVED_CODES = frozenset({"new", "import", "bulk"})
+
+
 def addressable(code: str) -> bool:
-    return bool(_ADDRESSABLE_CODE.fullmatch(code))
+    return bool(_ADDRESSABLE_CODE.fullmatch(code)) and code not in RESERVED_CODES
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ JOBS = (
     Job("refresh_mirror", lambda: settings.MIRROR_MAX_AGE, tasks.refresh_mirror),
     Job("audit_checkpoint", lambda: settings.AUDIT_CHECKPOINT_EVERY, tasks.audit_checkpoint),
     Job("verify_audit", lambda: settings.VERIFY_AUDIT_EVERY, tasks.verify_audit),
+    Job("catalogue_snapshots", lambda: settings.AUDIT_CHECKPOINT_EVERY, tasks.catalogue_snapshots),
 )
 
 

@@ -44,3 +44,13 @@ def verify_audit() -> str:
     if result.state != "intact":
         logger.error("audit verification: %s: %s", result.state, result.message)
     return f"{result.state}: {result.message}"
+
+
+@task
+def catalogue_snapshots() -> str:
+    """Keep the catalogue's snapshots near the log's head, so that a question about a recent
+    moment replays few entries (audit/history.py)."""
+    from statusadmin.audit import history
+
+    made = sum(history.keep_snapshots(account) for account in history.accounts())
+    return f"{made} snapshot(s) of the catalogue"

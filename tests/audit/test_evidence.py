@@ -23,7 +23,7 @@ from statusadmin.audit import keyfiles
 from statusadmin.audit.evidence import write_bundle
 from statusadmin.audit.models import AuditEntry
 from tests import tokens
-from tests.factories import add_entry
+from tests.factories import add_entry, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -82,8 +82,8 @@ class BundleTests:
     def test_a_good_bundle_verifies(self, period, tmp_path):
         folder = bundle(tmp_path)
         assert sorted(p.name for p in folder.iterdir()) == [
-            "README.md", "checkpoints.jsonl", "entries.jsonl", "manifest.json", "public_keys",
-            "verify.py",
+            "README.md", "catalogue.json", "checkpoints.jsonl", "entries.jsonl", "manifest.json",
+            "public_keys", "verify.py",
         ]  # fmt: skip
         result = verdict(folder)
         assert result.status == 0, result
@@ -654,3 +654,77 @@ class KeyRotationTests:
             f"Give the auditor these fingerprints yourself, not with the bundle: {a}, {b}. "
             f"They check the bundle with: python verify.py --fingerprint {a} --fingerprint {b}"
         )
+
+
+@pytest.fixture
+def history_period(chain_key, signing_key):  # type: ignore[no-untyped-def]
+    """A copy of the catalogue two days before, a change of XFER's DNC on the day (approved),
+    a checkpoint, then a change the day after (outside the period)."""
+    xfer, hot = snapshot("XFER"), snapshot("HOT")
+    add_entry(
+        at=DAY - timedelta(days=2), actor="the dashboard", action="catalogue_copy", code="",
+        outcome="recorded", changed=(), before=None, requested={},
+        after={"catalogue": [xfer, hot]},
+    )  # fmt: skip
+    add_entry(at=DAY - timedelta(days=1), code="HOT", changed=("callback",))
+    add_entry(at=DAY + timedelta(hours=1), code="XFER", changed=("dnc",), reason="Opt-outs",
+              actor="april", requested_by="sue")  # fmt: skip
+    checkpoint()
+    add_entry(at=DAY + timedelta(days=1), code="HOT", changed=("final",))
+    checkpoint()
+
+
+class CatalogueEvidenceTests:
+    def claims(self, folder: Path) -> dict:
+        return json.loads((folder / ev.CATALOGUES).read_text())
+
+    def test_the_catalogues_at_start_and_end_follow_from_the_entries(
+        self, history_period, tmp_path
+    ):
+        from statusadmin.audit import history
+
+        folder = bundle(tmp_path)
+        claims = self.claims(folder)
+        sandbox = claims["accounts"]["sandbox"]
+        start = {row["status"]: row for row in sandbox["start"]}
+        end = {row["status"]: row for row in sandbox["end"]}
+        assert (start["XFER"]["dnc"], end["XFER"]["dnc"]) == ("N", "Y")
+        assert end["HOT"]["final"] == start["HOT"]["final"]  # its change came after the period
+        # What the dashboard shows at those moments, and what the auditor's replay rebuilds.
+        at_end = history.catalogue_at(account="sandbox", at=datetime.fromisoformat(claims["end"]))
+        assert history.as_rows(at_end) == sandbox["end"]
+        result = verdict(folder)
+        assert result.status == ev.VERIFIED, result
+        assert "the catalogue at the start and at the end of the period follows" in result.summary
+        # The bundle starts with the entry before the period (2): the state after entry 1 is
+        # the dashboard's word, the rest is rebuilt here.
+        assert next(x["entry"]["seq"] for x in entry_lines(folder)) == 2
+        assert any("after entry 1, before this bundle" in note for note in result.notes)
+
+    def test_a_catalogue_that_says_otherwise_fails(self, history_period, tmp_path):
+        folder = bundle(tmp_path)
+        claims = self.claims(folder)
+        for row in claims["accounts"]["sandbox"]["end"]:
+            if row["status"] == "XFER":
+                row["dnc"] = "N"  # "DNC was never on"
+        (folder / ev.CATALOGUES).write_text(json.dumps(claims))
+        result = verdict(folder)
+        assert result.status == ev.FAILED
+        assert "doesn't follow from the entries: XFER's dnc is 'N' there, 'Y' from the entries" in (
+            result.summary
+        )
+
+    def test_an_edited_entry_changes_the_verdict(self, history_period, tmp_path):
+        folder = bundle(tmp_path)
+        lines = entry_lines(folder)
+        change = next(x for x in lines if x["entry"]["status_code"] == "XFER")
+        change["entry"]["after"]["dnc"] = False
+        write_lines(folder, lines)
+        assert verdict(folder).status == ev.FAILED
+
+    def test_from_the_first_entry_everything_is_rebuilt_here(self, history_period, tmp_path):
+        folder = bundle(tmp_path, (DAY - timedelta(days=2)).date().isoformat(), "2026-03-10")
+        result = verdict(folder)
+        assert result.status == ev.VERIFIED, result
+        assert self.claims(folder)["accounts"]["sandbox"]["base"] == {}
+        assert any("rebuilt from the log's first entry" in note for note in result.notes)

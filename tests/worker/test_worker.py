@@ -38,7 +38,9 @@ class ScheduleTests:
     @pytest.mark.django_db
     def test_each_job_is_enqueued_once_per_interval_whoever_ticks(self, settings):
         settings.MIRROR_MAX_AGE = 60
-        assert schedule.tick() == ["refresh_mirror", "audit_checkpoint", "verify_audit"]
+        assert schedule.tick() == [
+            "refresh_mirror", "audit_checkpoint", "verify_audit", "catalogue_snapshots",
+        ]  # fmt: skip
         assert schedule.tick() == []  # a second worker, a moment later
         RecurringJob.objects.filter(name="refresh_mirror").update(due_at=timezone.now())
         assert schedule.tick() == ["refresh_mirror"]
@@ -63,7 +65,7 @@ class ScheduleTests:
         for t in threads:
             t.join(30)
         assert Counter(name for names in seen for name in names) == {
-            "refresh_mirror": 1, "audit_checkpoint": 1, "verify_audit": 1,
+            "refresh_mirror": 1, "audit_checkpoint": 1, "verify_audit": 1, "catalogue_snapshots": 1,
         }  # fmt: skip
 
     @pytest.mark.django_db(transaction=True)
@@ -215,3 +217,17 @@ def test_at_most_so_many_changes_go_to_convoso_at_once(supervisor, settings, con
     finally:
         server.stop()
     assert sandbox.most == concurrency
+
+
+@pytest.mark.django_db
+def test_the_worker_keeps_the_catalogues_snapshots(monkeypatch):
+    from statusadmin.audit import history
+    from statusadmin.audit.models import CatalogueSnapshot
+    from statusadmin.statuses import mirror
+    from statusadmin.worker import tasks
+
+    seed()
+    mirror.mirror_refresh()
+    monkeypatch.setattr(history, "SNAPSHOT_EVERY", 1)
+    assert tasks.catalogue_snapshots.call() == "1 snapshot(s) of the catalogue"
+    assert CatalogueSnapshot.objects.count() == 1
