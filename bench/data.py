@@ -2,7 +2,8 @@
 
 - the status catalogue: N statuses in the sandbox and in the (fresh) mirror;
 - the audit log: M entries over five years, 50 actors and every status code, with a valid hash
-  chain so that verification can be timed too.
+  chain so that verification can be timed too. Like a real install's, it starts with the copy
+  of the catalogue the dashboard took at its first sync, where every status's history begins.
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from statusadmin.audit import chain
-from statusadmin.audit.models import Action, AuditEntry, Outcome, touched_text
+from statusadmin.audit.evidence_verifier import CATALOGUE
+from statusadmin.audit.models import (
+    DASHBOARD_ACTOR,
+    Action,
+    AuditEntry,
+    CatalogueSnapshot,
+    Outcome,
+    touched_text,
+)
 from statusadmin.convoso import errors
 from statusadmin.convoso.connection import SANDBOX_ACCOUNT
 from statusadmin.convoso.models import SandboxStatus
@@ -174,8 +183,21 @@ def _entry(rng: random.Random, at, code: str) -> dict[str, Any]:  # type: ignore
     }  # fmt: skip
 
 
+def _catalogue_copy(rng: random.Random, at, codes: list[str]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The first entry of the log: the catalogue as the dashboard first copied it."""
+    return {
+        "created_at": at, "completed_at": at, "actor_username": DASHBOARD_ACTOR,
+        "remote_ip": None, "user_agent": "", "request_id": "", "account": SANDBOX_ACCOUNT,
+        "action": Action.CATALOGUE_COPY, "status_code": "", "before": None, "requested": {},
+        "after": {CATALOGUE: [_snapshot(rng, code) for code in sorted(codes)]},
+        "changed_fields": [], "reason": "", "outcome": Outcome.RECORDED, "error_code": None,
+        "error_message": "", "failure_kind": "", "note": "",
+    }  # fmt: skip
+
+
 def build_audit(n: int, codes: list[str], *, progress=print) -> None:  # type: ignore[no-untyped-def]
-    """n chained audit entries, oldest first, spread evenly over the last five years."""
+    """n chained audit entries, oldest first, spread evenly over the last five years: the
+    first is the copy of the catalogue, the others changes to it."""
     rng = random.Random(42)
     end = timezone.now() - timedelta(minutes=1)
     start = end - timedelta(days=365 * YEARS)
@@ -189,10 +211,11 @@ def build_audit(n: int, codes: list[str], *, progress=print) -> None:  # type: i
         # retention procedure lifts them).
         cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute(f"TRUNCATE {AuditEntry._meta.db_table} RESTART IDENTITY")
+        cursor.execute(f"TRUNCATE {CatalogueSnapshot._meta.db_table}")
     for seq in range(1, n + 1):
         jitter = timedelta(microseconds=rng.randrange(int(step / timedelta(microseconds=1))))
         at = start + step * (seq - 1) + jitter
-        values = _entry(rng, at, rng.choice(codes))
+        values = _catalogue_copy(rng, at, codes) if seq == 1 else _entry(rng, at, rng.choice(codes))
         digest = chain.entry_hash(prev, values, seq)
         touched = touched_text(values["changed_fields"])
         batch.append(AuditEntry(**values, seq=seq, prev_hash=prev, hash=digest, touched=touched))

@@ -3,6 +3,7 @@ sandbox) actually held at that moment."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from statusadmin.approvals import services as approvals
 from statusadmin.audit import history
+from statusadmin.audit import views as audit_views
 from statusadmin.audit.evidence_verifier import CATALOGUE_FIELDS
 from statusadmin.audit.forms import MomentForm
 from statusadmin.audit.models import Action, AuditEntry, CatalogueSnapshot, Outcome
@@ -347,6 +349,31 @@ class ScreenTests:
         }).content.decode()  # fmt: skip
         rows = re.findall(r'<tr><th scope="row" class="code">(\w+)</th><td>(\w+)</td>', page)
         assert rows == [("HOT", "final")]
+
+    def test_many_differences_come_a_page_of_statuses_at_a_time(
+        self, reviewer, people, monkeypatch
+    ):
+        monkeypatch.setattr(audit_views, "CATALOGUE_PAGE", 2)
+        before = timezone.now()
+        for code in ("CBHOLD", "HOT", "LVM"):
+            services.status_update(actor=people["sue"], code=code, changes={"final": "Y"})
+        services.status_update(actor=people["sue"], code="HOT", changes={"name": "Warm Lead"})
+        query = {
+            "at": self.local(before, "UTC"), "compare": self.local(timezone.now(), "UTC"),
+            "tz": "UTC",
+        }  # fmt: skip
+
+        def shown(page: str) -> list[tuple[str, str]]:
+            return re.findall(r'<tr><th scope="row" class="code">(\w+)</th><td>(\w+)</td>', page)
+
+        first = reviewer.get("/audit/catalogue/", query).content.decode()
+        # A status's differences are never split across pages.
+        assert shown(first) == [("CBHOLD", "final"), ("HOT", "name"), ("HOT", "final")]
+        more = re.search(r'<a href="\?([^"]+)">More statuses</a>', first)
+        assert more is not None
+        second = reviewer.get(f"/audit/catalogue/?{html.unescape(more.group(1))}").content.decode()
+        assert shown(second) == [("LVM", "final")]
+        assert "More statuses" not in second
 
     def test_a_time_the_clocks_skipped_is_explained(self, reviewer):
         page = reviewer.get(
