@@ -14,6 +14,7 @@ only the entries after the nearest snapshot.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -147,6 +148,21 @@ def state_at(account: str, at: datetime) -> dict[str, Any]:
     return state
 
 
+def _replay_through(state: dict[str, Any], account: str, after_seq: int, seq: int) -> None:
+    """Apply to ``state`` the entries after ``after_seq`` up to ``seq``, whenever completed."""
+    rows = (
+        AuditEntry.objects.filter(
+            account=account, action__in=REPLAYED, seq__gt=after_seq, seq__lte=seq
+        )
+        .order_by("seq")
+        .values_list(*_COLUMNS)
+        .iterator(chunk_size=BATCH)
+    )
+    catalogue_replay(
+        state, (_as_read(account, row) for row in rows), account=account, upto=EVERYTHING
+    )
+
+
 def state_after(account: str, seq: int) -> dict[str, Any]:
     """The replay's state after entry ``seq`` and every entry before it, whenever they
     completed: where an evidence bundle's own replay starts."""
@@ -154,19 +170,66 @@ def state_after(account: str, seq: int) -> dict[str, Any]:
         CatalogueSnapshot.objects.filter(account=account, seq__lte=seq).order_by("-seq").first()
     )
     state: dict[str, Any] = dict(snapshot.state) if snapshot else {}
-    rows = (
-        AuditEntry.objects.filter(
-            account=account, action__in=REPLAYED, seq__gt=snapshot.seq if snapshot else 0,
-            seq__lte=seq,
-        )
-        .order_by("seq")
-        .values_list(*_COLUMNS)
-        .iterator(chunk_size=BATCH)
-    )  # fmt: skip
-    catalogue_replay(
-        state, (_as_read(account, row) for row in rows), account=account, upto=EVERYTHING
-    )
+    _replay_through(state, account, snapshot.seq if snapshot else 0, seq)
     return state
+
+
+def keep_base(seq: int) -> list[str]:
+    """Before entries up to ``seq`` are purged (the README's retention procedure, at its
+    anchor checkpoint): keep the catalogue of every account as it stood after entry ``seq``,
+    where the replay starts once they are gone. Returns the accounts."""
+    entry = AuditEntry.objects.get(seq=seq)
+    assert entry.completed_at is not None  # an entry with a seq is complete
+    kept = []
+    for account in accounts():
+        CatalogueSnapshot.objects.update_or_create(
+            account=account, seq=seq,
+            defaults={"upto_at": entry.completed_at, "state": state_after(account, seq)},
+        )  # fmt: skip
+        kept.append(account)
+    return kept
+
+
+@dataclass(frozen=True)
+class SnapshotCheck:
+    checked: int  # snapshots recomputed from the log and found equal
+    problem: str = ""  # the first that differs, in words
+    # After a purge: the first entry left, when a catalogue kept at the cut is the replay's
+    # start (the entries that could prove it are gone).
+    based_before: int | None = None
+
+
+def check_snapshots() -> SnapshotCheck:
+    """Recompute every snapshot from the log (verification's part: a snapshot is a cache,
+    and one altered in the database would make the screen show a past that never was). The
+    first that differs is dropped with every later one of its account (they may rest on it),
+    to be rebuilt from the log by the next question. One replay of the whole log per account.
+
+    After a retention purge the replay starts from the catalogue kept at the cut (keep_base):
+    the entries that could prove it are gone, which the verdict says."""
+    checked, based_before = 0, None
+    first_left = AuditEntry.objects.filter(seq__isnull=False).aggregate(lo=Min("seq"))["lo"]
+    cut_at = first_left if first_left is not None and first_left > 1 else None
+    for account in CatalogueSnapshot.objects.values_list("account", flat=True).distinct():
+        kept = CatalogueSnapshot.objects.filter(account=account).order_by("seq")
+        base = kept.filter(seq__lt=cut_at).last() if cut_at is not None else None
+        state: dict[str, Any] = dict(base.state) if base is not None else {}
+        after_seq = base.seq if base is not None else 0
+        if base is not None:
+            based_before = cut_at
+        for seq in list(kept.filter(seq__gt=after_seq).values_list("seq", flat=True)):
+            _replay_through(state, account, after_seq, seq)
+            after_seq = seq
+            # Compared as stored: JSON, whose keys are strings and whose numbers are numbers.
+            if json.loads(json.dumps(state)) != kept.get(seq=seq).state:
+                kept.filter(seq__gte=seq).delete()
+                return SnapshotCheck(checked, (
+                    f"the catalogue snapshot after entry {seq} differs from the log's own "
+                    "replay: it was altered in the database (it and the later ones were "
+                    "dropped; the catalogue at a moment is rebuilt from the log)"
+                ), based_before)  # fmt: skip
+            checked += 1
+    return SnapshotCheck(checked, "", based_before)
 
 
 def accounts() -> list[str]:

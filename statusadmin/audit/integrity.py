@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from . import chain, keys, shipping, triggers
+from . import chain, history, keys, shipping, triggers
 from .evidence_verifier import BAD, UNKNOWN_KEY, UNSIGNED, VALID, check_signature, sign_checkpoint
 from .models import AuditEntry, Checkpoint, Verification
 
@@ -155,8 +155,17 @@ def run_verification(*, ran_by: str = "", checkpoints: Path | None = None) -> Ve
     unknown = sorted({str(f.data.get("key_id")) for f in found if f.signature == UNKNOWN_KEY})
     seen = _longest_seen()
     result = chain.verify([f.point() for f in usable])
+    # The catalogue's snapshots rest on entries the chain has just vouched for.
+    snapshots = history.check_snapshots() if result.ok else history.SnapshotCheck(0)
     state: str = Verification.State.INTACT
     message = result.message
+    if snapshots.checked:
+        message += f"; {snapshots.checked} catalogue snapshots match the log"
+    if snapshots.based_before is not None:
+        message += (
+            f"; the catalogue before entry {snapshots.based_before} rests on the one kept at the "
+            "retention cut-off"
+        )
     first_bad_seq = result.first_bad_seq
     if not result.ok:
         state = Verification.State.TAMPERED
@@ -173,6 +182,8 @@ def run_verification(*, ran_by: str = "", checkpoints: Path | None = None) -> Ve
             f"{seen.ran_at:%Y-%m-%d %H:%M} saw entry {seen.head_seq}: entries were removed "
             "from the end"
         )
+    elif snapshots.problem:
+        state, first_bad_seq, message = Verification.State.TAMPERED, None, snapshots.problem
     elif missing := triggers.missing(connection):
         state = Verification.State.UNGUARDED
         message += (

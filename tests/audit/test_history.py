@@ -13,17 +13,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from statusadmin.approvals import services as approvals
-from statusadmin.audit import history
+from statusadmin.audit import history, triggers
 from statusadmin.audit import views as audit_views
 from statusadmin.audit.evidence_verifier import CATALOGUE_FIELDS
 from statusadmin.audit.forms import MomentForm
-from statusadmin.audit.models import Action, AuditEntry, CatalogueSnapshot, Outcome
+from statusadmin.audit.integrity import run_verification
+from statusadmin.audit.models import Action, AuditEntry, CatalogueSnapshot, Outcome, Verification
 from statusadmin.audit.services import begin, finish_with_error
 from statusadmin.convoso import errors
 from statusadmin.convoso.connection import SANDBOX_ACCOUNT, get_client
@@ -250,6 +251,100 @@ class SnapshotTests:
         rebuilt(timezone.now())
         assert CatalogueSnapshot.objects.exists()
         assert rebuilt(timezone.now())["LVM"]["final"] is True
+
+    def test_verification_recomputes_every_snapshot(self, people, monkeypatch):
+        monkeypatch.setattr(history, "SNAPSHOT_EVERY", 2)
+        for code in ("HOT", "XFER", "LVM", "HOT"):
+            services.status_update(actor=people["sue"], code=code, changes={"final": "Y"})
+        made = history.keep_snapshots(SANDBOX_ACCOUNT)
+        assert made >= 2
+        result = run_verification(ran_by="test")
+        assert result.state != Verification.State.TAMPERED, result.message
+        assert f"{made} catalogue snapshots match the log" in result.message
+
+    def test_an_altered_snapshot_is_tampering_and_is_dropped(self, people, monkeypatch):
+        monkeypatch.setattr(history, "SNAPSHOT_EVERY", 2)
+        for code in ("HOT", "XFER", "LVM", "CBHOLD", "HOT"):
+            services.status_update(actor=people["sue"], code=code, changes={"final": "Y"})
+        history.keep_snapshots(SANDBOX_ACCOUNT)
+        first, *later = CatalogueSnapshot.objects.order_by("seq")
+        assert later
+        # Someone with the database's password makes the past say HOT was never final.
+        altered = later[0]
+        altered.state["HOT"]["fields"]["final"] = False
+        altered.save()
+        result = run_verification(ran_by="test")
+        assert result.state == Verification.State.TAMPERED
+        assert (
+            f"the catalogue snapshot after entry {altered.seq} differs from the log's own replay"
+            in result.message
+        )
+        # The cache is dropped from the altered one on, so no screen shows the altered past.
+        assert list(CatalogueSnapshot.objects.values_list("seq", flat=True)) == [first.seq]
+        assert rebuilt(timezone.now())["HOT"]["final"] is True
+
+    def test_a_snapshot_of_no_entry_is_tampering(self, people):
+        CatalogueSnapshot.objects.create(
+            account=SANDBOX_ACCOUNT, seq=10**6, upto_at=timezone.now(), state={}
+        )
+        result = run_verification(ran_by="test")
+        assert result.state == Verification.State.TAMPERED
+        assert "the catalogue snapshot after entry 1000000 differs" in result.message
+
+
+class RetentionTests:
+    """The README's purge: the anchor checkpoint keeps the catalogue as it stood after the
+    last entry to go, and history goes on from there."""
+
+    def purge_through(self, seq: int, tmp_path, unlock) -> Any:  # type: ignore[no-untyped-def]
+        checkpoints = tmp_path / "checkpoints.jsonl"
+        call_command(
+            "audit_checkpoint", "--file", str(checkpoints), "--seq", str(seq),
+            stderr=io.StringIO(),
+        )  # fmt: skip
+        unlock()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {AuditEntry._meta.db_table} WHERE seq <= %s", [seq])
+        triggers.install(connection)
+        return checkpoints
+
+    def test_the_catalogue_survives_a_purge_of_its_first_copy(
+        self, people, tmp_path, entries_table_unlocked, monkeypatch
+    ):
+        monkeypatch.setattr(history, "SNAPSHOT_EVERY", 10**9)
+        sue = people["sue"]
+        services.status_update(actor=sue, code="HOT", changes={"final": "Y"})
+        last_to_go = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True)[0]
+        services.status_update(actor=sue, code="XFER", changes={"final": "Y"})
+        checkpoints = self.purge_through(last_to_go, tmp_path, entries_table_unlocked)
+        assert not AuditEntry.objects.filter(action=Action.CATALOGUE_COPY).exists()
+        assert rebuilt(timezone.now()) == truth()
+        result = run_verification(ran_by="test", checkpoints=checkpoints)
+        assert result.state != Verification.State.TAMPERED, result.message
+        assert (
+            f"the catalogue before entry {last_to_go + 1} rests on the one kept at the "
+            "retention cut-off" in result.message
+        )
+
+    def test_snapshots_after_the_cut_are_still_checked(
+        self, people, tmp_path, entries_table_unlocked, monkeypatch
+    ):
+        monkeypatch.setattr(history, "SNAPSHOT_EVERY", 1)
+        sue = people["sue"]
+        for code in ("HOT", "CBHOLD"):
+            services.status_update(actor=sue, code=code, changes={"final": "Y"})
+        checkpoints = self.purge_through(2, tmp_path, entries_table_unlocked)
+        for code in ("XFER", "LVM"):
+            services.status_update(actor=sue, code=code, changes={"final": "Y"})
+        history.keep_snapshots(SANDBOX_ACCOUNT)
+        later = CatalogueSnapshot.objects.order_by("-seq").first()
+        assert later is not None
+        assert later.seq > 4
+        later.state["XFER"]["fields"]["final"] = False
+        later.save()
+        result = run_verification(ran_by="test", checkpoints=checkpoints)
+        assert result.state == Verification.State.TAMPERED
+        assert f"snapshot after entry {later.seq} differs" in result.message
 
 
 class TimelineTests:

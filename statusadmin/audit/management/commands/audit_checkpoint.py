@@ -20,6 +20,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from statusadmin.audit import history
 from statusadmin.audit.integrity import checkpoint_path, write_checkpoint
 from statusadmin.audit.models import AuditEntry
 
@@ -51,6 +52,14 @@ class Command(BaseCommand):
             else "unsigned (no AUDIT_SIGNING_KEY_FILE)"
         )
         self.stderr.write(f"Checkpoint at entry {record.seq}, {signed}, appended to {path}")
+        if options["seq"] is not None:
+            # A retention anchor: the catalogue's history goes on from here once the entries
+            # up to it are purged (audit/history.py).
+            kept = history.keep_base(record.seq)
+            self.stderr.write(
+                f"Kept the catalogue as it stood after entry {record.seq} "
+                f"({', '.join(kept) or 'no account yet'})"
+            )
         for sent in written.shipped:
             if not sent.error:
                 self.stderr.write(f"Sent to {sent.destination}")
