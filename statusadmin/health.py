@@ -17,8 +17,9 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from statusadmin.audit import triggers
-from statusadmin.convoso.connection import build_client, get_client, is_sandbox
+from statusadmin.convoso.connection import build_client, is_sandbox
 from statusadmin.convoso.errors import ConvosoError, ConvosoUnavailable, TokenRejected
+from statusadmin.convoso.tenancy import default_account
 
 PATH = "/healthz"
 # Not "healthz:convoso", under which older releases cached Convoso's text for the public body.
@@ -54,7 +55,8 @@ def convoso_reachability() -> dict[str, Any]:
     cached = cache.get(PROBE_CACHE_KEY)
     if cached is not None:
         return cached
-    probe = build_client(connect_timeout=2, read_timeout=3, retries=0)
+    # The default account's: the others are each their owners' business, and the body public.
+    probe = build_client(default_account(), connect_timeout=2, read_timeout=3, retries=0)
     try:
         probe.search("healthz")
         result: dict[str, Any] = {"reachable": True, "failure": None, "code": None}
@@ -68,7 +70,7 @@ def convoso_reachability() -> dict[str, Any]:
 def mirror_age() -> float | None:
     from statusadmin.statuses.models import MirrorSync
 
-    sync = MirrorSync.objects.filter(account=get_client().account).first()
+    sync = MirrorSync.objects.filter(account=default_account().key).first()
     if sync is None or sync.synced_at is None:
         return None
     return round((timezone.now() - sync.synced_at).total_seconds(), 1)

@@ -410,6 +410,11 @@ CONVOSO_READ_TIMEOUT = env_number("CONVOSO_READ_TIMEOUT", 10)
 CONVOSO_RETRIES = int(env_number("CONVOSO_RETRIES", 2))
 CONVOSO_RETRY_BACKOFF = env_number("CONVOSO_RETRY_BACKOFF", 0.25)
 CONVOSO_SANDBOX_LATENCY_MS = env_number("CONVOSO_SANDBOX_LATENCY_MS", 0)
+# The name the default account (the token above, or the sandbox) goes by beside the others.
+CONVOSO_ACCOUNT_NAME = env("CONVOSO_ACCOUNT_NAME", "Sandbox" if CONVOSO_SANDBOX else "Main")
+# Fernet keys that encrypt the tokens of the other Convoso accounts (convoso/tokens.py), comma-
+# separated: the first encrypts, all decrypt. Development makes one of its own (below).
+CONVOSO_TOKEN_KEYS = [k.strip() for k in env_secret("CONVOSO_TOKEN_KEYS").split(",") if k.strip()]
 
 # The audit chain's head is appended here by `manage.py audit_checkpoint` (keep it, or ship
 # its lines, somewhere the database's administrators can't rewrite).
@@ -450,6 +455,8 @@ if DEBUG and not AUDIT_CHAIN_KEY:
     AUDIT_CHAIN_KEY = development_key(keyfiles.development_chain_key)
 if DEBUG and not AUDIT_SIGNING_KEY_FILE:
     AUDIT_SIGNING_KEY_FILE = str(development_key(keyfiles.development_signing_key))
+if DEBUG and not CONVOSO_TOKEN_KEYS:
+    CONVOSO_TOKEN_KEYS = [development_key(keyfiles.development_token_key)]
 if AUDIT_CHAIN_KEY and len(AUDIT_CHAIN_KEY) < 32:
     raise ImproperlyConfigured(
         "AUDIT_CHAIN_KEY must be at least 32 characters. Generate one with: "

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 CHAIN_KEY_NAME = "audit-chain-key"
 SIGNING_KEY_NAME = "audit-signing.pem"
+TOKEN_KEY_NAME = "convoso-token-key"  # noqa: S105 - a file name
 
 
 def new_chain_key() -> str:
@@ -78,3 +79,10 @@ def development_signing_key(folder: Path) -> Path:
     path = folder / SIGNING_KEY_NAME
     development_key(path, lambda: private_pem(Ed25519PrivateKey.generate()))
     return path
+
+
+def development_token_key(folder: Path) -> str:
+    """The key that encrypts Convoso tokens in development (convoso/tokens.py): a Fernet key."""
+    from cryptography.fernet import Fernet
+
+    return development_key(folder / TOKEN_KEY_NAME, Fernet.generate_key).decode()

@@ -1,4 +1,5 @@
-"""Builds the Convoso client from Django settings: the real API, or the embedded sandbox."""
+"""Builds the Convoso client of the account in use (tenancy.current): the real API, or the
+embedded sandbox."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import threading
 
 from django.conf import settings
 
+from . import tokens
 from .client import ConvosoClient
+from .sandbox import SANDBOX_TOKEN
+from .tenancy import SANDBOX_ACCOUNT, SANDBOX_API_URL, Account, current
 
-SANDBOX_API_URL = "http://convoso-sandbox.invalid/v1"
-SANDBOX_ACCOUNT = "sandbox"
+__all__ = ["SANDBOX_ACCOUNT", "SANDBOX_API_URL", "build_client", "get_client", "is_sandbox"]
 
 _local = threading.local()
 
@@ -18,8 +21,9 @@ def is_sandbox() -> bool:
     return bool(settings.CONVOSO_SANDBOX)
 
 
-def _config() -> tuple:
+def _config(account: Account) -> tuple:
     return (
+        account,
         settings.CONVOSO_SANDBOX,
         settings.CONVOSO_API_URL,
         settings.CONVOSO_AUTH_TOKEN,
@@ -31,45 +35,53 @@ def _config() -> tuple:
     )
 
 
-def get_client() -> ConvosoClient:
-    """The client for the configured account, one per thread so connections are reused.
+def get_client(account: Account | None = None) -> ConvosoClient:
+    """The client of ``account`` (default: the one in use), kept per thread and account so
+    connections are reused.
 
-    requests.Session isn't documented as thread-safe, hence a thread-local; the settings are part
-    of the key so that a changed configuration (as in tests) never reuses a stale client.
+    requests.Session isn't documented as thread-safe, hence a thread-local; the account (with
+    its encrypted token) and the settings are the key, so a changed token or configuration (as
+    in tests) never reuses a stale client.
     """
-    config = _config()
-    cached = getattr(_local, "client", None)
+    account = account or current()
+    config = _config(account)
+    clients: dict[str, tuple[tuple, ConvosoClient]] = _local.__dict__.setdefault("clients", {})
+    cached = clients.get(account.key)
     if cached is not None and cached[0] == config:
         return cached[1]
-    client = _build()
-    _local.client = (config, client)
-    return client
-
-
-def _build() -> ConvosoClient:
-    return build_client(
+    client = build_client(
+        account,
         connect_timeout=settings.CONVOSO_CONNECT_TIMEOUT,
         read_timeout=settings.CONVOSO_READ_TIMEOUT,
         retries=settings.CONVOSO_RETRIES,
     )
+    clients[account.key] = (config, client)
+    return client
 
 
-def build_client(*, connect_timeout: float, read_timeout: float, retries: int) -> ConvosoClient:
-    """A new client for the configured account (the health check wants shorter timeouts)."""
-    if is_sandbox():
-        from .sandbox import SANDBOX_TOKEN, SandboxAdapter
+def build_client(
+    account: Account, *, connect_timeout: float, read_timeout: float, retries: int
+) -> ConvosoClient:
+    """A new client for ``account`` (the health check wants shorter timeouts)."""
+    if account.is_default:
+        token = SANDBOX_TOKEN if is_sandbox() else settings.CONVOSO_AUTH_TOKEN
+    else:
+        token = tokens.decrypt(account.token_encrypted)
+    if account.is_sandbox:
+        from .sandbox import SandboxAdapter
 
         return ConvosoClient(
             api_url=SANDBOX_API_URL,
-            token=SANDBOX_TOKEN,
+            token=token,
             transport=SandboxAdapter(),
-            account=SANDBOX_ACCOUNT,
+            account=account.key,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
         )
     return ConvosoClient(
-        api_url=settings.CONVOSO_API_URL,
-        token=settings.CONVOSO_AUTH_TOKEN,
+        api_url=account.api_url,
+        token=token,
+        account=account.key,
         retries=retries,
         backoff=settings.CONVOSO_RETRY_BACKOFF,
         connect_timeout=connect_timeout,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,24 @@ from .validation import CODE_RE, HEX_RE
 logger = logging.getLogger(__name__)
 
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - not a secret: the emulator's fixed token
+# Each token "sandbox-token-<name>" is an emulated account of its own (its tenant), so that
+# several Convoso accounts can be tried side by side with no real one.
+_TENANT_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,23}")
+
+
+def tenant_of(token: str | None, default: str = SANDBOX_TOKEN) -> str | None:
+    """The emulated account a token opens ("" for the default token), or None: refused."""
+    if token == default:
+        return ""
+    if token and token.startswith(default + "-"):
+        name = token[len(default) + 1 :]
+        return name if _TENANT_RE.fullmatch(name) else None
+    return None
+
+
+def token_for(tenant: str) -> str:
+    return f"{SANDBOX_TOKEN}-{tenant}" if tenant else SANDBOX_TOKEN
+
 
 # The ten standard statuses of the reference's "Common Status Codes" table, as system statuses,
 # with the full flag sets from its "Standard Status Examples" where it gives them.
@@ -73,12 +92,14 @@ def _row(spec: tuple[str, str, str, str, str], custom: bool) -> SandboxStatus:
     )
 
 
-def seed() -> int:
+def seed(tenant: str = "") -> int:
     """Fill an empty sandbox account with the standard and demo statuses. Returns rows added."""
-    if SandboxStatus.objects.exists():
+    if SandboxStatus.objects.filter(tenant=tenant).exists():
         return 0
     rows = [_row(s, custom=False) for s in SYSTEM_STATUSES]
     rows += [_row(s, custom=True) for s in CUSTOM_STATUSES]
+    for row in rows:
+        row.tenant = tenant
     SandboxStatus.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
 
@@ -135,25 +156,26 @@ class Sandbox:
         fault = take_fault(endpoint)
         if fault is not None and fault.kind in _BEFORE_WORK:
             return _BEFORE_WORK[fault.kind]
-        if form.get("auth_token") != self.token:
+        tenant = tenant_of(form.get("auth_token"), self.token)
+        if tenant is None:
             return _json(401, {"success": False, "error": errors.BAD_AUTH_TEXT})
-        seed()
-        reply = _json(200, getattr(self, f"_{endpoint}")(form))
+        seed(tenant)
+        reply = _json(200, getattr(self, f"_{endpoint}")(form, tenant))
         if fault is None:
             return reply
         if fault.kind == SandboxFault.Kind.MALFORMED:
             return Reply(200, b"<html><body>502 Bad Gateway</body></html>")
         return Reply(reply.status, reply.body, delay=fault.delay_seconds)  # TIMEOUT
 
-    def _search(self, form: Mapping[str, str]) -> dict[str, Any]:
+    def _search(self, form: Mapping[str, str], tenant: str) -> dict[str, Any]:
+        rows = SandboxStatus.objects.filter(tenant=tenant)
         # An empty query lists everything (the official example sends `query=`).
         query = form.get("query", "").strip()
-        rows = SandboxStatus.objects.all()
         if query:
             rows = rows.filter(Q(code__icontains=query) | Q(name__icontains=query))
         return {"data": [_item(r) for r in rows]}
 
-    def _insert(self, form: Mapping[str, str]) -> dict[str, Any]:
+    def _insert(self, form: Mapping[str, str], tenant: str) -> dict[str, Any]:
         # Checked in the order of the documented table: 6060, 6061, 6062-6068, 6078.
         name = form.get("name", "").strip()
         if not name:
@@ -174,15 +196,21 @@ class Sandbox:
         try:
             with transaction.atomic():
                 SandboxStatus.objects.create(
-                    code=code, name=name, hex_color=color.upper(), custom=True, **flags
+                    tenant=tenant,
+                    code=code,
+                    name=name,
+                    hex_color=color.upper(),
+                    custom=True,
+                    **flags,
                 )
         except IntegrityError:
             return {"success": False, "error": errors.DUPLICATE_TEXT}
         return {"success": True, "code": 200, "data": {"new": "1", "status": code}}
 
-    def _update(self, form: Mapping[str, str]) -> dict[str, Any]:
+    def _update(self, form: Mapping[str, str], tenant: str) -> dict[str, Any]:
+        rows = SandboxStatus.objects.filter(tenant=tenant)
         code = form.get("status", "").strip().upper()
-        row = SandboxStatus.objects.filter(code=code, custom=True).first() if code else None
+        row = rows.filter(code=code, custom=True).first() if code else None
         if row is None:
             return _error(6069, "update")
         # Convoso treats an omitted flag like an empty one (convoso-api-notes.md).

@@ -23,7 +23,7 @@ from django.db import transaction
 from statusadmin.audit import services as audit
 from statusadmin.audit.models import Action, AuditEntry, Outcome
 from statusadmin.audit.services import NotSent, Origin
-from statusadmin.convoso import errors
+from statusadmin.convoso import errors, tenancy
 from statusadmin.convoso.client import MAX_RETRY_AFTER_SECONDS, ConvosoClient
 from statusadmin.convoso.connection import build_client, get_client
 from statusadmin.convoso.status import EDITABLE_FIELDS, FLAG_LABELS, FLAGS, Status
@@ -371,7 +371,8 @@ def _after_lost_reply(
     so. Convoso still unreachable: the original error stands, and the next refresh resolves it.
     """
     connect, read = RESOLVE_TIMEOUTS
-    client = build_client(connect_timeout=connect, read_timeout=read, retries=0)
+    account = tenancy.by_key(entry.account, enabled_only=False) or tenancy.current()
+    client = build_client(account, connect_timeout=connect, read_timeout=read, retries=0)
     try:
         current: Status | None = client.get(entry.status_code)
     except errors.StatusNotFound:

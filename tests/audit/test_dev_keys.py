@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import serialization
 
 from statusadmin.audit import keyfiles
@@ -98,14 +99,17 @@ class SettingsTests:
         assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
         assert len({r.stdout for r in results}) == 1
         assert sorted(p.name for p in (data / "dev-keys").iterdir()) == [
-            "audit-chain-key", "audit-signing.pem",
+            "audit-chain-key", "audit-signing.pem", "convoso-token-key",
         ]  # fmt: skip
 
     def test_configured_keys_are_used_and_none_are_made(self, tmp_path):
         data = tmp_path / "data"
         signing = tmp_path / "signing.pem"
         keyfiles.write_new(signing, b"not read by settings")
-        done = settings_of(data, AUDIT_CHAIN_KEY="c" * 40, AUDIT_SIGNING_KEY_FILE=str(signing))
+        done = settings_of(
+            data, AUDIT_CHAIN_KEY="c" * 40, AUDIT_SIGNING_KEY_FILE=str(signing),
+            CONVOSO_TOKEN_KEYS=Fernet.generate_key().decode(),
+        )  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert done.stdout.split() == [
             hashlib.sha256(b"c" * 40).hexdigest(), sha256(signing)

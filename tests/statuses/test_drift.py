@@ -33,7 +33,7 @@ def sync() -> str:
     return out.getvalue()
 
 
-def unreachable_client(**kwargs):  # type: ignore[no-untyped-def]
+def unreachable_client(account, **kwargs):  # type: ignore[no-untyped-def]
     """A client for the one check after a lost reply, which can't reach Convoso either."""
     from statusadmin.convoso.client import ConvosoClient
 

@@ -83,9 +83,9 @@ class UpdateTests:
         built: list[dict[str, object]] = []
         real_build = services.build_client
 
-        def build_client(**kwargs):  # type: ignore[no-untyped-def]
+        def build_client(account, **kwargs):  # type: ignore[no-untyped-def]
             built.append(kwargs)
-            return real_build(**kwargs)
+            return real_build(account, **kwargs)
 
         monkeypatch.setattr(services, "build_client", build_client)
         real_convoso.serve_catalogue()
