@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import codecs
+import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
     HttpResponseBase,
+    HttpResponseRedirect,
     UnreadablePostError,
 )
 from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseRedirectBase
 from django_htmx.http import HttpResponseClientRedirect
+
+from statusadmin.accounts.roles import VIEW_STATUSES
+from statusadmin.convoso import tenancy
 
 
 class RequestBodyMiddleware:
@@ -110,3 +117,55 @@ class SessionIdleTimeoutMiddleware:
             if now - request.session.get("_seen", 0) >= self.REFRESH_EVERY:
                 request.session["_seen"] = now
         return self.get_response(request)
+
+
+ACCOUNT_PATH = re.compile(r"^/a/([a-z0-9-]{1,24})/")
+# The URL namespaces of one account's screens (statusadmin/urls.py: account_screens).
+ACCOUNT_NAMESPACES = {"statuses", "audit"}
+
+
+class ConvosoAccountMiddleware:
+    """Which Convoso account a request works on: /a/<slug>/... is that account's, anything
+    else the default account's (convoso/tenancy.py). It sets the account in use for the whole
+    request (so the client and every permission check are that account's), and the request's
+    URLconf (so every link it makes stays in that account).
+
+    An account that doesn't exist, is disabled, or in which the person has no role is a 404,
+    whatever the rest of the URL: nobody learns what another account holds, not even whether
+    a status, a request or an entry with that id exists there. A person with no role in the
+    default account but one elsewhere is taken there from the home page.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from statusadmin.urls import account_urlconf
+
+        found = ACCOUNT_PATH.match(request.path_info)
+        account = tenancy.by_slug(found.group(1)) if found else tenancy.default_account()
+        if account is None:
+            raise Http404("No such account.")
+        if found:
+            # Django takes a URLconf module as well as its dotted name (stubs say only str).
+            request.urlconf = account_urlconf(account.slug)  # type: ignore[assignment]
+        request.convoso_account = account  # type: ignore[attr-defined]
+        with tenancy.use(account):
+            return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponseBase | None:
+        match = request.resolver_match
+        if match is None or not ACCOUNT_NAMESPACES & set(match.namespaces):
+            return None
+        user = request.user
+        if not user.is_authenticated or user.has_perm(VIEW_STATUSES):
+            return None
+        account: tenancy.Account = request.convoso_account  # type: ignore[attr-defined]
+        if account.is_default:
+            usable = tenancy.usable_by(user)
+            if usable and request.path_info == "/":
+                return HttpResponseRedirect(usable[0].url("/"))
+            return None  # as before: the screens say the person has no role
+        raise Http404("No such account.")

@@ -169,6 +169,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # First to read request.user, while the session still says whose it was.
     "statusadmin.accounts.middleware.EndRevokedSessionsMiddleware",
+    # Which Convoso account the request is about (/a/<slug>/), before anything checks a
+    # permission: every permission is that account's.
+    "statusadmin.middleware.ConvosoAccountMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "statusadmin.middleware.SessionIdleTimeoutMiddleware",
     "statusadmin.request_context.RequestLogMiddleware",

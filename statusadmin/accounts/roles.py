@@ -3,6 +3,8 @@ names, so an admin can grant a single permission to one person without inventing
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 
 SUPERVISOR = "Supervisor"
@@ -39,6 +41,12 @@ def editor_now(user_id: int | None) -> User | None:
     worker) is sent only while they could still send it themselves."""
     user = User.objects.filter(pk=user_id, is_active=True).first() if user_id else None
     return user if user is not None and can_edit_statuses(user) else None
+
+
+def may_use(user: User | AnonymousUser, account: Any) -> bool:
+    """Whether the person has any role in ``account`` (a tenancy.Account; the backend
+    answers for it: accounts/backends.py)."""
+    return user.has_perm(VIEW_STATUSES, account)
 
 
 def can_approve(user: User | AnonymousUser) -> bool:

@@ -17,8 +17,11 @@ import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
+
+from statusadmin.accounts.roles import may_use
 
 from .client import account_fingerprint
 from .models import ConvosoAccount
@@ -108,6 +111,12 @@ def names() -> dict[str, str]:
     found = {default_account().key: settings.CONVOSO_ACCOUNT_NAME}
     found.update(ConvosoAccount.objects.values_list("slug", "name"))
     return found
+
+
+def usable_by(user: Any) -> list[Account]:
+    """The accounts the person may use (the header's switcher), the default account first
+    if they may use it."""
+    return [account for account in every() if may_use(user, account)]
 
 
 _current: contextvars.ContextVar[Account | None] = contextvars.ContextVar(
