@@ -153,7 +153,18 @@ def reverse_sample(name: str, entry_pk: int) -> str:
         )
         kwargs = {"pk": plan.pk}
     elif name in ("statuses:approve", "statuses:reject", "statuses:withdraw"):
-        kwargs = {"pk": 999_999}  # no such request: refused in plain words, never a 500
+        # One decided already: refused in plain words to whoever may decide it, sending
+        # nothing (another account's id, or none at all, is a 404: tests/tenancy).
+        from django.utils import timezone
+
+        from statusadmin.approvals.models import ChangeRequest
+
+        decided = ChangeRequest.objects.create(
+            account="sandbox", status_code="XFER", kind="update", changes={"final": True},
+            reason="Sample", requested_by_username="someone", requested_at=timezone.now(),
+            expires_at=timezone.now(), state=ChangeRequest.State.REJECTED,
+        )  # fmt: skip
+        kwargs = {"pk": decided.pk}
     elif name in ("openid_connect_login", "openid_connect_callback"):
         kwargs = {"provider_id": "statusadmin"}
     elif name in ("mfa_edit_webauthn", "mfa_remove_webauthn"):
@@ -230,7 +241,7 @@ def test_csrf_is_enforced_on_every_post_including_htmx(admin_user, name):
     allowed = browser.post(url, data, HTTP_HX_REQUEST="true", HTTP_X_CSRFTOKEN=token)
     assert (
         allowed.status_code == 404 if name == "openid_connect_login" else allowed.status_code < 400
-    )
+    ), allowed.status_code
     if name == "statuses:create":
         assert allowed["HX-Redirect"].startswith("/?created=AB1")
         assert SandboxStatus.objects.filter(code="AB1").exists()

@@ -22,7 +22,7 @@ from statusadmin.accounts.roles import editor_now
 from statusadmin.audit import services as audit
 from statusadmin.audit.models import Action
 from statusadmin.audit.services import NotSent, Origin
-from statusadmin.convoso import errors
+from statusadmin.convoso import errors, tenancy
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.status import FLAGS, Status, describe_changes
 from statusadmin.convoso.validation import (
@@ -364,7 +364,7 @@ def _decide(request: ChangeRequest, state: str, actor: User | None, note: str) -
 
 
 def _pending(request_id: int) -> ChangeRequest:
-    request = ChangeRequest.objects.filter(pk=request_id).first()
+    request = tenancy.scoped(ChangeRequest.objects.all()).filter(pk=request_id).first()
     if request is None:
         raise ApprovalError("There is no such request.")
     if request.state == State.PENDING and request.expires_at <= timezone.now():

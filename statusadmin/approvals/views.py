@@ -11,7 +11,7 @@ from datetime import UTC
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -20,7 +20,7 @@ from statusadmin.accounts.middleware import KEPT_DECISION
 from statusadmin.accounts.roles import APPROVE_CHANGES, VIEW_STATUSES
 from statusadmin.audit.services import NotSent
 from statusadmin.changesets import selectors as changesets
-from statusadmin.convoso import errors
+from statusadmin.convoso import errors, tenancy
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.status import describe_changes
 from statusadmin.convoso.validation import InvalidInput
@@ -108,6 +108,7 @@ def approval_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @permission_required(APPROVE_CHANGES, raise_exception=True)
 def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(tenancy.scoped(ChangeRequest.objects.all()), pk=pk)
     try:
         result = approvals.approve(
             request_id=pk,
@@ -127,6 +128,7 @@ def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required(APPROVE_CHANGES, raise_exception=True)
 def reject(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(tenancy.scoped(ChangeRequest.objects.all()), pk=pk)
     try:
         rejected = approvals.reject(
             request_id=pk,
@@ -146,8 +148,8 @@ def reject(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @permission_required(VIEW_STATUSES, raise_exception=True)
 def withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The requester takes their request back; the row shows the status as it stands."""
-    waiting = ChangeRequest.objects.filter(pk=pk).first()
-    code = waiting.status_code if waiting else ""
+    waiting = get_object_or_404(tenancy.scoped(ChangeRequest.objects.all()), pk=pk)
+    code = waiting.status_code
     try:
         approvals.withdraw(request_id=pk, actor=request.user, origin=origin_from_request(request))
     except approvals.ApprovalError as exc:

@@ -12,11 +12,27 @@ from django.db.models import Count, Max, QuerySet
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 
+from statusadmin.convoso import tenancy
+
 from .models import AuditEntry, AuditEntryQuerySet, Outcome
 
 PAGE_SIZE = 50
 # Ids are 64-bit signed integers (BigAutoField); a larger one can't even be compared with them.
 MAX_ID = 2**63 - 1
+
+
+def account_keys() -> tuple[str, ...]:
+    """The ``account`` values of the entries the Convoso account in use may see: its own,
+    and in the default account also those of no account (sign-ins, user administration,
+    verifications), as before there were several."""
+    account = tenancy.current()
+    return (account.key, "") if account.is_default else (account.key,)
+
+
+def in_account[Q: QuerySet[AuditEntry]](entries: Q, keys: tuple[str, ...] = ()) -> Q:
+    """The entries of ``keys`` (default: the account in use's). Every read of the log for a
+    screen or an export starts here."""
+    return entries.filter(account__in=keys or account_keys())
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +48,16 @@ class Filters:
     account: str = ""
     approved_by: str = ""
     awaiting: bool = False  # change requests nobody has decided yet
+    # Whose entries: the account in use when the filters were made. Fixed then, because an
+    # export streams after the request's own code has returned (and its account with it).
+    accounts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.accounts:
+            object.__setattr__(self, "accounts", account_keys())
 
     def apply(self, entries: AuditEntryQuerySet) -> AuditEntryQuerySet:
+        entries = in_account(entries, self.accounts)
         tz = timezone.get_current_timezone()
         if self.date_from:
             entries = entries.filter(created_at__gte=datetime.combine(self.date_from, time(), tz))

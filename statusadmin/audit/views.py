@@ -120,7 +120,7 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @permission_required(REVIEW_AUDIT, raise_exception=True)
 def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    entry = get_object_or_404(AuditEntry, pk=pk)
+    entry = get_object_or_404(selectors.in_account(AuditEntry.objects.all()), pk=pk)
     return render(
         request,
         "audit/detail.html",

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from statusadmin.accounts.roles import editor_now
 from statusadmin.audit.services import NotSent
-from statusadmin.convoso import errors
+from statusadmin.convoso import errors, tenancy
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.validation import InvalidInput
 from statusadmin.statuses import services
@@ -56,6 +56,9 @@ def run(change_set_id: int) -> str:
     if not claimed:
         return "not queued, or another worker is applying it"
     change_set = ChangeSet.objects.get(pk=change_set_id)
+    # Its own account's client and its people's rights there, in every thread of the pool
+    # (a thread starts with no account in use: it would be the default one's).
+    account = tenancy.by_key(change_set.account)
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(change_set_id, token, stop), daemon=True)
     beat.start()
@@ -66,7 +69,7 @@ def run(change_set_id: int) -> str:
             )
         )
         with ThreadPoolExecutor(max_workers=max(1, settings.CHANGE_SET_CONCURRENCY)) as pool:
-            list(pool.map(lambda pk: _in_thread(_apply_item, change_set, pk), todo))
+            list(pool.map(lambda pk: _in_thread(account, _apply_item, change_set, pk), todo))
     finally:
         stop.set()
         beat.join(5)
@@ -94,11 +97,15 @@ def _heartbeat(change_set_id: int, token: str, stop: threading.Event) -> None:
         connections.close_all()
 
 
-def _in_thread(work: Callable[..., None], *args: object) -> None:
-    """Each pool thread has its own database connection; give it back when done."""
+def _in_thread(account: tenancy.Account | None, work: Callable[..., None], *args: object) -> None:
+    """Each pool thread has its own database connection; give it back when done. It works
+    on ``account`` (None: the set's account is no longer served)."""
     try:
         close_old_connections()
-        return work(*args)
+        if account is None:
+            return work(*args)
+        with tenancy.use(account):
+            return work(*args)
     except Exception:  # one status's failure never stops the rest
         logger.exception("change set item failed")
         return None
@@ -108,6 +115,9 @@ def _in_thread(work: Callable[..., None], *args: object) -> None:
 
 def _apply_item(change_set: ChangeSet, pk: int) -> None:
     item = ChangeSetItem.objects.get(pk=pk)
+    if tenancy.current().key != change_set.account:
+        _finish(item, ItemState.FAILED, "Not sent: its Convoso account was disabled.")
+        return
     if item.state == ItemState.SENDING and _already_there(item):
         _finish(item, ItemState.DONE, "Found already applied after the worker restarted.")
         return

@@ -20,6 +20,7 @@ from statusadmin.accounts.roles import editor_now
 from statusadmin.audit import services as audit
 from statusadmin.audit.models import Action
 from statusadmin.audit.services import Origin
+from statusadmin.convoso import tenancy
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.status import EDITABLE_FIELDS, FLAGS, Status, addressable
 from statusadmin.convoso.validation import InvalidInput, clean_code, clean_color, clean_name
@@ -173,7 +174,7 @@ def apply(
     *, change_set_id: int, actor: User, reason: str = "", origin: Origin | None = None
 ) -> ChangeSet:
     """Press "Apply": enqueue it, or, if it needs approval, ask for that first."""
-    change_set = ChangeSet.objects.get(pk=change_set_id)
+    change_set = tenancy.scoped(ChangeSet.objects.all()).get(pk=change_set_id)
     if change_set.created_by_id != actor.pk:
         raise ChangeSetError("Only the person who planned this change set can apply it.")
     if change_set.state != SetState.PLANNED:
@@ -207,7 +208,7 @@ def decide(
     origin: Origin | None = None,
 ) -> ChangeSet:
     """A second person approves (and so starts) or rejects a change set that needs it."""
-    change_set = ChangeSet.objects.get(pk=change_set_id)
+    change_set = tenancy.scoped(ChangeSet.objects.all()).get(pk=change_set_id)
     if change_set.created_by_id == approver.pk:
         raise ChangeSetError("You planned this change set, so another approver must decide it.")
     if approve and editor_now(change_set.created_by_id) is None:
@@ -236,7 +237,7 @@ def decide(
 
 
 def discard(*, change_set_id: int, actor: User) -> None:
-    change_set = ChangeSet.objects.get(pk=change_set_id)
+    change_set = tenancy.scoped(ChangeSet.objects.all()).get(pk=change_set_id)
     if change_set.created_by_id != actor.pk:
         raise ChangeSetError("Only the person who planned this change set can discard it.")
     if not _move(change_set, SetState.PLANNED, SetState.DISCARDED):

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from statusadmin.accounts.middleware import kept_decision
 from statusadmin.accounts.roles import APPROVE_CHANGES, EDIT_STATUSES, VIEW_STATUSES
+from statusadmin.convoso import tenancy
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.status import FLAG_LABELS, FLAGS, Status
 from statusadmin.convoso.validation import InvalidInput, clean_color
@@ -109,7 +110,7 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @permission_required(VIEW_STATUSES, raise_exception=True)
 def change_set_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    change_set = get_object_or_404(ChangeSet, pk=pk)
+    change_set = get_object_or_404(tenancy.scoped(ChangeSet.objects.all()), pk=pk)
     template = "changesets/change_set.html"
     if wants_partial(request):
         template += "#progress"
@@ -144,7 +145,7 @@ def _with_error(request: HtmxHttpRequest, change_set: ChangeSet, exc: Exception)
 @require_POST
 @permission_required(EDIT_STATUSES, raise_exception=True)
 def apply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    change_set = get_object_or_404(ChangeSet, pk=pk)
+    change_set = get_object_or_404(tenancy.scoped(ChangeSet.objects.all()), pk=pk)
     try:
         changesets.apply(
             change_set_id=pk,
@@ -160,6 +161,7 @@ def apply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required(EDIT_STATUSES, raise_exception=True)
 def discard(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    get_object_or_404(tenancy.scoped(ChangeSet.objects.all()), pk=pk)
     try:
         changesets.discard(change_set_id=pk, actor=request.user)
     except (changesets.ChangeSetError, ChangeSet.DoesNotExist) as exc:
@@ -172,7 +174,7 @@ def discard(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required(APPROVE_CHANGES, raise_exception=True)
 def decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    change_set = get_object_or_404(ChangeSet, pk=pk)
+    change_set = get_object_or_404(tenancy.scoped(ChangeSet.objects.all()), pk=pk)
     approve = request.POST.get("decision") == "approve"
     try:
         changesets.decide(

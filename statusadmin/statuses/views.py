@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponse, HttpResponseBadRequest
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -26,7 +26,7 @@ from statusadmin.approvals import services as approvals
 from statusadmin.approvals.models import ChangeRequest
 from statusadmin.audit.models import AuditEntry
 from statusadmin.audit.services import NotSent
-from statusadmin.convoso import errors
+from statusadmin.convoso import errors, tenancy
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.status import FLAGS
 from statusadmin.convoso.validation import COLOR_MESSAGE, InvalidInput
@@ -222,9 +222,10 @@ def create(request: HtmxHttpRequest) -> HttpResponse:
 def revert(request: HtmxHttpRequest, code: str, pk: int) -> HttpResponse:
     """Put back the values an earlier change replaced: shown first, then sent as a new change
     (approval rules apply as to any change), linked to the entry it reverts."""
-    entry = AuditEntry.objects.filter(pk=pk, status_code=code).first()
+    # Another account's entry (or none) is a 404: nothing says whether that id exists.
+    entry = get_object_or_404(tenancy.scoped(AuditEntry.objects.all()), pk=pk, status_code=code)
     row = current_row(request, code)
-    if entry is None or not entry.revertible or row is None:
+    if not entry.revertible or row is None:
         messages.error(request, f"There is no change of {code} to restore from.")
         return redirect(index_url(q=code))
     context = rows.revert_context(entry, row.status)

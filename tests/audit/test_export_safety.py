@@ -27,8 +27,10 @@ YES_NO = {f"{stage}_{flag}" for stage in ("before", "requested", "after")
           for flag in ("final", "reached", "success", "dnc", "callback", "contact", "voicemail",
                        "custom")}  # fmt: skip
 STATUS_TEXT = ("name", "color", "workflow")
-# Every text field of an entry, with its length on PostgreSQL (0: unbounded).
-TEXT_FIELDS = {"actor_username": 150, "user_agent": 512, "request_id": 64, "account": 32,
+# Every text field of an entry, with its length on PostgreSQL (0: unbounded). Not ``account``:
+# an export holds only the entries of the account in use, whose key the dashboard itself
+# writes (a slug or a fingerprint), so an entry of any other value is in no export at all.
+TEXT_FIELDS = {"actor_username": 150, "user_agent": 512, "request_id": 64,
                "action": 20, "status_code": 64, "outcome": 10, "reason": 0, "note": 0,
                "error_message": 0, "failure_kind": 20, "requested_by": 150,
                "approval_note": 0, "auth_method": 20, "auth_issuer": 255, "auth_subject": 255,
@@ -82,7 +84,7 @@ class FormulaGuardTests:
         text = f"{start}cmd|calc"  # short enough for the outcome column
         hostile_entry(text, error_code=-1)
         (row,) = read_csv(exporter.get("/audit/export.csv"))
-        unguarded = PRODUCED | YES_NO | ID_LINKS | {"error_code"}
+        unguarded = PRODUCED | YES_NO | ID_LINKS | {"error_code", "account"}
         if connection.vendor != "sqlite":
             unguarded.add("remote_ip")
         assert {c: row[c] for c in CSV_COLUMNS if c not in unguarded} == {

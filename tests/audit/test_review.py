@@ -244,7 +244,12 @@ class ListTests:
         add_entry(outcome="failed")
         assert "1 succeeded, 1 failed" in page(reviewer.get("/audit/", **HX))
         pending = begin(
-            actor=supervisor, origin=None, action="update", code="X", account="a", requested={}
+            actor=supervisor,
+            origin=None,
+            action="update",
+            code="X",
+            account="sandbox",
+            requested={},
         )
         assert "1 pending" in page(reviewer.get("/audit/", **HX))
         chain.complete(pending, outcome="unknown", completed_at=timezone.now())

@@ -58,7 +58,11 @@ class OutOfTheBoxTests:
         assert "signed with key" in done.stderr, done.stderr
 
         keys = sorted((data / "dev-keys").iterdir())
-        assert [p.name for p in keys] == ["audit-chain-key", "audit-signing.pem", "convoso-token-key"]
+        assert [p.name for p in keys] == [
+            "audit-chain-key",
+            "audit-signing.pem",
+            "convoso-token-key",
+        ]
         for path in keys:
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 

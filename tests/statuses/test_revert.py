@@ -81,5 +81,6 @@ def test_nothing_to_restore_and_no_such_entry(supervisor_client, supervisor):
     services.status_update(actor=supervisor, code="XFER", changes={"callback": "N"})
     first = AuditEntry.objects.order_by("seq").first()
     assert "nothing to restore" in html(supervisor_client.get(f"/statuses/XFER/revert/{first.pk}/"))
-    response = supervisor_client.get("/statuses/HOT/revert/999999/")
-    assert response.status_code == 302
+    # No such entry (or another account's, or another status's): nothing says which.
+    assert supervisor_client.get("/statuses/HOT/revert/999999/").status_code == 404
+    assert supervisor_client.get(f"/statuses/HOT/revert/{first.pk}/").status_code == 404
