@@ -1,13 +1,20 @@
 from django.http import HttpRequest
 
 from statusadmin.accounts.roles import can_approve
-from statusadmin.convoso.connection import is_sandbox
+from statusadmin.convoso import tenancy
 
 
 def convoso(request: HttpRequest) -> dict[str, object]:
-    """Lets every page show the sandbox banner, and approvers how many changes wait for them."""
-    context: dict[str, object] = {"sandbox_mode": is_sandbox()}
+    """Lets every page show the sandbox banner, the Convoso account in use with the others the
+    person may switch to, and approvers how many changes wait for them (in that account)."""
+    account = tenancy.current()
     user = getattr(request, "user", None)
+    context: dict[str, object] = {
+        "sandbox_mode": account.is_sandbox,
+        "convoso_account": account,
+        # Called by the template only where the header shows it (not by htmx fragments).
+        "usable_accounts": lambda: tenancy.usable_by(user) if user is not None else [],
+    }
     if user is not None and user.is_authenticated and can_approve(user):
         from statusadmin.approvals import selectors as approvals
         from statusadmin.changesets import selectors as changesets

@@ -64,15 +64,18 @@ def env_secret(name: str) -> str:
 
 
 def role_map(text: str) -> dict[str, str]:
-    """OIDC_ROLE_MAP, "idp-group=Role,...", as {idp group: role}; only the dashboard's roles."""
+    """OIDC_ROLE_MAP, "idp-group=Role,idp-group=account:Role,...", as {idp group: role}: a
+    role in the default account, or "<slug>:Role" in another Convoso account; only the
+    dashboard's roles."""
     roles = {"Supervisor", "Compliance", "Approver"}
     mapped = {}
     for pair in (item.strip() for item in text.split(",") if item.strip()):
         group, _, role = (part.strip() for part in pair.partition("="))
-        if not group or role not in roles:
+        account, _, bare = role.rpartition(":")
+        if not group or bare not in roles or (":" in role and not account):
             raise ImproperlyConfigured(
-                f"OIDC_ROLE_MAP: {pair!r} is not idp-group=Role, with Role one of "
-                f"{', '.join(sorted(roles))}."
+                f"OIDC_ROLE_MAP: {pair!r} is not idp-group=Role or idp-group=account:Role, "
+                f"with Role one of {', '.join(sorted(roles))}."
             )
         mapped[group] = role
     return mapped
@@ -414,7 +417,8 @@ CONVOSO_RETRIES = int(env_number("CONVOSO_RETRIES", 2))
 CONVOSO_RETRY_BACKOFF = env_number("CONVOSO_RETRY_BACKOFF", 0.25)
 CONVOSO_SANDBOX_LATENCY_MS = env_number("CONVOSO_SANDBOX_LATENCY_MS", 0)
 # The name the default account (the token above, or the sandbox) goes by beside the others.
-CONVOSO_ACCOUNT_NAME = env("CONVOSO_ACCOUNT_NAME", "Sandbox" if CONVOSO_SANDBOX else "Main")
+# (Empty: "Sandbox" without a token, else "Main".)
+CONVOSO_ACCOUNT_NAME = env("CONVOSO_ACCOUNT_NAME")
 # Fernet keys that encrypt the tokens of the other Convoso accounts (convoso/tokens.py), comma-
 # separated: the first encrypts, all decrypt. Development makes one of its own (below).
 CONVOSO_TOKEN_KEYS = [k.strip() for k in env_secret("CONVOSO_TOKEN_KEYS").split(",") if k.strip()]

@@ -22,7 +22,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.http import HttpRequest
 from django.urls import reverse
 
-from .roles import can_view_statuses
+from statusadmin.convoso import tenancy
 
 # Where the session keeps how its person signed in.
 SIGNED_IN = "signed_in_with"
@@ -143,9 +143,9 @@ class AccountAdapter(DefaultAccountAdapter):
         super().login(request, user)
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
-        # Someone the identity provider vouches for, with no group mapped to a role here,
-        # is told so instead of landing on an empty dashboard.
-        if not can_view_statuses(request.user):
+        # Someone the identity provider vouches for, with no group mapped to a role here (in
+        # any Convoso account), is told so instead of landing on an empty dashboard.
+        if not tenancy.usable_by(request.user):
             return reverse("no_role")
         url: str = super().get_login_redirect_url(request)
         return url

@@ -18,6 +18,7 @@ local account. Their roles are set from the groups claim at every sign-in.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -37,11 +38,16 @@ from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOA
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.http import urlencode
 
+from statusadmin.convoso.models import ConvosoAccount, Membership
+
 from . import access_log, identity
+
+logger = logging.getLogger(__name__)
 
 NONCE = "oidc_nonce"  # where the state keeps the nonce it sent
 # allauth's uid column holds 191 characters: a 16-digit issuer digest, a colon, the subject.
@@ -143,12 +149,35 @@ def groups_of(sociallogin: SocialLogin) -> list[str]:
 
 
 def roles_for(groups: list[str]) -> set[str]:
-    return {settings.OIDC_ROLE_MAP[g] for g in groups if g in settings.OIDC_ROLE_MAP}
+    """The default account's roles of these groups ("Role" in OIDC_ROLE_MAP)."""
+    mapped = (settings.OIDC_ROLE_MAP[g] for g in groups if g in settings.OIDC_ROLE_MAP)
+    return {role for role in mapped if ":" not in role}
 
 
 def set_roles(user: User, groups: list[str]) -> None:
-    """The person's roles are exactly the mapped roles of their groups: added and removed."""
+    """The person's roles are exactly the mapped roles of their groups, added and removed: in
+    the default account, and in each other Convoso account OIDC_ROLE_MAP names ("account:
+    Role"). Roles in accounts it doesn't name are the admins' to manage, and left alone."""
     user.groups.set(Group.objects.filter(name__in=roles_for(groups)))
+    named = [r.rpartition(":") for r in settings.OIDC_ROLE_MAP.values() if ":" in r]
+    managed = {slug for slug, _, _ in named}
+    if not managed:
+        return
+    wanted = {
+        tuple(settings.OIDC_ROLE_MAP[g].split(":", 1)) for g in groups
+        if ":" in settings.OIDC_ROLE_MAP.get(g, "")
+    }  # fmt: skip
+    accounts = dict(ConvosoAccount.objects.filter(slug__in=managed).values_list("slug", "pk"))
+    if unknown := managed - set(accounts):
+        logger.warning("OIDC_ROLE_MAP names accounts that don't exist: %s", sorted(unknown))
+    with transaction.atomic():
+        held = Membership.objects.filter(user=user, account__slug__in=managed)
+        for membership in held.select_related("account"):
+            if (membership.account.slug, membership.role) not in wanted:
+                membership.delete()
+        for slug, role in wanted:
+            if slug in accounts:
+                Membership.objects.get_or_create(user=user, account_id=accounts[slug], role=role)
 
 
 def idp_did_mfa(sociallogin: SocialLogin) -> bool:

@@ -14,7 +14,8 @@ from django.core.mail import send_mail
 from django.db.models import Q
 from django.urls import reverse
 
-from statusadmin.accounts.roles import APPROVE_CHANGES
+from statusadmin.accounts.roles import APPROVE_CHANGES, APPROVER
+from statusadmin.convoso import tenancy
 from statusadmin.convoso.status import describe_changes
 
 from .models import ChangeRequest
@@ -24,8 +25,12 @@ _APP, _CODENAME = APPROVE_CHANGES.split(".")
 PERMISSION = Q(codename=_CODENAME, content_type__app_label=_APP)
 
 
-def _link(path: str) -> str:
-    return settings.SITE_URL.rstrip("/") + path
+def _link(request: ChangeRequest, name: str) -> str:
+    """The page ``name`` of the request's own account, in full (a worker has no request whose
+    URLconf would say which account: tenancy.Account.url does)."""
+    path = reverse(name, urlconf=settings.ROOT_URLCONF)
+    account = tenancy.by_key(request.account, enabled_only=False)
+    return settings.SITE_URL.rstrip("/") + (account.url(path) if account else path)
 
 
 def _what(request: ChangeRequest) -> str:
@@ -45,14 +50,18 @@ def _send(subject: str, body: str, to: list[str]) -> None:
         logger.warning("approval e-mail not sent: %s", subject, exc_info=True)
 
 
-def approvers(excluding: int | None) -> list[str]:
-    """Addresses of everyone who may approve (admins included), but the requester."""
+def approvers(account: str, excluding: int | None) -> list[str]:
+    """Addresses of everyone who may approve in ``account`` (admins included), but the
+    requester: in the default account by their groups, in another by their role there."""
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    users = users.filter(
-        Q(is_superuser=True)
-        | Q(user_permissions__in=_permission_ids())
-        | Q(groups__permissions__in=_permission_ids())
-    )
+    default = tenancy.default_account()
+    if account == default.key:
+        may = Q(user_permissions__in=_permission_ids()) | Q(
+            groups__permissions__in=_permission_ids()
+        )
+    else:
+        may = Q(convoso_memberships__account__slug=account, convoso_memberships__role=APPROVER)
+    users = users.filter(Q(is_superuser=True) | may)
     if excluding is not None:
         users = users.exclude(pk=excluding)
     return sorted(set(users.values_list("email", flat=True)))
@@ -69,9 +78,9 @@ def request_arrived(request: ChangeRequest) -> None:
         f"Approval needed: {request.status_code} ({_what(request)})",
         f"{request.requested_by_username} asks for a change to {request.status_code} in "
         f"Convoso: {_what(request)}.\n\nReason: {request.reason}\n\n"
-        f"Approve or reject it at {_link(reverse('statuses:approvals'))}\n"
+        f"Approve or reject it at {_link(request, 'statuses:approvals')}\n"
         f"It expires at {request.expires_at:%Y-%m-%d %H:%M %Z} if nobody decides.\n",
-        approvers(excluding=request.requested_by_id),
+        approvers(request.account, excluding=request.requested_by_id),
     )
 
 

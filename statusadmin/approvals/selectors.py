@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 
+from statusadmin.convoso import tenancy
 from statusadmin.statuses.selectors import SqlCondition
 
 from .models import ChangeRequest
@@ -40,8 +41,9 @@ def waiting_condition(account: str) -> SqlCondition:
 
 
 def waiting_count() -> int:
-    """Requests waiting for a second person."""
-    return ChangeRequest.objects.filter(state=State.PENDING, expires_at__gt=timezone.now()).count()
+    """Requests waiting for a second person, in the account in use."""
+    waiting = ChangeRequest.objects.filter(state=State.PENDING, expires_at__gt=timezone.now())
+    return tenancy.scoped(waiting).count()
 
 
 def waiting_list(account: str) -> list[ChangeRequest]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from statusadmin.convoso import tenancy
 from statusadmin.convoso.status import FLAGS, Status
 from statusadmin.statuses.models import MirrorStatus
 
@@ -41,7 +42,9 @@ def waiting_for_approval(account: str) -> list[ChangeSet]:
 
 
 def waiting_count() -> int:
-    return ChangeSet.objects.filter(state=ChangeSet.State.AWAITING_APPROVAL).count()
+    """Change sets waiting for a second person, in the account in use."""
+    waiting = ChangeSet.objects.filter(state=ChangeSet.State.AWAITING_APPROVAL)
+    return tenancy.scoped(waiting).count()
 
 
 def catalogue(*, account: str, query: str = "") -> Iterator[Status]:

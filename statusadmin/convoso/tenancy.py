@@ -60,12 +60,16 @@ class Account:
         return self.prefix + path
 
 
+def _default_name() -> str:
+    return settings.CONVOSO_ACCOUNT_NAME or ("Sandbox" if settings.CONVOSO_SANDBOX else "Main")
+
+
 def default_account() -> Account:
     if settings.CONVOSO_SANDBOX:
-        return Account(SANDBOX_ACCOUNT, "", settings.CONVOSO_ACCOUNT_NAME, SANDBOX_API_URL)
+        return Account(SANDBOX_ACCOUNT, "", _default_name(), SANDBOX_API_URL)
     api_url = settings.CONVOSO_API_URL.rstrip("/")
     key = account_fingerprint(api_url, settings.CONVOSO_AUTH_TOKEN)
-    return Account(key, "", settings.CONVOSO_ACCOUNT_NAME, api_url)
+    return Account(key, "", _default_name(), api_url)
 
 
 def _of(row: ConvosoAccount) -> Account:
@@ -109,7 +113,7 @@ def by_key(key: str, *, enabled_only: bool = True) -> Account | None:
 
 def names() -> dict[str, str]:
     """Every account's name by its key, disabled ones too (for the audit log's rows)."""
-    found = {default_account().key: settings.CONVOSO_ACCOUNT_NAME}
+    found = {default_account().key: _default_name()}
     found.update(ConvosoAccount.objects.values_list("slug", "name"))
     return found
 

@@ -11,14 +11,28 @@ logger = logging.getLogger(__name__)
 
 @task
 def refresh_mirror() -> str:
-    """Refresh the mirror (and so audit changes made outside the dashboard, resolve lost
-    replies), and close change requests nobody decided in time."""
+    """Refresh every account's mirror (and so audit changes made outside the dashboard,
+    resolve lost replies), and close change requests nobody decided in time. One account
+    that fails (Convoso down, a token refused or unreadable) never stops the others."""
     from statusadmin.approvals.services import expire_overdue
+    from statusadmin.convoso import tenancy
+    from statusadmin.convoso.tokens import TokenUnreadable
     from statusadmin.statuses.mirror import mirror_refresh
 
     expired = expire_overdue()
-    sync = mirror_refresh(force=True)
-    return sync.last_error or f"synced; {expired} request(s) expired"
+    said = []
+    for account in tenancy.every():
+        with tenancy.use(account):
+            try:
+                sync = mirror_refresh(force=True)
+            except TokenUnreadable as exc:
+                logger.error("mirror of %s: %s", account.slug or "the default account", exc)
+                said.append(f"{account.name}: {exc}")
+                continue
+        if sync.last_error:
+            said.append(f"{account.name}: {sync.last_error}")
+    synced = "; ".join(said) or "synced"
+    return f"{synced}; {expired} request(s) expired"
 
 
 @task

@@ -119,6 +119,40 @@ class SignInTests:
         assert roles(sue) == set()
         assert response["Location"] == "/accounts/no-role/"
 
+    def test_groups_give_roles_in_other_convoso_accounts(self, client, idp, settings):
+        from statusadmin.convoso.models import Membership
+        from tests.tenancy.conftest import add_account
+
+        add_account("east", "East office")
+        add_account("west", "West client")
+        north = add_account("north", "North office")
+        settings.OIDC_ROLE_MAP = {
+            **ROLE_MAP, "cc-east-supervisors": "east:Supervisor",
+            "cc-west-audit": "west:Compliance",
+        }  # fmt: skip
+
+        def held(user: User) -> set[tuple[str, str]]:
+            return set(Membership.objects.filter(user=user).values_list("account__slug", "role"))
+
+        idp.set_groups("sue", ["cc-east-supervisors", "cc-west-audit"])
+        response = sign_in(client, idp, "sue")
+        sue = signed_in_user(client)
+        assert sue is not None
+        assert held(sue) == {("east", SUPERVISOR), ("west", COMPLIANCE)}
+        assert roles(sue) == set()  # none in the default account
+        # Landing on the home page, she is taken to an account she has a role in.
+        assert response["Location"] == "/"
+        assert client.get("/")["Location"] == "/a/east/"
+        assert client.get("/a/east/").status_code == 200
+        # Taken out of the east group at the IdP, she loses that role at the next sign-in; a
+        # role in an account the map doesn't name is the admins' to manage, and stays.
+        Membership.objects.create(user=sue, account_id=north.pk, role=APPROVER)
+        idp.set_groups("sue", ["cc-west-audit"])
+        again = Client()
+        sign_in(again, idp, "sue")
+        assert held(sue) == {("west", COMPLIANCE), ("north", APPROVER)}
+        assert again.get("/a/east/").status_code == 404
+
     def test_no_mapped_group_gets_a_clear_page_not_an_empty_dashboard(self, client, idp):
         response = sign_in(client, idp, "nora")
         assert response["Location"] == "/accounts/no-role/"
@@ -329,3 +363,21 @@ class SignOutTests:
         make_user("sue", SUPERVISOR)
         client.post("/accounts/login/", {"username": "sue", "password": "pw-sue"})
         assert client.post("/accounts/logout/")["Location"] == "/accounts/login/"
+
+
+class RoleMapTests:
+    def test_roles_in_the_default_account_and_in_others(self):
+        from statusadmin.settings import role_map
+
+        assert role_map(" cc-sup = Supervisor, cc-east=east:Approver ") == {
+            "cc-sup": SUPERVISOR, "cc-east": "east:Approver",
+        }  # fmt: skip
+
+    @pytest.mark.parametrize("bad", ["cc=Boss", "cc=east:Boss", "cc=:Supervisor", "=Supervisor"])
+    def test_anything_else_stops_the_start_in_plain_words(self, bad):
+        from django.core.exceptions import ImproperlyConfigured
+
+        from statusadmin.settings import role_map
+
+        with pytest.raises(ImproperlyConfigured, match="is not idp-group=Role or idp-group="):
+            role_map(bad)

@@ -16,7 +16,7 @@ from statusadmin.audit.models import AuditEntry
 from statusadmin.changesets import services as changesets
 from statusadmin.changesets.models import ChangeSet
 from statusadmin.convoso import tenancy
-from statusadmin.convoso.models import ConvosoAccount
+from statusadmin.convoso.models import ConvosoAccount, Membership
 from statusadmin.statuses import services
 from statusadmin.urls import account_screens
 from tests.factories import make_user
@@ -179,3 +179,34 @@ class ListTests:
         assert WEST_ONLY.encode() not in body
         assert b"Client asked" not in body
         assert b"West bulk" not in body
+
+
+class SwitcherTests:
+    def test_the_header_names_the_account_and_lists_only_ones_own(self, client, east, west):
+        eve = member("eve", east)
+        Membership.objects.create(user=eve, account_id=west.pk, role="Compliance")
+        member("wendy", west)
+        ConvosoAccount.objects.create(
+            slug="north", name="North office", api_url=tenancy.SANDBOX_API_URL,
+            token_encrypted="x", token_last4="",
+        )  # fmt: skip
+        client.force_login(eve)
+        page = client.get("/a/east/").content.decode()
+        assert '<span class="vh">Convoso account: </span>East office</summary>' in page
+        assert '<a href="/a/west/">West client</a>' in page
+        assert "North office" not in page  # no role there
+        assert "Sandbox</" not in page  # nor in the default account (no group)
+        # Links on an account's page stay in it.
+        assert 'href="/a/east/audit/"' in page
+
+    def test_a_person_of_one_account_is_taken_there_from_the_home_page(self, client, east):
+        client.force_login(member("eve", east))
+        response = client.get("/")
+        assert response.status_code == 302
+        assert response["Location"] == "/a/east/"
+
+    def test_the_default_accounts_people_see_one_account_and_no_switcher(self, client, supervisor):
+        client.force_login(supervisor)
+        page = client.get("/").content.decode()
+        assert "account-switch" not in page
+        assert '<span class="account-name" title="Convoso account">Sandbox</span>' in page
