@@ -205,8 +205,13 @@ class SwitcherTests:
         assert response.status_code == 302
         assert response["Location"] == "/a/east/"
 
-    def test_the_default_accounts_people_see_one_account_and_no_switcher(self, client, supervisor):
+    def test_one_account_and_no_switcher(self, client, supervisor, east):
+        # A single-account installation's header looks as it always did.
         client.force_login(supervisor)
         page = client.get("/").content.decode()
         assert "account-switch" not in page
-        assert '<span class="account-name" title="Convoso account">Sandbox</span>' in page
+        assert "account-name" not in page
+        # Someone of one other account only is told which it is.
+        client.force_login(member("eve", east))
+        page = client.get("/a/east/").content.decode()
+        assert '<span class="account-name" title="Convoso account">East office</span>' in page
