@@ -18,8 +18,10 @@ One zip, in one folder:
 
 The entries run from the one just before the period (so the auditor sees where the period
 starts) to the first signed checkpoint at or after its last one, so that a signature vouches
-for every entry of the period. The chain key never
-goes in: tags are included for an auditor the organisation gives the key to, separately.
+for every entry of the period. A bundle is one Convoso account's (the one in use): the other
+accounts' entries in that range are withheld, their place in the chain and hashes only. The
+chain key never goes in: tags are included for an auditor the organisation gives the key to,
+separately.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def _period_range(date_from: date, date_to: date) -> tuple[int | None, int | Non
     if lo is not None:
         # Every entry that completed after the period began, though begun before it: the
         # catalogue at the start is rebuilt from the state before all of them.
-        later = AuditEntry.objects.filter(
+        later = selectors.in_account(AuditEntry.objects.all(), period.accounts).filter(
             seq__lt=lo, completed_at__gt=_moments(date_from, date_to)[0]
         )
         lo = min(lo, later.aggregate(lo=Min("seq"))["lo"] or lo)
@@ -86,9 +88,11 @@ def _moments(date_from: date, date_to: date) -> tuple[datetime, datetime]:
     )
 
 
-def _catalogues(first: int, date_from: date, date_to: date) -> dict[str, Any]:
-    """catalogue.json: per account, the catalogue at the period's start and end, as the
-    dashboard rebuilds it (history.py), and the state before the bundle's first entry."""
+def _catalogues(
+    first: int, date_from: date, date_to: date, keys: tuple[str, ...]
+) -> dict[str, Any]:
+    """catalogue.json: for the bundle's account, the catalogue at the period's start and end,
+    as the dashboard rebuilds it (history.py), and the state before the bundle's first entry."""
     start, end = _moments(date_from, date_to)
     return {
         "format": 1,
@@ -102,6 +106,7 @@ def _catalogues(first: int, date_from: date, date_to: date) -> dict[str, Any]:
                 "end": evidence_verifier.catalogue_rows(history.state_at(account, end)),
             }
             for account in history.accounts()
+            if account in keys
         },
     }
 
@@ -115,7 +120,9 @@ def _checkpoints() -> list[integrity.Found]:
 
 
 def _lines(first: int, last: int, date_from: date, date_to: date) -> Iterator[tuple[str, bool]]:
-    """Each entry's line, and whether the entry is in the period."""
+    """Each entry's line, and whether the entry is in the period. Another Convoso account's
+    entry is withheld: its position and hashes only, which keep the one chain checkable
+    through it and say nothing of what it holds."""
     period = selectors.Filters(date_from=date_from, date_to=date_to)
     in_period = selectors.filtered(period).filter(seq__gte=first, seq__lte=last)
     rows = (
@@ -131,14 +138,16 @@ def _lines(first: int, last: int, date_from: date, date_to: date) -> Iterator[tu
             )
         )
         for row in batch:
-            line = {
-                "id": row["id"],
-                "in_period": row["seq"] in inside,
-                "prev_hash": row["prev_hash"],
-                "hash": row["hash"],
-                "mac": row["mac"],
-                "entry": chain.content(row, row["seq"]),
-            }
+            line: dict[str, Any] = {
+                "prev_hash": row["prev_hash"], "hash": row["hash"], "mac": row["mac"],
+            }  # fmt: skip
+            if row["account"] in period.accounts:
+                line |= {
+                    "id": row["id"], "in_period": row["seq"] in inside,
+                    "entry": chain.content(row, row["seq"]),
+                }  # fmt: skip
+            else:
+                line |= {"seq": row["seq"], "in_period": False, "withheld": True}
             yield json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n", line["in_period"]
 
 
@@ -184,7 +193,7 @@ def write_bundle(target: IO[bytes], date_from: date, date_to: date) -> Bundle:
             )
         bundle.writestr(f"{folder}/verify.py", Path(evidence_verifier.__file__).read_text())
         if first is not None:
-            catalogues = _catalogues(first, date_from, date_to)
+            catalogues = _catalogues(first, date_from, date_to, selectors.account_keys())
             bundle.writestr(
                 f"{folder}/{evidence_verifier.CATALOGUES}",
                 json.dumps(catalogues, ensure_ascii=False, sort_keys=True) + "\n",

@@ -291,6 +291,8 @@ def _checkpoints(
 
 
 def _entry_name(line: Mapping[str, Any], seq: int) -> str:
+    if line.get("withheld") is True:
+        return f"entry {seq} (another account's, withheld)"
     entry = line.get("entry") or {}
     who = entry.get("actor_username")
     when = entry.get("created_at")
@@ -307,13 +309,20 @@ def _check_entries(
     first = last = None
     prev_hash = None
     prev_tagged: int | None = None
-    in_period = tagged = 0
+    in_period = tagged = withheld = 0
     covered_by: Mapping[str, Any] | None = None
     for number, line in _records(bundle, ENTRIES):
         entry = line.get("entry")
-        if not isinstance(entry, dict) or not isinstance(entry.get("seq"), int):
+        if line.get("withheld") is True and entry is None and isinstance(line.get("seq"), int):
+            # Another Convoso account's entry: only its place and hashes are here. The chain
+            # runs through it (its hash is what the next entry names), but what it says, and
+            # so whether its hash is right, is not this bundle's to show.
+            seq, entry = line["seq"], None
+            withheld += 1
+        elif not isinstance(entry, dict) or not isinstance(entry.get("seq"), int):
             raise _Bad(f"line {number} of {ENTRIES} is not an entry")
-        seq = entry["seq"]
+        else:
+            seq = entry["seq"]
         name = _entry_name(line, seq)
         if last is not None and seq != last + 1:
             if seq > last + 1:
@@ -329,7 +338,9 @@ def _check_entries(
                 f"{name} does not follow entry {seq - 1}: an entry was inserted, removed or "
                 "moved before it"
             )
-        if link_hash(str(line.get("prev_hash")), entry) != line.get("hash"):
+        if not isinstance(line.get("hash"), str):
+            raise _Bad(f"{name} has no hash")
+        if entry is not None and link_hash(str(line.get("prev_hash")), entry) != line["hash"]:
             raise _Bad(f"{name} was changed: its content no longer matches its hash")
         tag = str(line.get("mac") or "")
         if tag:
@@ -348,7 +359,7 @@ def _check_entries(
             if point.get("keyed") and not tag:
                 raise _Bad(f"{name} lost the chain-key tag that {_where(point)} recorded")
             covered_by = point
-        in_period += bool(line.get("in_period", True))
+        in_period += entry is not None and bool(line.get("in_period", True))
         prev_hash, last = line["hash"], seq
     if first is None or last is None:
         return Verdict(INCOMPLETE, "nothing to vouch for: the bundle holds no entries", notes)
@@ -358,6 +369,14 @@ def _check_entries(
         raise _Bad(
             f"the bundle ends at entry {last}, but {_where(cp)} records entry {cp['seq']}: "
             "entries were cut from the end"
+        )
+    if withheld:
+        notes.append(
+            f"{withheld} entr{'y' if withheld == 1 else 'ies'} of other Convoso accounts "
+            f"{'is' if withheld == 1 else 'are'} withheld: the chain runs through "
+            f"{'its hash' if withheld == 1 else 'their hashes'}, but what "
+            f"{'it says' if withheld == 1 else 'they say'} is not in this bundle, so it is "
+            "not checked here"
         )
     if chain_key is None and tagged:
         notes.append(
@@ -517,7 +536,7 @@ def _check_catalogues(bundle: _Bundle, first: int, notes: list[str]) -> str:
             )
         for moment in ("start", "end"):
             state = json.loads(json.dumps(claim["base"]))  # a fresh copy for each replay
-            entries = (line["entry"] for _, line in _records(bundle, ENTRIES))
+            entries = (line["entry"] for _, line in _records(bundle, ENTRIES) if "entry" in line)
             catalogue_replay(state, entries, account=account, upto=str(claims[moment]))
             rebuilt = catalogue_rows(state)
             if rebuilt != claim[moment]:

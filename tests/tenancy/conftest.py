@@ -43,3 +43,7 @@ def east(db):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def west(db):  # type: ignore[no-untyped-def]
     return add_account("west", "West client")
+
+
+# The audit tests' keys, for the accounts' evidence bundles.
+from tests.audit.conftest import chain_key, signing_key  # noqa: E402, F401

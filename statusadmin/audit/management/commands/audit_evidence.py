@@ -1,7 +1,11 @@
 """Write an evidence bundle for an outside auditor: a period's entries, the checkpoints that
 cover them, the public keys, a standalone verifier and a README (see audit/evidence.py).
 
-    python manage.py audit_evidence --from 2026-01-01 --to 2026-03-31 q1.zip
+    python manage.py audit_evidence --from 2026-01-01 --to 2026-03-31 [--account SLUG] q1.zip
+
+A bundle is one Convoso account's (--account; default the default account, with the entries
+of no account: sign-ins and the like); other accounts' entries are withheld but for their
+place in the chain.
 
 It then runs the bundle's own verifier on what it wrote, pinned to this server's public keys,
 prints its verdict, and the fingerprints to give the auditor out of band. Exit status: 0
@@ -21,6 +25,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from statusadmin.audit import keys
 from statusadmin.audit.evidence import write_bundle
 from statusadmin.audit.evidence_verifier import public_key_pem, verify_bundle
+from statusadmin.convoso import tenancy
 
 
 class Command(BaseCommand):
@@ -29,12 +34,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True)
         parser.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True)
+        parser.add_argument(
+            "--account", default="",
+            help="the Convoso account's short name (default: the default account)",
+        )  # fmt: skip
         parser.add_argument("out", type=Path, help="the zip to write, e.g. evidence.zip")
 
     def handle(self, *args: Any, **options: Any) -> None:
         date_from, date_to, out = options["date_from"], options["date_to"], options["out"]
         if date_from > date_to:
             raise CommandError("--from must not be after --to.")
+        account = tenancy.by_slug(options["account"])
+        if account is None:
+            raise CommandError(f"There is no enabled Convoso account {options['account']!r}.")
+        with tenancy.use(account):
+            self._write(date_from, date_to, out)
+
+    def _write(self, date_from: date, date_to: date, out: Path) -> None:
         # Written beside the target and renamed when complete: never half a bundle under its name.
         partial = out.with_name(out.name + ".part")
         with partial.open("wb") as target:
