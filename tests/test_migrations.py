@@ -130,3 +130,39 @@ class OldLayoutTests:
             "changesets_changesetitem",
         } <= tables
         assert not {t for t in tables if t.startswith("statuses_change")}
+
+
+# Before several Convoso accounts: one account, from the environment or the sandbox.
+SINGLE_ACCOUNT: list[tuple[str, str | None]] = [("convoso", "0002_sandbox_fault")]
+
+
+@pytest.mark.django_db(transaction=True)
+class SingleAccountTests:
+    def test_an_installation_of_one_account_upgrades_with_no_action(self, client) -> None:
+        from statusadmin.convoso.sandbox import seed
+        from statusadmin.statuses.mirror import mirror_refresh
+
+        sue = make_user("sue", "Supervisor")
+        carl = make_user("carl", "Compliance")
+        seed()
+        mirror_refresh()
+        entry = add_entry(code="XFER", account="sandbox")
+        migrate(SINGLE_ACCOUNT)
+        try:
+            with connection.cursor() as cursor:  # the sandbox as it was: one catalogue
+                cursor.execute("SELECT count(*) FROM convoso_sandboxstatus")
+                (rows,) = cursor.fetchone()
+            assert rows == 15
+        finally:
+            migrate(latest())
+        from statusadmin.convoso.models import SandboxStatus
+
+        # Every row is the default account's: its catalogue, mirror, log and people.
+        assert set(SandboxStatus.objects.values_list("tenant", flat=True)) == {""}
+        client.force_login(sue)
+        page = client.get("/").content.decode()
+        assert "Transferred to Closer" in page
+        assert "account-switch" not in page
+        client.force_login(carl)
+        assert client.get(f"/audit/{entry.pk}/").status_code == 200
+        assert chain.verify().ok

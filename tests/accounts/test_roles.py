@@ -56,6 +56,24 @@ class SeedDemoTests:
         assert not approver.has_perm(EDIT_STATUSES)
         assert "approver / approver" in text
 
+    def test_two_more_accounts_to_switch_between(self, client):
+        from statusadmin.convoso.models import ConvosoAccount, Membership
+
+        out = io.StringIO()
+        call_command("seed_demo", stdout=out)
+        call_command("seed_demo", stdout=io.StringIO())  # once only, however often run
+        assert list(ConvosoAccount.objects.values_list("slug", flat=True)) == ["east", "west"]
+        assert "Three Convoso accounts (Sandbox, East office, West client)" in out.getvalue()
+        east = login_check(username="east", password="east")
+        assert list(Membership.objects.filter(user=east).values_list("role", flat=True)) == [
+            SUPERVISOR
+        ]
+        client.force_login(east)
+        assert client.get("/")["Location"] == "/a/east/"
+        page = client.get("/a/east/").content.decode()
+        assert "Transferred to Closer" in page  # the emulated account's own catalogue
+        assert client.get("/a/west/").status_code == 404
+
     def test_running_again_keeps_changed_passwords(self):
         call_command("seed_demo", stdout=io.StringIO())
         user = get_user_model().objects.get(username="supervisor")
