@@ -123,3 +123,26 @@ class NotificationTests:
         page = client.get(prefix + "/approvals/").content.decode()
         assert 'class="nav-count"' not in page
         assert "Client asked" not in page
+
+
+class CommandTests:
+    def test_the_catalogue_of_an_account_at_a_moment(self, east, west):
+        import io
+        import json
+
+        from django.core.management import CommandError, call_command
+        from django.utils import timezone
+
+        SandboxStatus.objects.filter(tenant="west", code="HOT").update(name="West's own")
+        with tenancy.use(west):
+            from statusadmin.statuses.mirror import mirror_refresh
+
+            mirror_refresh(force=True)
+        out = io.StringIO()
+        at = timezone.now().isoformat()
+        call_command(
+            "catalogue_as_of", "--at", at, "--account", "west", "--code", "HOT", stdout=out
+        )
+        assert json.loads(out.getvalue())[0]["name"] == "West's own"
+        with pytest.raises(CommandError, match="no enabled Convoso account 'nowhere'"):
+            call_command("catalogue_as_of", "--at", at, "--account", "nowhere")

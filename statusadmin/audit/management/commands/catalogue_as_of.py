@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from statusadmin.audit import history
-from statusadmin.convoso.connection import get_client
+from statusadmin.convoso import tenancy
 from statusadmin.statuses.models import MirrorStatus
 
 
@@ -40,10 +40,16 @@ class Command(BaseCommand):
         parser.add_argument("--at", required=True, help="e.g. 2026-11-03T14:05:00Z")
         parser.add_argument("--format", choices=["json", "csv"], default="json")
         parser.add_argument("--code", help="only this status")
+        parser.add_argument(
+            "--account", default="", help="a Convoso account's short name (default: the default)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         at = moment(options["at"])
-        account = get_client().account
+        found = tenancy.by_slug(options["account"])
+        if found is None:
+            raise CommandError(f"There is no enabled Convoso account {options['account']!r}.")
+        account = found.key
         codes = [options["code"]] if options["code"] else None
         known_now = MirrorStatus.objects.filter(account=account).values_list("code", flat=True)
         catalogue = history.catalogue_at(account=account, at=at, codes=codes, later=known_now)
