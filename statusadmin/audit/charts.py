@@ -21,6 +21,7 @@ SERIES = [
     ("unknown", "Unknown", "#7b3fa0"),
     ("pending", "Pending", "#1f5fbf"),
     ("recorded", "Approval steps", "#00838f"),
+    ("unchanged", "No change", "#a0a0a0"),
 ]
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 160, 36, 22, 8
 

@@ -43,6 +43,8 @@ class Outcome(models.TextChoices):
     OBSERVED = "observed", "Observed"  # a change made outside the dashboard, seen at a sync
     # A step of the four-eyes workflow (a request, a decision): nothing was sent to Convoso.
     RECORDED = "recorded", "Recorded"
+    # A save whose values Convoso already held: nothing was sent (statuses/services.py).
+    UNCHANGED = "unchanged", "No change"
 
 
 class Action(models.TextChoices):

@@ -156,6 +156,22 @@ def finish(
     )
 
 
+def finish_unchanged(entry: AuditEntry, *, before: Status) -> AuditEntry:
+    """A save whose values Convoso already held: nothing was sent, nothing changed."""
+    return chain.complete(
+        entry,
+        completed_at=timezone.now(),
+        outcome=Outcome.UNCHANGED,
+        before=status_snapshot(before),
+        after=None,
+        changed_fields=[],
+        note=NOTHING_SENT,
+    )
+
+
+NOTHING_SENT = "Convoso already held these values, so nothing was sent."
+
+
 def finish_with_error(
     entry: AuditEntry, error: Exception, *, before: Status | None = None
 ) -> AuditEntry:

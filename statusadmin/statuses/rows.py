@@ -192,7 +192,10 @@ def saved_message(code: str, result: WriteResult) -> str:
     """What a saved change did, in the one wording of changes, and anything to know about it."""
     before = asdict(result.before) if result.before else None
     summary = describe_changes(before, asdict(result.status), result.changed)
-    message = f"Saved {code}: {summary or 'no change was needed'}."
+    if summary:
+        message = f"Saved {code}: {summary}."
+    else:
+        message = f"Nothing to save: {code} already had these values."
     if result.resolved:
         message += " Convoso's reply was lost; a check afterwards shows the change was made."
     if result.stale:

@@ -309,6 +309,14 @@ def status_update(
                 approval.claim(before)
             unseen = unseen_changes(expected_version, before)
             refuse_overwriting_unseen(code, cleaned, before, unseen)
+            if all(value is None or getattr(before, f) == value for f, value in cleaned.items()):
+                # Nothing to send: the entry says so ("No change"), never "Succeeded".
+                with transaction.atomic():
+                    audit.finish_unchanged(entry, before=before)
+                    mirror_store(account=client.account, status=before)
+                return WriteResult(
+                    status=before, before=before, changed=[], stale=bool(unseen), entry=entry.pk
+                )
             sent = client.update(code, cleaned, before=before).after
         except Exception as exc:
             audit.finish_with_error(entry, exc, before=before)
