@@ -28,7 +28,11 @@ class AuditFilterForm(forms.Form):
         label="From", required=False, validators=DATE_RANGE, widget=DATE_WIDGET
     )
     date_to = forms.DateField(label="To", required=False, validators=DATE_RANGE, widget=DATE_WIDGET)
-    actor = forms.CharField(label="Who", required=False, max_length=150)
+    # Any part of a name, in any case (selectors.people_named); the page lists the people.
+    actor = forms.CharField(
+        label="Who", required=False, max_length=150,
+        widget=forms.TextInput(attrs={"list": "people", "autocomplete": "off"}),
+    )  # fmt: skip
     code = forms.CharField(label="Status code", required=False, max_length=64)
     action = forms.ChoiceField(
         label="Action", required=False, choices=[("", "Any action"), *Action.choices]
@@ -38,7 +42,10 @@ class AuditFilterForm(forms.Form):
     )
     field = forms.ChoiceField(label="Changed field", required=False, choices=FIELD_CHOICES)
     text = forms.CharField(label="Reason contains", required=False, max_length=200)
-    approved_by = forms.CharField(label="Approved by", required=False, max_length=150)
+    approved_by = forms.CharField(
+        label="Approved by", required=False, max_length=150,
+        widget=forms.TextInput(attrs={"list": "people", "autocomplete": "off"}),
+    )  # fmt: skip
     awaiting = forms.BooleanField(label="Awaiting approval", required=False)
 
     def filters(self) -> Filters:

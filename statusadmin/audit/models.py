@@ -8,6 +8,7 @@ whose head is checkpointed (and signed) outside the database.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
 from functools import cached_property
@@ -152,9 +153,9 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
             )
         return entries
 
-    def approved_by(self, username: str) -> AuditEntryQuerySet:
-        """An approver's approvals, and the changes they sent by approving."""
-        return self.filter(actor_username=username).filter(
+    def approved_by(self, usernames: Iterable[str]) -> AuditEntryQuerySet:
+        """Approvers' approvals, and the changes they sent by approving."""
+        return self.filter(actor_username__in=list(usernames)).filter(
             models.Q(action=Action.APPROVE)
             | models.Q(request_ref__isnull=False, action__in=[Action.CREATE, Action.UPDATE])
         )

@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Count, Max, QuerySet
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from statusadmin.convoso import tenancy
 
-from .models import AuditEntry, AuditEntryQuerySet, Outcome
+from .models import DASHBOARD_ACTOR, OUTSIDE_ACTOR, AuditEntry, AuditEntryQuerySet, Outcome
 
 PAGE_SIZE = 50
 # Ids are 64-bit signed integers (BigAutoField); a larger one can't even be compared with them.
@@ -33,6 +34,28 @@ def in_account[Q: QuerySet[AuditEntry]](entries: Q, keys: tuple[str, ...] = ()) 
     """The entries of ``keys`` (default: the account in use's). Every read of the log for a
     screen or an export starts here."""
     return entries.filter(account__in=keys or account_keys())
+
+
+# At most this many people match a part of a name (a filter on "a" is no filter).
+PEOPLE_MATCHED = 200
+
+
+def people_named(text: str) -> list[str]:
+    """The names a people filter means: ``text`` as typed (a person since deleted is still in
+    the log by name), and every user, and the dashboard's own actors, whose name contains it
+    in any case. A list of names, so the log is still read through its actor index."""
+    needle = text.casefold()
+    users = get_user_model().objects.filter(username__icontains=text)
+    names = {text, *users.values_list("username", flat=True)[:PEOPLE_MATCHED]}
+    names |= {actor for actor in (OUTSIDE_ACTOR, DASHBOARD_ACTOR) if needle in actor}
+    return sorted(names)
+
+
+def people() -> list[str]:
+    """Everyone a people filter may suggest (the form's list)."""
+    return list(
+        get_user_model().objects.order_by("username").values_list("username", flat=True)[:500]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +88,7 @@ class Filters:
             end = datetime.combine(self.date_to + timedelta(days=1), time(), tz)
             entries = entries.filter(created_at__lt=end)
         if self.actor:
-            entries = entries.filter(actor_username=self.actor)
+            entries = entries.filter(actor_username__in=people_named(self.actor))
         if self.code:
             # As typed, or in capitals as the dashboard makes codes: a code made outside it
             # may be in lower case, and "xfer" should still find XFER. Both use the index.
@@ -81,7 +104,7 @@ class Filters:
         if self.account:
             entries = entries.filter(account=self.account)
         if self.approved_by:
-            entries = entries.approved_by(self.approved_by)
+            entries = entries.approved_by(people_named(self.approved_by))
         if self.awaiting:
             entries = entries.awaiting_approval()
         return entries

@@ -110,9 +110,12 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
         "can_export": request.user.has_perm(EXPORT_AUDIT),
         "can_verify": request.user.has_perm(VERIFY_AUDIT),
         "evidence_form": EvidenceForm(auto_id="evidence_%s"),
+        # A people filter that found nothing: said so, rather than "no entries".
+        "nobody": (filters.actor or filters.approved_by) if not page.entries else "",
     }
     if wants_partial(request):
         return render(request, "audit/list.html#results", context)
+    context["people"] = selectors.people()
     # The integrity panel is outside the results, so a filter change doesn't redo it.
     return render(request, "audit/list.html", {**context, **integrity_context()})
 
