@@ -263,12 +263,14 @@ def approve(
                 actor=approver, action=Action.APPROVE, account=request.account,
                 code=request.status_code, request_ref=request.pk,
                 requested_by=request.requested_by_username, reason=note, origin=origin,
+                requested=request.changes, before=request.before,
             )  # fmt: skip
         claimed.append(True)
 
     approval = services.Approval(
-        request_id=request.pk, requested_by=request.requested_by_username, note=note, claim=claim
-    )
+        request_id=request.pk, requested_by=request.requested_by_username, note=note, claim=claim,
+        approved_by=approver.get_username(),
+    )  # fmt: skip
     changes = dict(request.changes)
     try:
         if request.kind == ChangeRequest.Kind.CREATE:
@@ -342,7 +344,7 @@ def _close(
         audit.record_step(
             actor=actor, action=action, account=request.account, code=request.status_code,
             request_ref=request.pk, requested_by=request.requested_by_username, reason=note,
-            origin=origin,
+            origin=origin, requested=request.changes, before=request.before,
         )  # fmt: skip
     transaction.on_commit(lambda: notifications.decided(request.pk))
     request.refresh_from_db()

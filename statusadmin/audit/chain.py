@@ -55,6 +55,7 @@ _ADVISORY_LOCK_KEY = 0x5A_0D17_C4A1
 OPTIONAL_HASHED_FIELDS = (
     "actor_user_id", "resolves_id", "request_ref", "requested_by", "approval_note", "reverts_ref",
     "change_set_ref", "auth_method", "auth_issuer", "auth_subject", "second_factor",
+    "approved_by",
 )  # fmt: skip
 # The content the hash covers: everything about the attempt except the chain fields
 # themselves and the actor's foreign key (which becomes NULL if the user is deleted; the

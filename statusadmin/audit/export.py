@@ -46,6 +46,7 @@ FACT_COLUMNS = (
 LATER_COLUMNS = (
     "actor_user_id", "request_ref", "requested_by", "approval_note", "reverts_ref", "resolves_id",
     "change_set_ref", "auth_method", "auth_issuer", "auth_subject", "second_factor",
+    "approved_by",
 )  # fmt: skip
 # Numbers, cast to text (links to users, requests and entries end in _id or _ref).
 ID_COLUMNS = {"seq", "id", "error_code"} | {c for c in LATER_COLUMNS if c.endswith(("_id", "_ref"))}
@@ -213,13 +214,17 @@ def _json_default(value: object) -> str:
 
 REPORT_COLUMNS = (
     "When (UTC)", "Who", "Action", "Status", "What changed", "Reason", "Outcome", "Why it failed",
-    "Signed in with",
+    "Signed in with", "Requested by", "Approved by", "Approver's note", "Request", "Change set",
 )  # fmt: skip
+# Excel on Windows reads a CSV as UTF-8 (arrows, accented names) only after this mark; the
+# catalogue import (changesets/catalogue.py) accepts it back.
+BOM = "\ufeff"
 
 
 REPORT_FIELDS = (
     "created_at", "actor_username", "action", "status_code", "before", "after", "changed_fields",
     "reason", "outcome", "error_message", "auth_method", "second_factor", "requested",
+    "requested_by", "approved_by", "approval_note", "request_ref", "change_set_ref",
 )  # fmt: skip
 
 
@@ -234,7 +239,7 @@ def report_chunks(filters: selectors.Filters) -> Iterator[str]:
     lines = _Lines()
     writer = csv.writer(lines, lineterminator="\n")
     writer.writerow(REPORT_COLUMNS)
-    yield lines.take()
+    yield BOM + lines.take()
     entries = (
         selectors.filtered(filters)
         .order_by("-created_at", "-id")
@@ -253,6 +258,11 @@ def report_chunks(filters: selectors.Filters) -> Iterator[str]:
                 guard(entry.get_outcome_display()),
                 guard(entry.explanation),
                 entry.proof_text,
+                guard(entry.four_eyes.requested_by),
+                guard(entry.four_eyes.approved_by),
+                guard(entry.four_eyes.note),
+                str(entry.request_ref or ""),
+                str(entry.change_set_ref or ""),
             ]
             for entry in batch
         )

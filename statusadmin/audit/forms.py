@@ -47,6 +47,9 @@ class AuditFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"list": "people", "autocomplete": "off"}),
     )  # fmt: skip
     awaiting = forms.BooleanField(label="Awaiting approval", required=False)
+    request = forms.IntegerField(
+        label="Request number", required=False, min_value=1, max_value=2**63 - 1
+    )
 
     def filters(self) -> Filters:
         if not self.is_valid():
@@ -65,6 +68,7 @@ class AuditFilterForm(forms.Form):
             text=(data.get("text") or "").strip(),
             approved_by=(data.get("approved_by") or "").strip(),
             awaiting=bool(data.get("awaiting")),
+            request=data.get("request"),
         )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import models
@@ -111,6 +111,7 @@ FIXED_AT_START = (
     "auth_issuer",
     "auth_subject",
     "second_factor",
+    "approved_by",
 )
 # What completing it adds.
 OUTCOME_FIELDS = (
@@ -146,19 +147,31 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
         A create records every field as changed; for a flag it counts only when the status
         was created with the flag on ("DNC changed" is not every create with DNC off).
         """
-        entries = self.filter(touched__contains=f" {field} ")
+        changed = models.Q(touched__contains=f" {field} ")
         if field in FLAGS:
-            entries = entries.exclude(
-                models.Q(action=Action.CREATE) & ~models.Q(**{f"after__{field}": True})
-            )
-        return entries
+            changed &= ~(models.Q(action=Action.CREATE) & ~models.Q(**{f"after__{field}": True}))
+        # The four-eyes steps of a change of that field: the request (which asks for it)
+        # and its decisions, which changed nothing themselves.
+        asked = AuditEntry.objects.filter(action=Action.REQUEST, requested__has_key=field)
+        steps = models.Q(action=Action.REQUEST, requested__has_key=field) | models.Q(
+            action__in=DECISIONS,
+            request_ref__in=asked.exclude(request_ref=None).values("request_ref"),
+        )
+        return self.filter(changed | steps)
 
     def approved_by(self, usernames: Iterable[str]) -> AuditEntryQuerySet:
-        """Approvers' approvals, and the changes they sent by approving."""
-        return self.filter(actor_username__in=list(usernames)).filter(
-            models.Q(action=Action.APPROVE)
-            | models.Q(request_ref__isnull=False, action__in=[Action.CREATE, Action.UPDATE])
-        )
+        """Approvers' approvals, and the changes sent by their approval (of a request or of a
+        change set; before approved_by was recorded, a request's change named its approver
+        as its actor)."""
+        names = list(usernames)
+        return self.filter(
+            models.Q(approved_by__in=names)
+            | models.Q(actor_username__in=names, action=Action.APPROVE)
+            | models.Q(
+                actor_username__in=names, approved_by="", request_ref__isnull=False,
+                action__in=[Action.CREATE, Action.UPDATE],
+            )
+        )  # fmt: skip
 
     def awaiting_approval(self) -> AuditEntryQuerySet:
         """Change requests with no decision (approval, rejection, withdrawal, expiry) yet."""
@@ -180,6 +193,12 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
         """The one permitted change: a pending entry receives its outcome, once."""
         pending = self.filter(pk=pk, outcome=Outcome.PENDING)
         return models.QuerySet.update(pending, **fields)
+
+
+class FourEyes(NamedTuple):
+    requested_by: str
+    approved_by: str
+    note: str
 
 
 class AuditEntry(models.Model):
@@ -222,6 +241,9 @@ class AuditEntry(models.Model):
     request_ref = models.BigIntegerField(null=True, blank=True)
     requested_by = models.CharField(max_length=150, blank=True, default="", db_default="")
     approval_note = models.TextField(blank=True, default="", db_default="")
+    # Who approved the change this entry sends (a request's approver, who is also its actor;
+    # or the approver of the change set it belongs to, whose planner is its actor).
+    approved_by = models.CharField(max_length=150, blank=True, default="", db_default="")
     # A change that puts back the values an earlier entry replaced: that entry's id.
     reverts_ref = models.BigIntegerField(null=True, blank=True)
     # A change made as part of a change set (a bulk edit or an import): the set's id.
@@ -317,7 +339,45 @@ class AuditEntry(models.Model):
             return (f"With {method}" if method else "") + (
                 " (break-glass)" if detail.get("break_glass") else ""
             )
+        if self.action == Action.REQUEST or (self.action in DECISIONS and self.requested):
+            # What was asked for: the request's change, against the status as it stood then.
+            asked = self.requested or {}
+            return describe_changes(self.before, {**(self.before or {}), **asked}, list(asked))
         return describe_changes(self.before, self.after, self.changed_fields or [])
+
+    @cached_property
+    def four_eyes(self) -> FourEyes:
+        """Who asked, who approved and the approver's note, whichever step this entry is:
+        the request (its actor asked), the decision (its actor decided; ``reason`` holds the
+        note), or the change sent after approval (before approved_by was recorded, a
+        request's change named its approver as its actor)."""
+        if self.action == Action.REQUEST:
+            return FourEyes(self.requested_by or self.actor_username, "", "")
+        if self.action == Action.APPROVE:
+            return FourEyes(self.requested_by, self.actor_username, self.reason)
+        if self.action in DECISIONS:
+            return FourEyes(self.requested_by, "", self.reason)
+        approver = self.approved_by or (
+            self.actor_username if self.request_ref and self.requested_by else ""
+        )
+        return FourEyes(self.requested_by, approver, self.approval_note if approver else "")
+
+    @cached_property
+    def trail(self) -> list[tuple[str, str]]:
+        """The four-eyes trail as the list shows it on the entry, each part with its link (or
+        ""): requested by, approved by, the request (its trail in the list), the change set."""
+        people = self.four_eyes
+        parts = [
+            (f"requested by {people.requested_by}", "") if people.requested_by else None,
+            (f"approved by {people.approved_by}", "") if people.approved_by else None,
+            (f"request {self.request_ref}", f"?request={self.request_ref}")
+            if self.request_ref else None,
+            (
+                f"change set {self.change_set_ref}",
+                reverse("statuses:change_set", args=[self.change_set_ref]),
+            ) if self.change_set_ref else None,
+        ]  # fmt: skip
+        return [part for part in parts if part is not None]
 
     @property
     def proof_text(self) -> str:

@@ -71,6 +71,7 @@ class Filters:
     account: str = ""
     approved_by: str = ""
     awaiting: bool = False  # change requests nobody has decided yet
+    request: int | None = None  # one change request's trail: its steps and its change
     # Whose entries: the account in use when the filters were made. Fixed then, because an
     # export streams after the request's own code has returned (and its account with it).
     accounts: tuple[str, ...] = ()
@@ -107,6 +108,8 @@ class Filters:
             entries = entries.approved_by(people_named(self.approved_by))
         if self.awaiting:
             entries = entries.awaiting_approval()
+        if self.request:
+            entries = entries.filter(request_ref=self.request)
         return entries
 
 

@@ -113,6 +113,7 @@ def begin(
     request_ref: int | None = None,
     requested_by: str = "",
     approval_note: str = "",
+    approved_by: str = "",
     reverts_ref: int | None = None,
     change_set_ref: int | None = None,
 ) -> AuditEntry:
@@ -131,6 +132,7 @@ def begin(
         request_ref=request_ref,
         requested_by=_clean_text(requested_by, 150),
         approval_note=_clean_text(approval_note),
+        approved_by=_clean_text(approved_by, 150),
         reverts_ref=reverts_ref,
         change_set_ref=change_set_ref,
         outcome=Outcome.PENDING,
@@ -297,11 +299,12 @@ def record_step(
     reason: str = "",
     change_set_ref: int | None = None,
     requested: Mapping[str, object] | None = None,
-    before: Status | None = None,
+    before: Status | Mapping[str, Any] | None = None,
     origin: Origin | None = None,
 ) -> AuditEntry:
     """A step of the four-eyes workflow (a request or a decision), complete at once: nothing
-    was sent to Convoso. ``actor`` None is the dashboard itself (an expiry)."""
+    was sent to Convoso. ``actor`` None is the dashboard itself (an expiry). A decision carries
+    the request's change and the status it was asked against, so it reads on its own."""
     now = timezone.now()
     return chain.append(
         created_at=now,
@@ -310,7 +313,9 @@ def record_step(
         account=account,
         action=action,
         status_code=_clean_text(code, 64),
-        before=status_snapshot(before),
+        before=status_snapshot(before)
+        if isinstance(before, Status) or before is None
+        else _clean_json(dict(before)),
         requested=_clean_json(dict(requested or {})),
         after=None,
         changed_fields=[],

@@ -155,6 +155,7 @@ def _write(change_set: ChangeSet, item: ChangeSetItem, actor: User) -> services.
             note=f"Change set {change_set.pk} approved by {change_set.decided_by_username}"
             + (f": {change_set.decision_note}" if change_set.decision_note else ""),
             claim=lambda current: None,  # the set was approved as a whole before it started
+            approved_by=change_set.decided_by_username,
         )
     reason = change_set.reason or (f"{change_set.title} (change set {change_set.pk})")
     changes = dict(item.changes)

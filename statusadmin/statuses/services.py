@@ -130,6 +130,7 @@ class Approval:
     requested_by: str
     note: str
     claim: Callable[[Status | None], None]
+    approved_by: str = ""
 
 
 def approval_fields() -> tuple[str, ...]:
@@ -352,6 +353,7 @@ class _ApprovalFacts(TypedDict, total=False):
     request_ref: int | None
     requested_by: str
     approval_note: str
+    approved_by: str
 
 
 def _approval_facts(approval: Approval | None) -> _ApprovalFacts:
@@ -362,6 +364,7 @@ def _approval_facts(approval: Approval | None) -> _ApprovalFacts:
         "request_ref": approval.request_id,
         "requested_by": approval.requested_by,
         "approval_note": approval.note,
+        "approved_by": approval.approved_by,
     }
 
 

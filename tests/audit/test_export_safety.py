@@ -34,7 +34,7 @@ TEXT_FIELDS = {"actor_username": 150, "user_agent": 512, "request_id": 64,
                "action": 20, "status_code": 64, "outcome": 10, "reason": 0, "note": 0,
                "error_message": 0, "failure_kind": 20, "requested_by": 150,
                "approval_note": 0, "auth_method": 20, "auth_issuer": 255, "auth_subject": 255,
-               "second_factor": 10}  # fmt: skip
+               "second_factor": 10, "approved_by": 150}  # fmt: skip
 # Links to users, requests and entries: numbers the code writes, empty when not set.
 ID_LINKS = {"actor_user_id", "request_ref", "reverts_ref", "resolves_id", "change_set_ref"}
 

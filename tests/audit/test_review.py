@@ -337,7 +337,8 @@ class HistoryTests:
 
 
 def read_csv(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
-    body = b"".join(response.streaming_content).decode()
+    # utf-8-sig: the everyday CSV starts with a byte-order mark, for Excel.
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(body)))
 
 
@@ -546,13 +547,16 @@ class ReportTests:
         rows = read_csv(response)
         assert list(rows[0]) == [
             "When (UTC)", "Who", "Action", "Status", "What changed", "Reason", "Outcome",
-            "Why it failed", "Signed in with",
+            "Why it failed", "Signed in with", "Requested by", "Approved by", "Approver's note",
+            "Request", "Change set",
         ]  # fmt: skip
         assert [r["Who"] for r in rows] == ["bob", "amy"]
         assert rows[0] == {
             "When (UTC)": new.when_text, "Who": "bob", "Action": "Update", "Status": "OPTOUT",
             "What changed": "DNC No → Yes", "Reason": "customer asked", "Outcome": "Succeeded",
             "Why it failed": "", "Signed in with": "single sign-on, second factor",
+            "Requested by": "", "Approved by": "", "Approver's note": "", "Request": "",
+            "Change set": "",
         }  # fmt: skip
         assert rows[1]["Signed in with"] == ""
         assert rows[1]["What changed"] == "Final No → Yes"
