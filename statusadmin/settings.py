@@ -568,6 +568,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's DEFAULT_LOGGING gives "django" a console handler of its own that prints when
+        # DEBUG is on; with ours on the root every worker line would show twice. No handlers here
+        # removes it, and the lines reach the root handler once.
+        "django": {"handlers": [], "level": "INFO"},
         "django.db.backends": {"level": "WARNING"},
         # Our request log has one line per request; Django's would repeat 4xx/5xx ones.
         "django.request": {"level": "ERROR"},

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
 from django.conf import settings as django_settings
@@ -11,6 +14,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from statusadmin.convoso.sandbox import seed
 from statusadmin.logs import RequestContextLogFilter
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +72,26 @@ def test_failed_calls_are_logged_with_their_outcome(supervisor_client, json_line
     assert [
         (c["convoso_endpoint"], c["convoso_outcome"], c["convoso_http_status"]) for c in calls
     ] == [("search", "rejected", 401)]
+
+
+def test_each_line_is_printed_once_with_debug_on():
+    """`make run` runs with DEBUG on: Django's own console handler on the "django" logger must
+    not print the worker's task lines a second time beside ours (#26 item 13)."""
+    marker = "one-line-only-7f3a"
+    env = {**os.environ, "DJANGO_DEBUG": "1", "LOG_FORMAT": "plain"}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            f"import logging; logging.getLogger('django.tasks').info('{marker}')",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    printed = out.stdout + out.stderr
+    assert printed.count(marker) == 1, printed
