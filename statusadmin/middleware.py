@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware as DjangoLoginRequired
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import BadRequest, SuspiciousOperation
@@ -22,6 +23,8 @@ from django.http import (
 )
 from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseRedirectBase
+from django.urls import Resolver404, resolve
+from django.views.defaults import page_not_found
 from django_htmx.http import HttpResponseClientRedirect
 
 from statusadmin.accounts.roles import VIEW_STATUSES
@@ -169,3 +172,35 @@ class ConvosoAccountMiddleware:
                 return HttpResponseRedirect(usable[0].url("/"))
             return None  # as before: the screens say the person has no role
         raise Http404("No such account.")
+
+
+class DebugNotFoundMiddleware:
+    """With DEBUG on (`make run`, the embedded default), a missing page is the site's own 404.
+
+    Django answers a 404 with its technical page when DEBUG is on (every URL pattern, for a
+    developer); a supervisor trying the dashboard with `make run` should meet the same page as in
+    production. Without DEBUG this does nothing: Django's handler404 already renders 404.html.
+    Inside the CSP middleware, so the page it renders gets the same policy and nonce.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if settings.DEBUG and response.status_code == 404 and not _resolves(request):
+            return page_not_found(request, Http404())
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if settings.DEBUG and isinstance(exception, Http404):
+            return page_not_found(request, exception)
+        return None
+
+
+def _resolves(request: HttpRequest) -> bool:
+    try:
+        resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    return True

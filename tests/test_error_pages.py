@@ -118,3 +118,33 @@ class RefusalWordingTests:
         monkeypatch.setattr(views, "list_context", refuse)
         html = body(supervisor_client.get("/"))
         assert "Only the requester can withdraw a request." in html
+
+
+class DebugNotFoundTests:
+    """`make run` serves with DEBUG on; a missing page is still the site's own 404, not
+    Django's technical page listing every URL pattern (#26 item 13)."""
+
+    @pytest.fixture(autouse=True)
+    def debug(self, settings):  # type: ignore[no-untyped-def]
+        settings.DEBUG = True
+
+    def test_an_address_that_matches_nothing(self, supervisor_client):
+        response = supervisor_client.get("/no-such-page/")
+        assert response.status_code == 404
+        html = body(response)
+        assert "There is no such page" in html
+        assert in_layout(html)
+        assert "URLconf" not in html
+        assert "script-src" in response["Content-Security-Policy"]
+
+    def test_a_view_that_finds_nothing(self, supervisor_client):
+        response = supervisor_client.get("/changes/999999/")
+        assert response.status_code == 404
+        html = body(response)
+        assert "There is no such page" in html
+        assert "Raised by" not in html
+
+    def test_a_missing_slash_is_still_added(self, supervisor_client):
+        response = supervisor_client.get("/audit")
+        assert response.status_code == 301
+        assert response["Location"] == "/audit/"
