@@ -280,7 +280,8 @@ def test_create_form(admin, data, headers):
 
 def assert_exports(client: Client, data: dict, query: str = "") -> None:
     csv_body = send(client, "get", f"/audit/export.csv{query}", data, False).body.decode()
-    header = next(csv.reader(io.StringIO(csv_body, newline="")))
+    assert csv_body.startswith("\ufeff")
+    header = next(csv.reader(io.StringIO(csv_body.removeprefix("\ufeff"), newline="")))
     assert header == list(CSV_COLUMNS)
     jsonl_body = send(client, "get", f"/audit/export.jsonl{query}", data, False).body.decode()
     for line in jsonl_body.split("\n"):

@@ -141,13 +141,18 @@ def _cells() -> list[Combinable]:
     return [*cells, *(_cell(name, F(name)) for name in LATER_COLUMNS)]
 
 
+# Excel on Windows reads a CSV as UTF-8 (arrows, accented names) only after this mark; the
+# catalogue import (changesets/catalogue.py) accepts it back.
+BOM = "\ufeff"
+
+
 def csv_header() -> str:
     return ",".join(CSV_COLUMNS) + "\n"
 
 
 def csv_chunks(filters: selectors.Filters) -> Iterator[str | bytes]:
     """The CSV, oldest entry first, in blocks of a few thousand lines."""
-    yield csv_header()
+    yield BOM + csv_header()
     # Aliases that can't clash with the model's own field names.
     cells = {f"cell{i}": cell for i, cell in enumerate(_cells())}
     rows = (
@@ -216,9 +221,6 @@ REPORT_COLUMNS = (
     "When (UTC)", "Who", "Action", "Status", "What changed", "Reason", "Outcome", "Why it failed",
     "Signed in with", "Requested by", "Approved by", "Approver's note", "Request", "Change set",
 )  # fmt: skip
-# Excel on Windows reads a CSV as UTF-8 (arrows, accented names) only after this mark; the
-# catalogue import (changesets/catalogue.py) accepts it back.
-BOM = "\ufeff"
 
 
 REPORT_FIELDS = (

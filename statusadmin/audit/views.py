@@ -368,6 +368,7 @@ def catalogue_csv(request: HttpRequest) -> HttpResponse:
         rows = history.as_rows(asked.first)
         cells = [[row.get(c) for c in history.CSV_COLUMNS] for row in rows]
     buffer = io.StringIO()
+    buffer.write(export.BOM)
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     # Names and codes come from Convoso: a cell that starts like a formula is made text.

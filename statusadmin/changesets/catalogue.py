@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from statusadmin.audit import export
 from statusadmin.convoso.status import FLAGS, Status
 
 COLUMNS = ("code", "name", "color", *FLAGS, "workflow", "system")
@@ -36,7 +37,8 @@ def export_csv(statuses: Iterable[Status]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    yield buffer.getvalue()
+    # For Excel on Windows, as the audit exports do; import_lines reads it back.
+    yield export.BOM + buffer.getvalue()
     for status in statuses:
         buffer.seek(0)
         buffer.truncate()

@@ -380,7 +380,7 @@ class AuditFilterTests:
         approvals.approve(request_id=request.pk, approver=approver, note="Checked")
         browser = Client()
         browser.force_login(admin_user)
-        body = b"".join(browser.get("/audit/export.csv").streaming_content).decode()
+        body = b"".join(browser.get("/audit/export.csv").streaming_content).decode("utf-8-sig")
         rows = list(csv.DictReader(io.StringIO(body)))
         applied = next(r for r in rows if r["action"] == "update")
         assert (applied["requested_by"], applied["approval_note"], applied["request_ref"]) == (

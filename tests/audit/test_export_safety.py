@@ -41,7 +41,8 @@ ID_LINKS = {"actor_user_id", "request_ref", "reverts_ref", "resolves_id", "chang
 
 def read_csv(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
     body = b"".join(response.streaming_content).decode()
-    return list(csv.DictReader(io.StringIO(body, newline="")))
+    assert body.startswith("\ufeff")  # the full CSV opens in Excel on Windows too
+    return list(csv.DictReader(io.StringIO(body.removeprefix("\ufeff"), newline="")))
 
 
 def read_jsonl(response) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]

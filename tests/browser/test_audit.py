@@ -34,7 +34,7 @@ def test_compliance_filters_dnc_changes_and_downloads_the_csv(session, complianc
         page.get_by_role("link", name="CSV", exact=True).click()
     download = info.value
     assert re.fullmatch(r"audit-report-\d{8}-\d{6}\.csv", download.suggested_filename)
-    rows = list(csv.DictReader(io.StringIO(download.path().read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(download.path().read_text(encoding="utf-8-sig"))))
     assert [(r["Status"], r["What changed"], r["Reason"]) for r in rows] == [
         ("OPTOUT", "DNC No → Yes", "customer asked")
     ]
@@ -43,7 +43,7 @@ def test_compliance_filters_dnc_changes_and_downloads_the_csv(session, complianc
         page.get_by_role("link", name="Full CSV").click()
     download = info.value
     assert re.fullmatch(r"audit-\d{8}-\d{6}\.csv", download.suggested_filename)
-    rows = list(csv.DictReader(io.StringIO(download.path().read_text(encoding="utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(download.path().read_text(encoding="utf-8-sig"))))
     assert [(r["id"], r["status_code"], r["after_dnc"]) for r in rows] == [
         (str(dnc.pk), "OPTOUT", "Y")
     ]

@@ -82,6 +82,7 @@ class PlanTests:
         body = b"".join(
             supervisor_client.get("/statuses/export.csv", {"q": "xfer"}).streaming_content
         )
+        assert body.decode().startswith("\ufeffcode,")  # Excel reads UTF-8 only with the mark
         assert body.decode().splitlines()[1].startswith("XFER,Transferred to Closer,#6711D1")
         assert len(body.decode().splitlines()) == 2
 
