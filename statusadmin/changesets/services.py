@@ -83,34 +83,38 @@ def plan_import(*, actor: User, data: bytes, filename: str) -> ChangeSet:
     items = []
     for line in lines:
         key = line.code.upper()
-        if line.problems:
-            items.append(_invalid(line.number, line.code, "; ".join(line.problems)))
-        elif key in seen:
-            items.append(_invalid(line.number, line.code, f"repeats line {seen[key]}"))
-        else:
+        # Every problem of a line is reported at once, so the file is fixed in one go.
+        problems = list(line.problems)
+        if key and key in seen:
+            problems.append(f"repeats line {seen[key]}")
+        elif key and not line.problems:
             seen[key] = line.number
-            items.append(_plan_line(line, known.get(line.code) or known.get(key)))
+        items.append(_plan_line(line, known.get(line.code) or known.get(key), problems))
     return _save(account, actor, ChangeSet.Kind.IMPORT, f"Import of {filename or 'a file'}", items)
 
 
-def _plan_line(line: catalogue.Line, current: Status | None) -> ChangeSetItem:
+def _plan_line(line: catalogue.Line, current: Status | None, problems: list[str]) -> ChangeSetItem:
     values = dict(line.values)
-    try:
-        if "color" in values:
-            values["color"] = clean_color(values["color"])
-        if "name" in values:
-            values["name"] = clean_name(values["name"])
-    except InvalidInput as exc:
-        return _invalid(line.number, line.code, f"{exc.field}: {exc.message}")
+    for field, clean in (("color", clean_color), ("name", clean_name)):
+        if field in values:
+            try:
+                values[field] = clean(values[field])
+            except InvalidInput as exc:
+                problems.append(f"{exc.field}: {exc.message}")
+    code = line.code
     if current is None:
         if line.system:
-            return _invalid(line.number, line.code, "is a system status Convoso doesn't have")
-        try:
-            code = clean_code(line.code)
-        except InvalidInput as exc:
-            return _invalid(line.number, line.code, exc.message)
+            problems.append("is a system status Convoso doesn't have")
+        elif code:
+            try:
+                code = clean_code(code)
+            except InvalidInput as exc:
+                problems.append(exc.message)
         if "name" not in values:
-            return _invalid(line.number, code, "a new status needs a name")
+            problems.append("a new status needs a name")
+    if problems:
+        return _invalid(line.number, code, "; ".join(problems))
+    if current is None:
         changes = {"code": code, "color": values.get("color"), "name": values["name"]}
         changes.update({f: bool(values.get(f, False)) for f in FLAGS})
         return ChangeSetItem(line=line.number, code=code, plan=Plan.CREATE, changes=changes)

@@ -69,6 +69,27 @@ class PlanTests:
         assert plan.state == "planned"
         assert not SandboxStatus.objects.filter(code="NEW1").exists()  # nothing sent
 
+    def test_every_problem_on_a_line_is_reported(self, supervisor):
+        # A new status with a bad code, a bad colour, a bad flag and no name: the person fixes
+        # the line once, not four times (#26 item 8).
+        data = (HEADER + "BAD!,,#GGGGGG,N,N,N,maybe,N,N,N,,N\n").encode()
+        plan = changesets.plan_import(actor=supervisor, data=data, filename="a.csv")
+        (item,) = plan.items.all()
+        assert item.plan == "invalid"
+        problems = item.problem.split("; ")
+        assert any(p.startswith("dnc: “maybe” is not Y or N") for p in problems), problems
+        assert any(p.startswith("color: Use six hexadecimal digits") for p in problems), problems
+        assert any("letters, digits" in p or "symbols" in p for p in problems), problems
+        assert "a new status needs a name" in problems
+        assert len(problems) == 4
+
+    def test_a_repeated_line_with_its_own_problems_says_both(self, supervisor):
+        data = HEADER + "NEW1,New,,N,N,N,N,N,N,N,,N\n" + "NEW1,New,,N,N,N,N,N,oops,N,,N\n"
+        plan = changesets.plan_import(actor=supervisor, data=data.encode(), filename="a.csv")
+        problem = plan.items.get(line=3).problem
+        assert "repeats line 2" in problem
+        assert "contact: “oops” is not Y or N" in problem
+
     def test_the_export_reimported_changes_nothing(self, supervisor_client, supervisor):
         body = b"".join(supervisor_client.get("/statuses/export.csv").streaming_content)
         plan = changesets.plan_import(actor=supervisor, data=body, filename="export.csv")
