@@ -105,7 +105,8 @@ class Difference:
 
     @property
     def copyable(self) -> bool:
-        """The target's status is one Convoso can't change (a system status there)."""
+        """Whether a copy can change it: not where the target holds it as a system status,
+        which Convoso can't change."""
         return self.target is None or self.target.custom
 
 

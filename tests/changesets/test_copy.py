@@ -110,6 +110,16 @@ class PlanTests:
         with tenancy.use(tenancy.by_slug("west")), pytest.raises(services.ReasonRequired):  # type: ignore[arg-type]
             changesets.apply(change_set_id=change_set.pk, actor=wendy)
 
+    def test_a_system_status_of_the_target_is_not_changed(self, wendy, east, west):
+        SandboxStatus.objects.filter(tenant="west", code="HOT").update(custom=False)
+        with tenancy.use(west):
+            mirror_refresh(force=True)
+        comparison = changeset_selectors.copy_compare(source=east, target=west)
+        assert not {d.code: d for d in comparison.differences}["HOT"].copyable
+        planned = items(plan(wendy, east, ["HOT"]))
+        assert planned["HOT"].plan == "invalid"
+        assert planned["HOT"].problem == "is a system status: Convoso can't change it"
+
     def test_a_status_the_source_doesnt_have_cant_be_copied(self, wendy, east):
         planned = items(plan(wendy, east, ["NOPE"]))
         assert planned["NOPE"].plan == "invalid"
@@ -153,6 +163,7 @@ class ApplyTests:
         assert list(AuditEntry.objects.filter(account="east").values_list("pk", flat=True)) == (
             east_log
         )
+        assert not ChangeSet.objects.filter(account="east").exists()
         entries = AuditEntry.objects.filter(change_set_ref=change_set.pk)
         assert set(entries.values_list("account", flat=True)) == {"west"}
         writes = entries.filter(action__in=[Action.UPDATE, Action.CREATE])
