@@ -1,4 +1,5 @@
-"""Change sets: bulk edits and catalogue imports, planned, reviewed, then applied."""
+"""Change sets: bulk edits, catalogue imports and copies from another account, planned,
+reviewed, then applied."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from django.db import models
 
 
 class ChangeSet(models.Model):
-    """A planned group of changes (a bulk edit or a catalogue import): reviewed, then applied by
-    a background worker (runner.py), each change through the one write service."""
+    """A planned group of changes (a bulk edit, a catalogue import or a copy from another
+    account): reviewed, then applied by a background worker (runner.py), each change through
+    the one write service, in ``account`` only."""
 
     class Kind(models.TextChoices):
         BULK = "bulk", "Bulk edit"
         IMPORT = "import", "Catalogue import"
+        COPY = "copy", "Copy from another account"
 
     class State(models.TextChoices):
         PLANNED = "planned", "Planned: nothing sent yet"
@@ -24,6 +27,9 @@ class ChangeSet(models.Model):
         DISCARDED = "discarded", "Discarded"
 
     account = models.CharField(max_length=32)
+    # A copy's source (its key, as ``account``): only read, to plan; nothing is sent to it.
+    # Empty for the other kinds: no account's key is "" (Django's rule for text, not NULL).
+    source_account = models.CharField(max_length=32, blank=True, default="")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     title = models.CharField(max_length=200)
     created_by = models.ForeignKey(

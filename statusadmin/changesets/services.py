@@ -1,6 +1,7 @@
 """Change sets: a group of changes planned first, reviewed, then applied in the background.
 
-A plan compares what is asked for (a bulk edit, or a catalogue file) with the mirror and says,
+A plan compares what is asked for (a bulk edit, a catalogue file, or another account's statuses)
+with the mirror and says,
 for each status, create, update, unchanged or can't be applied (and why, with the file's line).
 Applying enqueues a task (tasks.py) that runs the set in the worker (runner.py). A set that
 touches a field under APPROVAL_FIELDS waits for one approval by a second person first.
@@ -16,7 +17,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from statusadmin.accounts.roles import editor_now
+from statusadmin.accounts.roles import editor_now, may_use
 from statusadmin.audit import services as audit
 from statusadmin.audit.models import Action
 from statusadmin.audit.services import Origin
@@ -28,7 +29,7 @@ from statusadmin.statuses import services
 from statusadmin.statuses.mirror import mirror_refresh
 from statusadmin.statuses.models import MirrorStatus
 
-from . import catalogue
+from . import catalogue, selectors
 from .models import ChangeSet, ChangeSetItem
 from .runner import STALE_AFTER
 from .selectors import needs_reason
@@ -95,15 +96,32 @@ def plan_import(*, actor: User, data: bytes, filename: str) -> ChangeSet:
 
 def _plan_line(line: catalogue.Line, current: Status | None, problems: list[str]) -> ChangeSetItem:
     values = dict(line.values)
+    return _plan_values(
+        line.number, line.code, values, current, system=line.system, problems=problems
+    )
+
+
+def _plan_values(
+    line: int | None,
+    code: str,
+    values: dict[str, object],
+    current: Status | None,
+    *,
+    system: bool | None,
+    problems: list[str] | None = None,
+) -> ChangeSetItem:
+    """What setting ``values`` on ``code`` would do, given what the mirror holds: an import's
+    line, or a status copied from another account. Every problem is reported at once (with
+    any the file's reading found), so a line is fixed in one go."""
+    problems = list(problems or [])
     for field, clean in (("color", clean_color), ("name", clean_name)):
         if field in values:
             try:
                 values[field] = clean(values[field])
             except InvalidInput as exc:
                 problems.append(f"{exc.field}: {exc.message}")
-    code = line.code
     if current is None:
-        if line.system:
+        if system:
             problems.append("is a system status Convoso doesn't have")
         elif code:
             try:
@@ -113,15 +131,56 @@ def _plan_line(line: catalogue.Line, current: Status | None, problems: list[str]
         if "name" not in values:
             problems.append("a new status needs a name")
     if problems:
-        return _invalid(line.number, code, "; ".join(problems))
+        return _invalid(line, code, "; ".join(problems))
     if current is None:
         changes = {"code": code, "color": values.get("color"), "name": values["name"]}
         changes.update({f: bool(values.get(f, False)) for f in FLAGS})
-        return ChangeSetItem(line=line.number, code=code, plan=Plan.CREATE, changes=changes)
-    item = _update_item(line.number, current, values)
+        return ChangeSetItem(line=line, code=code, plan=Plan.CREATE, changes=changes)
+    item = _update_item(line, current, values)
     if item.plan == Plan.UPDATE and (not current.custom or not addressable(current.code)):
-        return _invalid(line.number, current.code, "is a system status: Convoso can't change it")
+        return _invalid(line, current.code, "is a system status: Convoso can't change it")
     return item
+
+
+def plan_copy(
+    *, actor: User, source: tenancy.Account, codes: Iterable[str], reason: str = ""
+) -> ChangeSet:
+    """Copying the source account's ``codes`` to the account in use, planned exactly as an
+    import of them would be. The source is only read (its mirror): nothing is sent to it, and
+    only someone with a role there may read it."""
+    target = tenancy.current()
+    if source.key == target.key:
+        raise ChangeSetError("Choose another account to copy from.")
+    if not may_use(actor, source):
+        raise ChangeSetError("There is no such account to copy from.")
+    own = services.checked_reason(reason, required=False)
+    with tenancy.use(source):
+        _, theirs = _mirror()
+    account, known = _mirror()
+    items = []
+    for code in dict.fromkeys(codes):
+        status = theirs.get(code)
+        if status is None:
+            items.append(_invalid(None, code, f"is not in {source.name}'s catalogue"))
+            continue
+        values = selectors.copy_values(status)
+        items.append(_plan_values(None, code, values, known.get(code), system=not status.custom))
+    return _save(
+        account, actor, ChangeSet.Kind.COPY, f"Copy from {source.name}", items,
+        source=source.key, reason=_with_reason(copied_from(source.key), own),
+    )  # fmt: skip
+
+
+def copied_from(key: str) -> str:
+    """How a copy's audit entries name its source: "Copied from East office (east)"."""
+    name = tenancy.names().get(key, key)
+    return f"Copied from {name}" if key == tenancy.default_account().key else (
+        f"Copied from {name} ({key})"
+    )  # fmt: skip
+
+
+def _with_reason(head: str, own: str) -> str:
+    return f"{head}: {own}" if own else head
 
 
 def _update_item(line: int | None, current: Status, wanted: dict[str, object]) -> ChangeSetItem:
@@ -147,13 +206,20 @@ def _invalid(line: int | None, code: str, problem: str) -> ChangeSetItem:
 
 
 def _save(
-    account: str, actor: User, kind: str, title: str, items: list[ChangeSetItem]
+    account: str,
+    actor: User,
+    kind: str,
+    title: str,
+    items: list[ChangeSetItem],
+    *,
+    source: str = "",
+    reason: str = "",
 ) -> ChangeSet:
     gated = set(settings.APPROVAL_FIELDS)
     with transaction.atomic():
         change_set = ChangeSet.objects.create(
             account=account, kind=kind, title=title[:200], created_by=actor,
-            created_by_username=actor.get_username(),
+            created_by_username=actor.get_username(), source_account=source, reason=reason,
             needs_approval=any(
                 gated & _gated_fields(i) for i in items if i.plan in (Plan.CREATE, Plan.UPDATE)
             ),
@@ -183,7 +249,7 @@ def apply(
         raise ChangeSetError("Only the person who planned this change set can apply it.")
     if change_set.state != SetState.PLANNED:
         raise ChangeSetError(f"This change set is already {change_set.get_state_display()}.")
-    reason = services.checked_reason(reason, required=needs_reason(change_set))
+    reason = _reason_to_apply(change_set, reason)
     ChangeSet.objects.filter(pk=change_set.pk).update(reason=reason)
     if change_set.needs_approval:
         with transaction.atomic():
@@ -201,6 +267,32 @@ def apply(
         _enqueue(change_set.pk)
     change_set.refresh_from_db()
     return change_set
+
+
+def _reason_to_apply(change_set: ChangeSet, typed: str) -> str:
+    """The reason its changes are audited with. A copy's names its source first, then the
+    planner's reason, given when planning or now; one is still asked for where a single
+    change would ask (naming the source is not a reason for a DNC change)."""
+    required = reason_still_needed(change_set)
+    if not change_set.source_account:
+        return services.checked_reason(typed, required=required)
+    typed = services.checked_reason(typed, required=required)
+    if not typed:
+        return change_set.reason
+    head = copied_from(change_set.source_account)
+    return _with_reason(head, typed) if change_set.reason == head else (
+        f"{change_set.reason}; {typed}"
+    )  # fmt: skip
+
+
+def reason_still_needed(change_set: ChangeSet) -> bool:
+    """Whether "Apply" must be given a reason: as for a single change (selectors.needs_reason),
+    unless the planner of a copy already gave one when planning it."""
+    if not needs_reason(change_set):
+        return False
+    return not change_set.source_account or change_set.reason == copied_from(
+        change_set.source_account
+    )
 
 
 def decide(

@@ -1,5 +1,6 @@
-"""Change sets on screen: the catalogue export, an import or a bulk edit planned for review,
-then applied in the background with live progress. Request flow only (services.py works)."""
+"""Change sets on screen: the catalogue export, an import, a bulk edit or a copy from another
+account planned for review, then applied in the background with live progress. Request flow
+only (services.py works)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from collections.abc import Iterator
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.models import User
 from django.http import (
+    Http404,
     HttpResponse,
     HttpResponseBadRequest,
     HttpResponseBase,
@@ -17,9 +20,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from statusadmin.accounts.middleware import kept_decision
-from statusadmin.accounts.roles import APPROVE_CHANGES, EDIT_STATUSES, VIEW_STATUSES
+from statusadmin.accounts.roles import APPROVE_CHANGES, EDIT_STATUSES, VIEW_STATUSES, may_use
 from statusadmin.convoso import tenancy
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.status import FLAG_LABELS, FLAGS, Status
@@ -107,6 +111,58 @@ def bulk(request: HtmxHttpRequest) -> HttpResponse:
     return redirect("statuses:change_set", change_set.pk)
 
 
+def _copy_source(key: str, user: User) -> tenancy.Account:
+    """The account a copy reads from: one the person has a role in, other than the one in use.
+    Any other is a 404, the same as an account that doesn't exist, so nobody learns of an
+    account they have no role in."""
+    source = tenancy.by_key(key) if key else None
+    if source is None or source.key == tenancy.current().key or not may_use(user, source):
+        raise Http404("No such account to copy from.")
+    return source
+
+
+@require_GET
+@permission_required(EDIT_STATUSES, raise_exception=True)
+@vary_on_headers("HX-Request")
+def compare(request: HtmxHttpRequest) -> HttpResponse:
+    """The statuses another account (the source) holds otherwise than the one in use, to pick
+    from for a copy here."""
+    current = tenancy.current()
+    sources = [a for a in tenancy.usable_by(request.user) if a.key != current.key]
+    key = request.GET.get("from", "")
+    source = _copy_source(key, request.user) if key else None
+    comparison = None
+    if source is not None:
+        with tenancy.use(source):
+            mirror.mirror_refresh()
+        mirror.mirror_refresh()
+        comparison = selectors.copy_compare(source=source, target=current)
+    template = "changesets/compare.html"
+    if wants_partial(request):
+        template += "#differences"
+    context = {"sources": sources, "source": source, "comparison": comparison}
+    return render(request, template, context)
+
+
+@require_POST
+@permission_required(EDIT_STATUSES, raise_exception=True)
+def plan_copy(request: HtmxHttpRequest) -> HttpResponse:
+    source = _copy_source(request.POST.get("from", ""), request.user)
+    codes = [c for c in request.POST.getlist("codes") if c]
+    back = f"{reverse('statuses:compare')}?from={source.key}"
+    if not codes:
+        messages.error(request, "Select at least one status to copy.")
+        return redirect(back)
+    try:
+        change_set = changesets.plan_copy(
+            actor=request.user, source=source, codes=codes, reason=request.POST.get("reason", "")
+        )
+    except (changesets.ChangeSetError, InvalidInput) as exc:
+        messages.error(request, explain(exc))
+        return redirect(back)
+    return redirect("statuses:change_set", change_set.pk)
+
+
 @require_GET
 @permission_required(VIEW_STATUSES, raise_exception=True)
 def change_set_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
@@ -132,7 +188,7 @@ def _context(request: HtmxHttpRequest, change_set: ChangeSet, **extra: object) -
         "live": change_set.state in (ChangeSet.State.QUEUED, ChangeSet.State.RUNNING),
         "can_approve": request.user.has_perm(APPROVE_CHANGES)
         and change_set.created_by_id != request.user.pk,
-        "needs_reason": selectors.needs_reason(change_set),
+        "needs_reason": changesets.reason_still_needed(change_set),
         **extra,
     }
 

@@ -99,15 +99,23 @@ def _yes_no(value: object) -> str:
     return "No" if value is False else "unset"
 
 
+def describe_value(name: str, value: object) -> str:
+    """One field's value in the one wording: "Yes", "#FFAA00", "none" (a colour unset)."""
+    if name in FLAGS:
+        return _yes_no(value)
+    if name == "color":
+        return str(value or "none")
+    return str(value or "")
+
+
 def describe_field(name: str, old: object, new: object) -> str:
     """One field's change in the one wording: "DNC No → Yes", "Name 'A' → 'B'",
     "Colour #FFAA00 → #00AAFF"."""
     label = FIELD_LABELS.get(name, name)
-    if name in FLAGS:
-        return f"{label} {_yes_no(old)} → {_yes_no(new)}"
-    if name == "color":
-        return f"{label} {old or 'none'} → {new or 'none'}"
-    return f"{label} '{old or ''}' → '{new or ''}'"
+    before, after = describe_value(name, old), describe_value(name, new)
+    if name in FLAGS or name == "color":
+        return f"{label} {before} → {after}"
+    return f"{label} '{before}' → '{after}'"
 
 
 def describe_changes(
