@@ -61,6 +61,8 @@ MATRIX = {
     # No account of theirs to copy from: a 404, whoever may copy (tests/changesets/test_copy).
     "statuses:plan_copy":     ("post", {"from": "nowhere", "codes": "XFER"}, "LNFFN"),
     "statuses:change_set":    ("get",  {},                   "LOOOO"),
+    "statuses:change_sets":   ("get",  {"mine": "1"},        "LOOOO"),
+    "statuses:my_requests":   ("get",  {},                   "LOOOO"),
     "statuses:apply_change_set":   ("post", {},              "LOFFO"),
     "statuses:discard_change_set": ("post", {},              "LOFFO"),
     "statuses:decide_change_set":  ("post", {"decision": "approve"}, "LFFOO"),

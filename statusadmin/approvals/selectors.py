@@ -48,3 +48,9 @@ def waiting_count() -> int:
 
 def waiting_list(account: str) -> list[ChangeRequest]:
     return list(ChangeRequest.objects.filter(state=State.PENDING, account=account))
+
+
+def asked_by(user_id: int, limit: int = 200) -> list[ChangeRequest]:
+    """The person's own requests in the account in use, newest first (their "my requests")."""
+    mine = ChangeRequest.objects.filter(requested_by_id=user_id).order_by("-requested_at", "-id")
+    return list(tenancy.scoped(mine)[:limit])

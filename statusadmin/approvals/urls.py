@@ -8,4 +8,6 @@ urlpatterns = [
     path("approvals/<int:pk>/approve/", views.approve, name="approve"),
     path("approvals/<int:pk>/reject/", views.reject, name="reject"),
     path("approvals/<int:pk>/withdraw/", views.withdraw, name="withdraw"),
+    # Outside /approvals/: a supervisor's own requests need no approver's second factor.
+    path("requests/", views.my_requests, name="my_requests"),
 ]

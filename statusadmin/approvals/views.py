@@ -162,3 +162,22 @@ def withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not wants_partial(request):
         messages.success(request, message)
     return row_response(request, code, row, toast=message)
+
+
+@require_GET
+@permission_required(VIEW_STATUSES, raise_exception=True)
+def my_requests(request: HtmxHttpRequest) -> HttpResponse:
+    """What the person asked for and what became of it, so a request can be found again."""
+    now = timezone.now()
+    mine = [
+        {
+            "request": r,
+            "change": describe_changes(r.before, {**(r.before or {}), **r.changes}, list(r.changes))
+            if r.before is not None
+            else describe_changes(None, r.changes, []),
+            # Expiry is applied lazily (by the worker): past its time, it no longer waits.
+            "waiting": r.state == ChangeRequest.State.PENDING and r.expires_at > now,
+        }
+        for r in selectors.asked_by(request.user.pk)
+    ]
+    return render(request, "approvals/mine.html", {"mine": mine})

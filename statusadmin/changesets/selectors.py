@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.db.models import Count, Q, QuerySet
+
 from statusadmin.convoso import tenancy
 from statusadmin.convoso.status import (
     EDITABLE_FIELDS,
@@ -41,6 +43,16 @@ def counts(change_set: ChangeSet) -> dict[str, int]:
         result[plan] += 1
         result[state] += 1
     return result
+
+
+def listed(user_id: int | None = None) -> QuerySet[ChangeSet]:
+    """The account's change sets, newest first (only ``user_id``'s, if given), with how many
+    statuses each touches."""
+    sets = tenancy.scoped(ChangeSet.objects.all())
+    if user_id is not None:
+        sets = sets.filter(created_by_id=user_id)
+    changing = Count("items", filter=Q(items__plan__in=[Plan.CREATE, Plan.UPDATE]))
+    return sets.annotate(changing=changing).order_by("-created_at", "-id")
 
 
 def waiting_for_approval(account: str) -> list[ChangeSet]:

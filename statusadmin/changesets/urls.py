@@ -8,6 +8,7 @@ urlpatterns = [
     path("statuses/export.json", views.export_json, name="export_json"),
     path("statuses/import/", views.import_catalogue, name="import"),
     path("statuses/bulk/", views.bulk, name="bulk"),
+    path("changes/", views.change_sets, name="change_sets"),
     path("changes/compare/", views.compare, name="compare"),
     path("changes/compare/plan/", views.plan_copy, name="plan_copy"),
     path("changes/<int:pk>/", views.change_set_page, name="change_set"),

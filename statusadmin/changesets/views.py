@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.models import User
+from django.core.paginator import Paginator
 from django.http import (
     Http404,
     HttpResponse,
@@ -34,7 +35,7 @@ from statusadmin.statuses import mirror
 from statusadmin.statuses.forms import search_query
 from statusadmin.statuses.services import explain
 
-from . import catalogue, selectors
+from . import catalogue, rows, selectors
 from . import services as changesets
 from .forms import ImportForm
 from .models import ChangeSet, ChangeSetItem
@@ -177,13 +178,14 @@ def change_set_page(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 def _context(request: HtmxHttpRequest, change_set: ChangeSet, **extra: object) -> dict:
-    items = change_set.items.all()
+    items = list(change_set.items.all())
     shown = [i for i in items if i.plan != ChangeSetItem.Plan.UNCHANGED]
     return {
         "change_set": change_set,
         "counts": selectors.counts(change_set),
-        "items": shown,
-        "unchanged": len(items) - len(shown),
+        "items": rows.lines(change_set, shown),
+        "unchanged": [i.code for i in items if i.plan == ChangeSetItem.Plan.UNCHANGED],
+        "handed_over": change_set.state in rows.HANDED_OVER,
         "mine": change_set.created_by_id == request.user.pk,
         "live": change_set.state in (ChangeSet.State.QUEUED, ChangeSet.State.RUNNING),
         "can_approve": request.user.has_perm(APPROVE_CHANGES)
@@ -244,3 +246,17 @@ def decide(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return _with_error(request, change_set, exc)
     messages.success(request, "Approved: it is being applied." if approve else "Rejected.")
     return redirect("statuses:change_set", pk)
+
+
+PAGE_SIZE = 50
+
+
+@require_GET
+@permission_required(VIEW_STATUSES, raise_exception=True)
+def change_sets(request: HtmxHttpRequest) -> HttpResponse:
+    """Every change set of the account, newest first (?mine=1: the person's own), so a plan
+    can be found again after its page was closed."""
+    mine = request.GET.get("mine") == "1"
+    found = selectors.listed(user_id=request.user.pk if mine else None)
+    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "changesets/list.html", {"page": page, "mine": mine})

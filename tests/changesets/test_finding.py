@@ -1,0 +1,136 @@
+"""Change sets and change requests can be found again, and a change set's page reads like the
+audit log: the reason, DNC lines marked, the same wording, unchanged statuses on demand (#26
+item 7)."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from statusadmin.accounts.roles import SUPERVISOR
+from statusadmin.approvals import services as approvals
+from statusadmin.changesets import services as changesets
+from statusadmin.convoso.sandbox import seed
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _catalogue(db):  # type: ignore[no-untyped-def]
+    seed()
+
+
+def page(response) -> str:  # type: ignore[no-untyped-def]
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def bulk(user, codes: list[str], **changes: object):  # type: ignore[no-untyped-def]
+    return changesets.plan_bulk(
+        actor=user, codes=codes, changes=changes, title=f"{sorted(changes)} for {codes}"
+    )
+
+
+class ChangeSetListTests:
+    def test_every_change_set_of_the_account_is_listed_newest_first(self, supervisor):
+        other = make_user("olga", SUPERVISOR)
+        first = bulk(supervisor, ["XFER"], final=True)
+        second = bulk(other, ["HOT"], voicemail=True)
+        html = page(signed_in(supervisor).get("/changes/"))
+        assert html.index(f'href="/changes/{second.pk}/"') < html.index(
+            f'href="/changes/{first.pk}/"'
+        )
+        assert "olga" in html
+        assert "Planned: nothing sent yet" in html
+
+    def test_mine_shows_only_the_persons_own(self, supervisor):
+        other = make_user("olga", SUPERVISOR)
+        mine = bulk(supervisor, ["XFER"], final=True)
+        theirs = bulk(other, ["HOT"], voicemail=True)
+        html = page(signed_in(supervisor).get("/changes/", {"mine": "1"}))
+        assert f'href="/changes/{mine.pk}/"' in html
+        assert f'href="/changes/{theirs.pk}/"' not in html
+
+    def test_none_yet_says_so(self, supervisor):
+        assert "No change sets yet" in page(signed_in(supervisor).get("/changes/"))
+
+    def test_the_navigation_leads_to_both_lists(self, supervisor):
+        html = page(signed_in(supervisor).get("/"))
+        nav = html[html.index('<nav aria-label="Main">') : html.index("</nav>")]
+        assert 'href="/changes/"' in nav
+        assert 'href="/requests/"' in nav
+
+
+class MyRequestsTests:
+    def test_a_supervisor_sees_their_requests_and_what_became_of_them(
+        self, supervisor, approver_user
+    ):
+        waiting = approvals.request_update(
+            actor=supervisor, code="HOT", changes={"dnc": "Y"}, reason="Customer opted out"
+        )
+        done = approvals.request_update(
+            actor=supervisor, code="XFER", changes={"dnc": "Y"}, reason="Regulator asked"
+        )
+        approvals.reject(request_id=done.pk, approver=approver_user, note="Wrong status")
+        html = page(signed_in(supervisor).get("/requests/"))
+        assert "DNC No → Yes" in html
+        assert "Customer opted out" in html
+        assert "Waiting for approval" in html
+        assert "Rejected" in html
+        assert "april" in html
+        assert "Wrong status" in html
+        assert f'action="/approvals/{waiting.pk}/withdraw/"' in html
+        assert f'action="/approvals/{done.pk}/withdraw/"' not in html
+
+    def test_only_the_persons_own_requests(self, supervisor):
+        other = make_user("olga", SUPERVISOR)
+        approvals.request_update(actor=other, code="HOT", changes={"dnc": "Y"}, reason="Theirs")
+        html = page(signed_in(supervisor).get("/requests/"))
+        assert "Theirs" not in html
+        assert "You have not asked for any change that needs approval" in html
+
+
+class ChangeSetPageTests:
+    def test_a_plan_not_applied_says_nothing_about_progress(self, supervisor):
+        plan = bulk(supervisor, ["XFER", "HOT"], dnc=True)
+        html = page(signed_in(supervisor).get(f"/changes/{plan.pk}/"))
+        assert "Waiting" not in html
+        assert "Done:" not in html
+        assert "Not sent yet" in html
+
+    def test_dnc_lines_are_marked_and_worded_as_in_the_audit_log(self, supervisor):
+        plan = bulk(supervisor, ["XFER", "HOT"], dnc=True)
+        html = page(signed_in(supervisor).get(f"/changes/{plan.pk}/"))
+        rows = re.findall(r'<tr class="([^"]*)">\s*<td>[^<]*</td>\s*<td class="code">(\w+)', html)
+        assert all("dnc" in classes.split() for classes, _ in rows), rows
+        assert "DNC No → Yes" in html
+        assert "dnc → Y" not in html
+
+    def test_unchanged_statuses_are_listed_on_demand(self, supervisor):
+        plan = bulk(supervisor, ["XFER", "LVM"], voicemail=True)  # LVM already has it on
+        html = page(signed_in(supervisor).get(f"/changes/{plan.pk}/"))
+        details = html[html.index("<details") : html.index("</details>")]
+        assert "1 unchanged" in details
+        assert "LVM" in details
+
+    @pytest.mark.django_db(transaction=True)
+    def test_the_requesters_reason_and_the_outcome_read_once(self, supervisor, no_approvals):
+        plan = bulk(supervisor, ["XFER"], dnc=True)
+        client = signed_in(supervisor)
+        client.post(f"/changes/{plan.pk}/apply/", {"reason": "Regulator asked"})
+        call_command("worker", "--batch", stdout=io.StringIO(), stderr=io.StringIO())
+        html = page(client.get(f"/changes/{plan.pk}/"))
+        assert "Regulator asked" in html
+        assert "Done: Done." not in html
+        assert "Sent" in html
