@@ -15,6 +15,11 @@ def convoso(request: HttpRequest) -> dict[str, object]:
         # Called by the template only where the header shows it (not by htmx fragments).
         "usable_accounts": lambda: tenancy.usable_by(user) if user is not None else [],
     }
+    if user is not None and user.is_authenticated:
+        from statusadmin.approvals import selectors as notices
+
+        # Called only where the header shows it: never on an htmx fragment (a search keystroke).
+        context["notices_unread"] = lambda: notices.unread_notices(user.pk)
     if user is not None and user.is_authenticated and can_approve(user):
         from statusadmin.approvals import selectors as approvals
         from statusadmin.changesets import selectors as changesets

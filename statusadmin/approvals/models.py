@@ -66,3 +66,24 @@ class ChangeRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.status_code} ({self.state})"
+
+
+class Notice(models.Model):
+    """A line in a person's notices (the badge in the navigation): a request waits for them,
+    or theirs was decided. Beside e-mail, not instead of it: it reaches people with no
+    address, and stays until they have read it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    account = models.CharField(max_length=32)
+    text = models.TextField()
+    # A path inside the dashboard (the account's own prefix included), never an outside URL.
+    link = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "account", "read_at"], name="notice_unread")]
+
+    def __str__(self) -> str:
+        return self.text

@@ -10,27 +10,44 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.mail import send_mail
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from statusadmin.accounts.roles import APPROVE_CHANGES, APPROVER
 from statusadmin.convoso import tenancy
 from statusadmin.convoso.status import describe_changes
 
-from .models import ChangeRequest
+from .models import ChangeRequest, Notice
 
 logger = logging.getLogger(__name__)
 _APP, _CODENAME = APPROVE_CHANGES.split(".")
 PERMISSION = Q(codename=_CODENAME, content_type__app_label=_APP)
 
 
-def _link(request: ChangeRequest, name: str) -> str:
-    """The page ``name`` of the request's own account, in full (a worker has no request whose
-    URLconf would say which account: tenancy.Account.url does)."""
+def _path(request: ChangeRequest, name: str) -> str:
+    """The page ``name`` of the request's own account (a worker has no request whose URLconf
+    would say which account: tenancy.Account.url does)."""
     path = reverse(name, urlconf=settings.ROOT_URLCONF)
     account = tenancy.by_key(request.account, enabled_only=False)
-    return settings.SITE_URL.rstrip("/") + (account.url(path) if account else path)
+    return account.url(path) if account else path
+
+
+def _link(request: ChangeRequest, name: str) -> str:
+    """The same page in full, for an e-mail."""
+    return settings.SITE_URL.rstrip("/") + _path(request, name)
+
+
+def _notify(user_ids: list[int], request: ChangeRequest, text: str, page: str) -> None:
+    """The in-app notice, for the badge; like the e-mail, it never fails the workflow."""
+    try:
+        Notice.objects.bulk_create(
+            Notice(user_id=pk, account=request.account, text=text, link=_path(request, page))
+            for pk in user_ids
+        )
+    except Exception:  # a database hiccup after the decision committed: logged, not shown
+        logger.warning("notice not saved: %s", text, exc_info=True)
 
 
 def _what(request: ChangeRequest) -> str:
@@ -52,8 +69,15 @@ def _send(subject: str, body: str, to: list[str]) -> None:
 
 def approvers(account: str, excluding: int | None) -> list[str]:
     """Addresses of everyone who may approve in ``account`` (admins included), but the
-    requester: in the default account by their groups, in another by their role there."""
-    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    requester."""
+    users = approver_users(account, excluding).exclude(email="")
+    return sorted(set(users.values_list("email", flat=True)))
+
+
+def approver_users(account: str, excluding: int | None) -> QuerySet[User]:
+    """Everyone who may approve in ``account`` (admins included), but the requester: in the
+    default account by their groups, in another by their role there."""
+    users = get_user_model().objects.filter(is_active=True)
     default = tenancy.default_account()
     if account == default.key:
         may = Q(user_permissions__in=_permission_ids()) | Q(
@@ -64,7 +88,7 @@ def approvers(account: str, excluding: int | None) -> list[str]:
     users = users.filter(Q(is_superuser=True) | may)
     if excluding is not None:
         users = users.exclude(pk=excluding)
-    return sorted(set(users.values_list("email", flat=True)))
+    return users.distinct()
 
 
 def _permission_ids() -> list[int]:
@@ -74,6 +98,11 @@ def _permission_ids() -> list[int]:
 
 
 def request_arrived(request: ChangeRequest) -> None:
+    asks = f"{request.requested_by_username} asks for a change to {request.status_code}"
+    ids = list(
+        approver_users(request.account, request.requested_by_id).values_list("pk", flat=True)
+    )
+    _notify(ids, request, f"{asks}: {_what(request)}", "statuses:approvals")
     _send(
         f"Approval needed: {request.status_code} ({_what(request)})",
         f"{request.requested_by_username} asks for a change to {request.status_code} in "
@@ -87,14 +116,21 @@ def request_arrived(request: ChangeRequest) -> None:
 def decided(request_id: int) -> None:
     request = ChangeRequest.objects.select_related("requested_by").get(pk=request_id)
     who = request.requested_by
-    if who is None or not who.email:
+    if who is None:
         return
     by = f" by {request.decided_by_username}" if request.decided_by_username else ""
+    state = request.get_state_display().lower()
+    outcome = f"Your change to {request.status_code} ({_what(request)}) was {state}{by}"
+    outcome += f": “{request.decision_note}”" if request.decision_note else ""
+    outcome += f" ({request.failure})" if request.failure else ""
+    _notify([who.pk], request, outcome, "statuses:my_requests")
+    if not who.email:
+        return
     note = f"\n\nNote: {request.decision_note}" if request.decision_note else ""
     failure = f"\n\n{request.failure}" if request.failure else ""
     _send(
         f"{request.status_code}: your change was {request.get_state_display().lower()}",
         f"Your change to {request.status_code} ({_what(request)}) was "
-        f"{request.get_state_display().lower()}{by}.{note}{failure}\n",
+        f"{state}{by}.{note}{failure}\n",
         [who.email],
     )

@@ -9,7 +9,7 @@ from django.utils import timezone
 from statusadmin.convoso import tenancy
 from statusadmin.statuses.selectors import SqlCondition
 
-from .models import ChangeRequest
+from .models import ChangeRequest, Notice
 
 State = ChangeRequest.State
 
@@ -54,3 +54,12 @@ def asked_by(user_id: int, limit: int = 200) -> list[ChangeRequest]:
     """The person's own requests in the account in use, newest first (their "my requests")."""
     mine = ChangeRequest.objects.filter(requested_by_id=user_id).order_by("-requested_at", "-id")
     return list(tenancy.scoped(mine)[:limit])
+
+
+def notices(user_id: int, limit: int = 100) -> list[Notice]:
+    """The person's notices in the account in use, newest first."""
+    return list(tenancy.scoped(Notice.objects.filter(user_id=user_id))[:limit])
+
+
+def unread_notices(user_id: int) -> int:
+    return tenancy.scoped(Notice.objects.filter(user_id=user_id, read_at=None)).count()

@@ -40,7 +40,7 @@ from statusadmin.statuses.models import MirrorStatus
 from statusadmin.statuses.selectors import status_version
 
 from . import notifications
-from .models import ChangeRequest
+from .models import ChangeRequest, Notice
 from .selectors import pending_for
 
 State = ChangeRequest.State
@@ -397,3 +397,9 @@ def _decidable(request_id: int, approver: User) -> ChangeRequest:
             "You asked for this change, so another approver must decide it (four eyes)."
         )
     return request
+
+
+def read_notices(*, user_id: int) -> int:
+    """Marks ``user_id``'s unread notices in the account in use as read."""
+    unread = tenancy.scoped(Notice.objects.filter(user_id=user_id, read_at=None))
+    return unread.update(read_at=timezone.now())

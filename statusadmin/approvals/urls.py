@@ -10,4 +10,6 @@ urlpatterns = [
     path("approvals/<int:pk>/withdraw/", views.withdraw, name="withdraw"),
     # Outside /approvals/: a supervisor's own requests need no approver's second factor.
     path("requests/", views.my_requests, name="my_requests"),
+    path("notices/", views.notices, name="notices"),
+    path("notices/read/", views.read_notices, name="read_notices"),
 ]

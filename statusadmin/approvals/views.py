@@ -181,3 +181,19 @@ def my_requests(request: HtmxHttpRequest) -> HttpResponse:
         for r in selectors.asked_by(request.user.pk)
     ]
     return render(request, "approvals/mine.html", {"mine": mine})
+
+
+@require_GET
+@permission_required(VIEW_STATUSES, raise_exception=True)
+def notices(request: HtmxHttpRequest) -> HttpResponse:
+    return render(
+        request, "approvals/notices.html", {"notices": selectors.notices(request.user.pk)}
+    )
+
+
+@require_POST
+@permission_required(VIEW_STATUSES, raise_exception=True)
+def read_notices(request: HtmxHttpRequest) -> HttpResponse:
+    """Marks the person's notices in this account as read (they stay in the list)."""
+    approvals.read_notices(user_id=request.user.pk)
+    return redirect("statuses:notices")

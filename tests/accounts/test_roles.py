@@ -74,6 +74,14 @@ class SeedDemoTests:
         assert "Transferred to Closer" in page  # the emulated account's own catalogue
         assert client.get("/a/west/").status_code == 404
 
+    def test_demo_people_have_addresses_so_the_console_shows_notices(self):
+        # make run prints e-mail to the console: with addresses, approval notices show there.
+        call_command("seed_demo", stdout=io.StringIO())
+        emails = dict(get_user_model().objects.values_list("username", "email"))
+        assert emails["supervisor"] == "supervisor@example.com"
+        assert emails["approver"] == "approver@example.com"
+        assert emails["compliance"] == "compliance@example.com"
+
     def test_running_again_keeps_changed_passwords(self):
         call_command("seed_demo", stdout=io.StringIO())
         user = get_user_model().objects.get(username="supervisor")

@@ -53,6 +53,9 @@ class Command(BaseCommand):
             user, created = User.objects.get_or_create(username=username)
             if created:
                 user.set_password(username)
+                # example.com is reserved for examples: nothing is ever delivered there, and
+                # `make run` prints mail to the console, where the approval notices show.
+                user.email = f"{username}@example.com"
                 user.save()
                 user.groups.add(Group.objects.get(name=role))
         accounts = self._accounts()
@@ -88,6 +91,7 @@ class Command(BaseCommand):
         east, created = User.objects.get_or_create(username="east")
         if created:
             east.set_password("east")
+            east.email = "east@example.com"
             east.save()
         for username, slug, role in DEMO_ROLES:
             Membership.objects.get_or_create(
