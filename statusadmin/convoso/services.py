@@ -48,10 +48,7 @@ _WEB_URL = URLValidator(
 
 def api_url_check(api_url: str) -> None:
     """Only http(s): the model's URLField would take ftp://, which no client can call."""
-    try:
-        _WEB_URL(api_url)
-    except ValidationError as exc:
-        raise ValidationError({"api_url": exc.messages}) from None
+    _WEB_URL(api_url)
 
 
 def slug_for(name: str) -> str:
@@ -65,7 +62,10 @@ def account_add(*, name: str, api_url: str, token: str, slug: str = "") -> Convo
     account = ConvosoAccount(name=name, slug=slug or slug_for(name), api_url=api_url.rstrip("/"))
     if not token:
         raise ValidationError({"token": "No token was given."})
-    api_url_check(account.api_url)
+    try:
+        api_url_check(account.api_url)
+    except ValidationError as exc:
+        raise ValidationError({"api_url": exc.messages}) from None
     taken = ConvosoAccount.objects.filter(slug=account.slug).first()
     if taken is not None:
         raise ValidationError(
