@@ -28,7 +28,9 @@ def token_check(*, api_url: str, token: str) -> None:
     """Raise TokenNotAccepted unless Convoso at ``api_url`` answers a search with ``token``."""
     try:
         token_client(api_url, token).search("")
-    except errors.TokenRejected as exc:
+    except errors.ConvosoRejected as exc:
+        # A search asks nothing of a status: whatever Convoso refuses in it, it refuses for
+        # the token (or the account behind it).
         said = exc.upstream_message or "no reason given"
         raise TokenNotAccepted(
             f"Convoso refused this token ({said}). Check the token and the API URL."

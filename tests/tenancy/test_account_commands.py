@@ -86,6 +86,13 @@ class AddTests:
             run("add", "East office", "--api-url", REAL_API, stdin=fake_token())
         assert not ConvosoAccount.objects.exists()
 
+    def test_a_refusal_in_other_words_is_a_refused_token(self, convoso):
+        body = {"success": False, "error": "Account suspended"}
+        convoso.add(responses.POST, SEARCH, json=body)
+        with pytest.raises(CommandError, match=r"Convoso refused this token \(Account suspended\)"):
+            run("add", "East office", "--api-url", REAL_API, stdin=fake_token())
+        assert not ConvosoAccount.objects.exists()
+
     def test_an_unreachable_convoso_saves_nothing(self, convoso):
         convoso.add(responses.POST, SEARCH, status=503)
         with pytest.raises(CommandError, match="could not check the token"):
