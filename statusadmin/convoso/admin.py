@@ -29,8 +29,9 @@ class ConvosoAccountForm(forms.ModelForm[ConvosoAccount]):
     token = forms.CharField(
         label="API token",
         required=False,
-        # render_value=False: not even a form sent back with errors shows it.
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        # render_value=False: not even a form sent back with errors shows it; "new-password"
+        # keeps browsers from filling in the signed-in person's own password.
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
 
     class Meta:

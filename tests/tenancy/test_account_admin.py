@@ -224,6 +224,16 @@ class MembershipTests:
         assert not Membership.objects.filter(user=ed).exists()
         assert person.get("/a/east/").status_code == 404
 
+    def test_people_are_found_by_name(self, superuser_client, east):
+        make_user("edwina")
+        response = superuser_client.get(
+            "/admin/autocomplete/",
+            {"app_label": "convoso", "model_name": "membership", "field_name": "user",
+             "term": "edw"},
+        )  # fmt: skip
+        assert response.status_code == 200
+        assert [r["text"] for r in response.json()["results"]] == ["edwina"]
+
 
 class StaffTests:
     @pytest.fixture
