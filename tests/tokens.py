@@ -2,6 +2,7 @@
 full run, tests/secret_scan.py greps every response, log line and audit row for them."""
 
 import base64
+import secrets
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -9,6 +10,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 CLIENT_TOKEN = "tok-SECRET-4f9a1c"
 REAL_TOKEN = "tok-SECRET-real-7c1e"
 PAGE_TOKEN = "tok-SECRET-91"
+# The token of an account added with `convoso_account add` or the admin (tests/tenancy): new
+# each run, so no file of an earlier run can hold it by chance.
+ACCOUNT_TOKEN = "tok-SECRET-acct-" + secrets.token_hex(12)
 
 # The audit trail's secrets (statusadmin/audit/keys.py): the chain key, the bearer token of the
 # checkpoint endpoint, and an Ed25519 signing key (fixed, so its PEM can be scanned for).
@@ -24,6 +28,6 @@ SIGNING_SEED_HEX = SIGNING_KEY.private_bytes_raw().hex()
 SIGNING_SEED_B64 = base64.b64encode(SIGNING_KEY.private_bytes_raw()).decode()
 
 ALL = (
-    CLIENT_TOKEN, REAL_TOKEN, PAGE_TOKEN,
+    CLIENT_TOKEN, REAL_TOKEN, PAGE_TOKEN, ACCOUNT_TOKEN,
     CHAIN_KEY, CHECKPOINT_URL_TOKEN, SIGNING_PEM_BODY, SIGNING_SEED_HEX, SIGNING_SEED_B64,
 )  # fmt: skip

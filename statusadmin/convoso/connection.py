@@ -8,11 +8,18 @@ import threading
 from django.conf import settings
 
 from . import tokens
-from .client import ConvosoClient
+from .client import ConvosoClient, account_fingerprint
 from .sandbox import SANDBOX_TOKEN
 from .tenancy import SANDBOX_ACCOUNT, SANDBOX_API_URL, Account, current
 
-__all__ = ["SANDBOX_ACCOUNT", "SANDBOX_API_URL", "build_client", "get_client", "is_sandbox"]
+__all__ = [
+    "SANDBOX_ACCOUNT",
+    "SANDBOX_API_URL",
+    "build_client",
+    "get_client",
+    "is_sandbox",
+    "token_client",
+]
 
 _local = threading.local()
 
@@ -67,21 +74,52 @@ def build_client(
         token = SANDBOX_TOKEN if is_sandbox() else settings.CONVOSO_AUTH_TOKEN
     else:
         token = tokens.decrypt(account.token_encrypted)
-    if account.is_sandbox:
+    return _client(
+        account.api_url,
+        token,
+        account.key,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries=retries,
+    )
+
+
+def token_client(api_url: str, token: str) -> ConvosoClient:
+    """A client for a token not saved yet, to try it before it is (services.token_check)."""
+    return _client(
+        api_url.rstrip("/"),
+        token,
+        account_fingerprint(api_url, token),
+        connect_timeout=settings.CONVOSO_CONNECT_TIMEOUT,
+        read_timeout=settings.CONVOSO_READ_TIMEOUT,
+        retries=settings.CONVOSO_RETRIES,
+    )
+
+
+def _client(
+    api_url: str,
+    token: str,
+    key: str,
+    *,
+    connect_timeout: float,
+    read_timeout: float,
+    retries: int,
+) -> ConvosoClient:
+    if api_url.rstrip("/") == SANDBOX_API_URL:
         from .sandbox import SandboxAdapter
 
         return ConvosoClient(
             api_url=SANDBOX_API_URL,
             token=token,
             transport=SandboxAdapter(),
-            account=account.key,
+            account=key,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
         )
     return ConvosoClient(
-        api_url=account.api_url,
+        api_url=api_url,
         token=token,
-        account=account.key,
+        account=key,
         retries=retries,
         backoff=settings.CONVOSO_RETRY_BACKOFF,
         connect_timeout=connect_timeout,
