@@ -76,7 +76,9 @@ class TokenEchoTests:
         seen: list[str] = [body(supervisor_client.get("/"))]
 
         convoso.replies["update"] = echo
-        toggled = body(supervisor_client.post("/statuses/XFER/flag/", {"final": "Y"}, **HX))
+        toggled = body(
+            supervisor_client.post("/statuses/XFER/flag/", {"final": "Y", "confirmed": "1"}, **HX)
+        )
         assert f"Invalid token {REMOVED} for account" in toggled
 
         convoso.catalogue[0]["name"] = f"Closer {REAL_TOKEN}"
@@ -197,7 +199,11 @@ class HostileReplyTests:
         with undone():
             script(convoso, search=search, update=update)
             before = WRITES.count()
-            answered(screen.post("/statuses/XFER/flag/", {"final": "Y"}, **headers(htmx)))
+            answered(
+                screen.post(
+                    "/statuses/XFER/flag/", {"final": "Y", "confirmed": "1"}, **headers(htmx)
+                )
+            )
             one_write_since(before, Action.UPDATE)
 
     @HOSTILE

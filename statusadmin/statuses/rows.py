@@ -8,6 +8,7 @@ makes a 200-row search cheap.
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC
 from functools import cached_property, lru_cache, partial
@@ -50,6 +51,12 @@ class Mode(enum.StrEnum):
     PLAIN = ""
     NAME = "name"  # editing the name in place
     DNC = "dnc"  # asking why DNC is being changed
+    CONFIRM = "confirm"  # asking "are you sure?" before Final or Success changes dialling
+
+
+# Flags that change who is dialled: a click on their switch asks for confirmation first.
+CONFIRM_FLAGS = frozenset({"final", "success"})
+UNDO_REASON = "Undo of a change made a moment before"
 
 
 def index_url(
@@ -92,6 +99,9 @@ class Row:
     highlight: bool = False
     focus: str = ""  # the control that should take focus after this row is swapped in
     columns: int = COLUMNS
+    # The flag a CONFIRM row asks about, and the value it would set.
+    confirm_flag: str = ""
+    confirm_target: bool | None = None
     # A change of this status waiting for a second person, and who is looking at the row.
     pending: ChangeRequest | None = None
     viewer: int | None = None
@@ -123,6 +133,14 @@ class Row:
             f"{what}: waiting for approval by a second person "
             f"(asked by {request.requested_by_username}, {when})."
         )
+
+    @property
+    def confirm_label(self) -> str:
+        return FLAG_LABELS.get(self.confirm_flag, "")
+
+    @property
+    def confirm_hint(self) -> str:
+        return FLAG_HINTS.get(self.confirm_flag, "")
 
     @property
     def can_withdraw(self) -> bool:
@@ -186,6 +204,26 @@ def more_link(query: str, kind: str, page: selectors.Page) -> dict[str, object] 
         "next": min(page.remaining, selectors.PAGE_SIZE),
         "remaining": page.remaining,
     }
+
+
+def undo(row: Row | None, result: WriteResult) -> dict[str, object] | None:
+    """The message bar's Undo: the form that puts back what this one change replaced, sent
+    like any change (audited; through approvals where the field needs them). None when there
+    is nothing to put back, or no way to (a colour that was unset can't be unset again)."""
+    if row is None or result.before is None or len(result.changed) != 1:
+        return None
+    (field,) = result.changed
+    old = getattr(result.before, field)
+    fields: list[tuple[str, str]] = [("reason", UNDO_REASON)]
+    if field in FLAGS:
+        url = row.urls["flag"]
+        fields += [(field, "Y" if old else "N"), ("confirmed", "1")]
+    elif field in ("color", "name") and old:
+        url = row.urls[field]
+        fields.append((field, str(old)))
+    else:
+        return None
+    return {"url": url, "vals": json.dumps(dict(fields))}
 
 
 def saved_message(code: str, result: WriteResult) -> str:

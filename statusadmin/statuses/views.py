@@ -91,8 +91,11 @@ def refresh(request: HtmxHttpRequest) -> HttpResponse:
 # --- one row --------------------------------------------------------------------------------------
 
 
+Undo = dict[str, object] | None  # rows.undo: the message bar's Undo, if any
+
+
 def row_response(
-    request: HtmxHttpRequest, code: str, row: Row | None, *, toast: str = ""
+    request: HtmxHttpRequest, code: str, row: Row | None, *, toast: str = "", undo: Undo = None
 ) -> HttpResponse:
     """The row partial (htmx) or, without JavaScript, the full page showing that row."""
     if not wants_partial(request):
@@ -109,7 +112,8 @@ def row_response(
         rows.ROW_TEMPLATE, {"row": row, "gone_code": code, "columns": rows.COLUMNS}, request=request
     )
     if toast:
-        html += render_to_string("statuses/index.html#toast", {"toast": toast}, request=request)
+        context = {"toast": toast, "undo": undo}
+        html += render_to_string("statuses/index.html#toast", context, request=request)
     # The row says where it goes, whichever control asked (a switch posts the table's form).
     return reswap(retarget(HttpResponse(html), f"#row-{code}"), "outerHTML")
 
@@ -147,7 +151,7 @@ def apply_change(
     row = rows.make_row(
         outcome.status, can_edit_statuses(request.user), message=message, focus=describe
     )
-    return row_response(request, code, row, toast=message)
+    return row_response(request, code, row, toast=message, undo=rows.undo(row, outcome))
 
 
 @require_POST
@@ -157,8 +161,15 @@ def set_flag(request: HtmxHttpRequest, code: str) -> HttpResponse:
     flags = [f for f in FLAGS if f in request.POST]
     if len(flags) != 1 or request.POST[flags[0]] not in ("Y", "N"):
         return HttpResponseBadRequest("Send exactly one flag, as Y or N.")
-    flag = flags[0]
-    return apply_change(request, code, {flag: request.POST[flag]}, describe=flag)
+    flag, value = flags[0], request.POST[flags[0]]
+    if flag in rows.CONFIRM_FLAGS and request.POST.get("confirmed") != "1":
+        # Nothing sent: the row asks first, with the reason typed so far.
+        row = current_row(
+            request, code, mode=Mode.CONFIRM, confirm_flag=flag, confirm_target=value == "Y",
+            reason=request.POST.get("reason", "").replace("\x00", ""),
+        )  # fmt: skip
+        return row_response(request, code, row)
+    return apply_change(request, code, {flag: value}, describe=flag)
 
 
 @require_POST

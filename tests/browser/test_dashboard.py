@@ -8,6 +8,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from statusadmin.audit.models import AuditEntry
 from statusadmin.convoso.models import SandboxFault, SandboxStatus
 from tests.browser.helpers import serious
 
@@ -71,10 +72,36 @@ class SwitchTests:
         session.open("/?q=hot")
         final = row(page, "HOT").get_by_role("switch", name="Final")
         final.focus()
+        # Final changes who is dialled: the row asks first, and focus goes to its answer.
         page.keyboard.press("Space")
+        confirm = row(page, "HOT").get_by_role("button", name="Turn Final on")
+        expect(confirm).to_be_focused()
+        assert SandboxStatus.objects.get(code="HOT").final is False  # nothing sent yet
+        page.keyboard.press("Enter")
         expect(final).to_have_attribute("aria-checked", "true")
+        expect(final).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(row(page, "HOT").get_by_role("button", name="Turn Final off")).to_be_focused()
         page.keyboard.press("Enter")
         expect(final).to_have_attribute("aria-checked", "false")
+        assert SandboxStatus.objects.get(code="HOT").final is False
+
+    def test_a_change_with_a_reason_is_undone_from_the_message_bar(self, session, supervisor):
+        page = session.login_as(supervisor)
+        session.open("/?q=xfer")
+        page.get_by_label("Reason for your changes").fill("Agents asked for it")
+        callback = row(page, "XFER").get_by_role("switch", name="Callback")
+        callback.click()
+        expect(callback).to_have_attribute("aria-checked", "true")
+        page.locator("#toast").get_by_role("button", name="Undo").click()
+        expect(callback).to_have_attribute("aria-checked", "false")
+        expect(page.locator("#toast")).to_contain_text("Saved XFER: Callback Yes → No.")
+        reasons = list(
+            AuditEntry.objects.filter(status_code="XFER")
+            .order_by("id")
+            .values_list("reason", flat=True)
+        )
+        assert reasons == ["Agents asked for it", "Undo of a change made a moment before"]
 
     def test_busy_switch_cannot_be_double_submitted(self, session, supervisor, settings):
         settings.CONVOSO_SANDBOX_LATENCY_MS = 700
@@ -82,26 +109,26 @@ class SwitchTests:
         session.open("/?q=xfer")
         posts: list[str] = []
         page.on("request", lambda r: r.method == "POST" and posts.append(r.url))
-        success = row(page, "XFER").get_by_role("switch", name="Success")
-        success.click()
-        expect(success).to_have_attribute("aria-disabled", "true")
-        expect(success).to_have_attribute("aria-busy", "true")
-        expect(success).to_be_focused()
+        contact = row(page, "XFER").get_by_role("switch", name="Contact")
+        contact.click()
+        expect(contact).to_have_attribute("aria-disabled", "true")
+        expect(contact).to_have_attribute("aria-busy", "true")
+        expect(contact).to_be_focused()
         page.keyboard.press("Enter")  # pressed again while busy: refused
-        success.click(force=True)
-        expect(success).to_have_attribute("aria-checked", "false")
-        expect(success).not_to_have_attribute("aria-disabled", "true")
-        expect(success).to_be_focused()
+        contact.click(force=True)
+        expect(contact).to_have_attribute("aria-checked", "false")
+        expect(contact).not_to_have_attribute("aria-disabled", "true")
+        expect(contact).to_be_focused()
         page.wait_for_timeout(1000)  # longer than a request: a queued second POST would be out
         assert len(posts) == 1
-        assert SandboxStatus.objects.get(code="XFER").success is False
+        assert SandboxStatus.objects.get(code="XFER").contact is False
 
     def test_failure_shows_the_old_state_and_the_reason(self, session, supervisor):
         page = session.login_as(supervisor)
         session.open("/?q=xfer")
         SandboxStatus.objects.filter(code="XFER").update(custom=False)  # now read-only upstream
-        final = row(page, "XFER").get_by_role("switch", name="Final")
-        final.click()
+        row(page, "XFER").get_by_role("switch", name="Final").click()
+        row(page, "XFER").get_by_role("button", name="Turn Final on").click()
         expect(row(page, "XFER").get_by_role("alert")).to_contain_text(
             "Only custom statuses can be changed"
         )
@@ -115,6 +142,7 @@ class SwitchTests:
         SandboxFault.objects.create(endpoint="update", kind="unknown_code", remaining=1)
         final = row(page, "XFER").get_by_role("switch", name="Final")
         final.click()
+        row(page, "XFER").get_by_role("button", name="Turn Final on").click()
         expect(row(page, "XFER").get_by_role("alert")).to_contain_text("account suspended")
         expect(final).to_have_attribute("aria-checked", "false")
         assert SandboxStatus.objects.get(code="XFER").final is False

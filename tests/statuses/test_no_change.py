@@ -41,7 +41,7 @@ class NoChangeTests:
         assert AuditEntry.objects.get(pk=result.entry).outcome == Outcome.SUCCEEDED
 
     def test_the_row_says_nothing_needed_saving(self, supervisor_client):
-        response = supervisor_client.post("/statuses/XFER/flag/", {"final": "N"}, **HX)
+        response = supervisor_client.post("/statuses/XFER/flag/", {"callback": "N"}, **HX)
         assert "Nothing to save: XFER already had these values." in response.content.decode()
         assert AuditEntry.objects.get(status_code="XFER").outcome == Outcome.UNCHANGED
 

@@ -234,7 +234,7 @@ class RoleTests:
     @pytest.mark.parametrize(
         ("method", "url", "data"),
         [
-            ("post", "/statuses/XFER/flag/", {"final": "Y"}),
+            ("post", "/statuses/XFER/flag/", {"final": "Y", "confirmed": "1"}),
             ("post", "/statuses/XFER/color/", {"color": "#112233"}),
             ("post", "/statuses/XFER/name/", {"name": "New"}),
             ("get", "/statuses/XFER/name/", {}),
@@ -250,7 +250,7 @@ class RoleTests:
 
     def test_admin_can_edit(self, client, admin_user):
         client.force_login(admin_user)
-        response = client.post("/statuses/XFER/flag/", {"final": "Y"}, **HX)
+        response = client.post("/statuses/XFER/flag/", {"final": "Y", "confirmed": "1"}, **HX)
         assert 'aria-checked="true"' in switch(html(response), "final")
 
 
@@ -263,7 +263,9 @@ class SystemStatusTests:
         assert '<span class="flag-value on">Yes</span>' in row
 
     def test_a_crafted_write_to_a_system_status_is_explained(self, supervisor_client):
-        response = supervisor_client.post("/statuses/COMP/flag/", {"final": "N"}, **HX)
+        response = supervisor_client.post(
+            "/statuses/COMP/flag/", {"final": "N", "confirmed": "1"}, **HX
+        )
         assert "Only custom statuses can be changed" in html(response)
         assert SandboxStatus.objects.get(code="COMP").final is True
 
@@ -329,7 +331,7 @@ class FlagTests:
         page = html(supervisor_client.get("/"))
         action = re.search(r'formaction="(/statuses/XFER/flag/\?v=\w+)"', page).group(1)
         SandboxStatus.objects.filter(code="XFER").update(name="Changed by someone else")
-        response = supervisor_client.post(action, {"final": "Y"}, **HX)
+        response = supervisor_client.post(action, {"final": "Y", "confirmed": "1"}, **HX)
         assert "had been changed since your page loaded" in html(response)
         assert "Changed by someone else" in html(response)
 
@@ -502,7 +504,9 @@ class FailureTests:
         reply, message = FAULTS[fault]
         real_convoso.serve_catalogue()
         real_convoso.mock.post(real_convoso.url("update"), **reply)
-        response = supervisor_client.post("/statuses/XFER/flag/", {"final": "Y"}, **HX)
+        response = supervisor_client.post(
+            "/statuses/XFER/flag/", {"final": "Y", "confirmed": "1"}, **HX
+        )
         assert response.status_code == 200
         page = html(response)
         assert message in page
@@ -526,7 +530,9 @@ class FailureTests:
 
         real_convoso.serve_catalogue()
         real_convoso.mock.post(real_convoso.url("update"), body=refused(f"token={REAL_TOKEN}"))
-        page = html(supervisor_client.post("/statuses/XFER/flag/", {"final": "Y"}, **HX))
+        page = html(
+            supervisor_client.post("/statuses/XFER/flag/", {"final": "Y", "confirmed": "1"}, **HX)
+        )
         assert REAL_TOKEN not in page
         assert "Traceback" not in page
 
@@ -719,7 +725,7 @@ class ConcurrentEditTests:
 
         first = html(anna.post(anna_url, {"callback": "Y"}, **HX))
         assert "had been changed" not in first
-        second = html(ben.post(ben_url, {"final": "Y"}, **HX))
+        second = html(ben.post(ben_url, {"final": "Y", "confirmed": "1"}, **HX))
         assert "XFER had been changed since your page loaded" in second
         assert 'aria-checked="true"' in switch(second, "callback")  # Anna's change is kept
 
