@@ -118,7 +118,9 @@ def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             origin=origin_from_request(request),
         )
     except approvals.StaleApproval as exc:
-        return _list(request, pk=pk, error=exc.explanation, confirm=exc.version)
+        # The note typed stays in the form, for the "Approve anyway" that sends it.
+        note = request.POST.get("note", "")
+        return _list(request, pk=pk, error=exc.explanation, confirm=exc.version, approve_note=note)
     except (approvals.ApprovalError, NotSent, errors.ConvosoError, InvalidInput) as exc:
         return _list(request, pk=pk, error=explain(exc))
     messages.success(request, f"Approved: {result.status.code} was changed in Convoso.")

@@ -46,6 +46,9 @@ class Outcome(models.TextChoices):
     RECORDED = "recorded", "Recorded"
     # A save whose values Convoso already held: nothing was sent (statuses/services.py).
     UNCHANGED = "unchanged", "No change"
+    # An approval the dashboard held back because the status changed since the request: the
+    # approver must look and confirm ("Approve anyway"). Nothing was sent; nothing was refused.
+    TO_CONFIRM = "to_confirm", "Not sent: needs confirmation"
 
 
 class Action(models.TextChoices):
