@@ -312,6 +312,12 @@ class LoginThrottleTests:
         assert response.status_code == 429
         assert b"Too many failed logins" in response.content
 
+    def test_the_locked_out_page_says_how_long_in_plain_words(self, supervisor, settings):
+        settings.AXES_FAILURE_LIMIT = 1
+        html = self.attempt("wrong").content.decode()
+        assert "Wait 15 minutes and try again" in html
+        assert "PT15M" not in html
+
 
 class IdleSessionTests:
     def test_sessions_expire_after_the_idle_timeout(self, supervisor_client, settings):
