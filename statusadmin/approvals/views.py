@@ -6,7 +6,6 @@ Request flow only; the workflow itself is services.py.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -58,7 +57,6 @@ def _card(
         ),
         "now": now,
         "drift": describe_changes(before, now_values, drift) if drift else "",
-        "asked_at": request.requested_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "age": timezone.now() - request.requested_at,
         "own": request.requested_by_id == viewer,
         **extra,

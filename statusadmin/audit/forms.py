@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import functools
 import zoneinfo
 from datetime import UTC, date, datetime
 
@@ -9,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
+from statusadmin.accounts.forms import time_zones
 from statusadmin.convoso.status import EDITABLE_FIELDS, FIELD_LABELS
 
 from .models import Action, Outcome
@@ -86,11 +86,6 @@ class EvidenceForm(forms.Form):
         return data
 
 
-@functools.cache
-def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 class MomentForm(forms.Form):
     """A moment of the catalogue, as a person gives it: a date and time on their own clock, in
     their time zone (the browser's, which the page's script fills in; the dashboard's without
@@ -109,7 +104,7 @@ class MomentForm(forms.Form):
 
     def clean_tz(self) -> zoneinfo.ZoneInfo:
         name = (self.cleaned_data.get("tz") or "").strip() or settings.TIME_ZONE
-        if name not in _zones():
+        if name not in time_zones():
             raise forms.ValidationError(f"{name!r} is not a time zone, e.g. Europe/London.")
         return zoneinfo.ZoneInfo(name)
 

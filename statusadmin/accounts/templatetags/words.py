@@ -14,7 +14,7 @@ from statusadmin import words
 
 register = template.Library()
 
-_FORMATS = {"": "%Y-%m-%d %H:%M", "seconds": "%Y-%m-%d %H:%M:%S"}
+_FORMATS = {"": "%Y-%m-%d %H:%M", "seconds": "%Y-%m-%d %H:%M:%S", "micro": "%Y-%m-%d %H:%M:%S.%f"}
 
 
 @register.filter
@@ -26,7 +26,7 @@ def duration(length: timedelta | float | None) -> str:
 @register.filter
 def when(moment: datetime | None, precision: str = "") -> SafeString | str:
     """``<time datetime="…UTC…" title="… UTC">…in the person's zone…</time>``; ``precision``
-    "seconds" shows the seconds too."""
+    "seconds" shows the seconds too, "micro" their fractions."""
     if moment is None:
         return ""
     shape = _FORMATS[precision]
