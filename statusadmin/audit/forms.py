@@ -4,7 +4,6 @@ import zoneinfo
 from datetime import UTC, date, datetime
 
 from django import forms
-from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
@@ -88,8 +87,8 @@ class EvidenceForm(forms.Form):
 
 class MomentForm(forms.Form):
     """A moment of the catalogue, as a person gives it: a date and time on their own clock, in
-    their time zone (the browser's, which the page's script fills in; the dashboard's without
-    one), and a second moment to compare it with."""
+    their time zone (the one they chose; else the browser's, which the page's script fills in;
+    the dashboard's without either), and a second moment to compare it with."""
 
     at = forms.DateTimeField(
         label="Date and time", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
@@ -103,7 +102,8 @@ class MomentForm(forms.Form):
     q = forms.CharField(label="Status code or name", required=False, max_length=100)
 
     def clean_tz(self) -> zoneinfo.ZoneInfo:
-        name = (self.cleaned_data.get("tz") or "").strip() or settings.TIME_ZONE
+        # Given none: the person's own (TimeZoneMiddleware), else the dashboard's.
+        name = (self.cleaned_data.get("tz") or "").strip() or timezone.get_current_timezone_name()
         if name not in time_zones():
             raise forms.ValidationError(f"{name!r} is not a time zone, e.g. Europe/London.")
         return zoneinfo.ZoneInfo(name)

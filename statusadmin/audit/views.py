@@ -34,6 +34,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from statusadmin.accounts.middleware import chosen_zone
 from statusadmin.accounts.roles import (
     EDIT_STATUSES,
     EXPORT_AUDIT,
@@ -369,7 +370,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     form, asked = _moment_of(request)
     context: dict[str, object] = {
         "form": form, "columns": CATALOGUE_COLUMNS, "asked": asked,
-        "default_zone": settings.TIME_ZONE,
+        "default_zone": settings.TIME_ZONE, "chosen_zone": getattr(chosen_zone(request), "key", ""),
     }  # fmt: skip
     if asked is not None:
         page = max(1, _int(request.GET.get("page"), 1))

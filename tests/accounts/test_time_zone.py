@@ -106,3 +106,19 @@ class ShownTests:
         lines = b"".join(compliance_client.get("/audit/export.jsonl").streaming_content)
         record = json.loads(lines.decode().splitlines()[0])
         assert record["created_at"].startswith("2026-03-02T15:00:07")
+
+
+class CatalogueTests:
+    def test_the_moment_is_on_the_persons_clock_unless_another_zone_is_given(
+        self, compliance_client
+    ):
+        choose(compliance_client, "America/New_York")
+        html = page(compliance_client.get("/audit/catalogue/"))
+        assert 'name="tz" id="id_tz" value="America/New_York"' in html
+        assert "data-browser-zone" not in html
+        html = page(compliance_client.get("/audit/catalogue/", {"at": "2026-01-01T10:00"}))
+        assert "Times are in <strong>America/New_York</strong>" in html
+
+    def test_with_no_choice_the_browser_suggests_one(self, compliance_client):
+        html = page(compliance_client.get("/audit/catalogue/"))
+        assert "data-browser-zone" in html
