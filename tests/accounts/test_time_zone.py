@@ -4,6 +4,7 @@ every export."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -122,3 +123,24 @@ class CatalogueTests:
     def test_with_no_choice_the_browser_suggests_one(self, compliance_client):
         html = page(compliance_client.get("/audit/catalogue/"))
         assert "data-browser-zone" in html
+
+
+class RelativeTimeTests:
+    def test_a_relative_time_has_the_moment_in_utc_in_its_tooltip(self, supervisor_client):
+        from statusadmin.convoso.sandbox import seed
+
+        seed()
+        choose(supervisor_client, "America/New_York")
+        html = page(supervisor_client.get("/"))
+        tooltip = re.search(r'Last synced <time datetime="[^"]+" title="([^"]+)">', html)
+        assert tooltip, html
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", tooltip.group(1))
+
+    def test_the_history_periods_in_the_persons_zone(self, compliance_client):
+        add_entry(at=MARCH, changed=("dnc",))
+        choose(compliance_client, "America/New_York")
+        html = page(compliance_client.get("/statuses/XFER/history/"))
+        assert (
+            '<time datetime="2026-03-02T15:00:07.005000+00:00" title="2026-03-02 15:00 UTC">'
+            "2026-03-02 10:00 EST</time>" in html
+        )

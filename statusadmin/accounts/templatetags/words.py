@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from django import template
+from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -38,4 +39,18 @@ def when(moment: datetime | None, precision: str = "") -> SafeString | str:
         utc.strftime(shape),
         local.strftime(shape),
         local.tzname() or "",
+    )
+
+
+@register.filter
+def relative(moment: datetime | None) -> SafeString | str:
+    """``<time datetime="…UTC…" title="… UTC">3 minutes ago</time>``."""
+    if moment is None:
+        return ""
+    utc = moment.astimezone(UTC)
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{}</time>',
+        utc.isoformat(),
+        utc.strftime(_FORMATS["seconds"]),
+        naturaltime(moment),
     )
