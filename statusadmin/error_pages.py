@@ -11,7 +11,6 @@ from statusadmin.accounts.roles import VIEW_STATUSES
 # What a refused page is for, by the part of the site it belongs to (its URL namespace and
 # name), so the page can say who may use it instead of only "forbidden".
 _FOR_WHOM = {
-    "audit:verify": "Running the verification now is for administrators; it also runs daily.",
     "audit": "The audit log is for compliance officers and administrators.",
     "statuses:decide_change_set": "Deciding a change set is for approvers.",
     "statuses:approvals": "Approving changes is for approvers.",

@@ -172,6 +172,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # First to read request.user, while the session still says whose it was.
     "statusadmin.accounts.middleware.EndRevokedSessionsMiddleware",
+    # Times in the zone the person chose, from here on.
+    "statusadmin.accounts.middleware.TimeZoneMiddleware",
     # Which Convoso account the request is about (/a/<slug>/), before anything checks a
     # permission: every permission is that account's.
     "statusadmin.middleware.ConvosoAccountMiddleware",

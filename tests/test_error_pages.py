@@ -103,9 +103,9 @@ class RefusalWordingTests:
         assert "Your account has no role yet" in html
         assert "you can look" not in html
 
-    def test_verification_is_for_administrators(self, compliance_client):
-        html = body(compliance_client.post("/audit/verify/"))
-        assert "Running the verification now is for administrators" in html
+    def test_verification_is_for_compliance_and_administrators(self, supervisor_client):
+        html = body(supervisor_client.post("/audit/verify/"))
+        assert "The audit log is for compliance officers and administrators." in html
 
     def test_a_refusal_that_says_why_is_shown(self, supervisor_client, monkeypatch):
         from django.core.exceptions import PermissionDenied

@@ -45,7 +45,8 @@ MATRIX = {
     "audit:export_csv":       ("get",  {},                   "LFOFO"),
     "audit:export_report":    ("get",  {},                   "LFOFO"),
     "audit:export_jsonl":     ("get",  {},                   "LFOFO"),
-    "audit:verify":           ("post", {},                   "LFFFO"),
+    "audit:verify":           ("post", {},                   "LFOFO"),
+    "audit:verification":     ("get",  {},                   "LFOFO"),
     "audit:evidence":         ("get",  {"date_from": "2026-01-01", "date_to": "2026-01-31"},
                                                              "LFOFO"),
     "audit:status_history":   ("get",  {},                   "LOOOO"),
@@ -79,6 +80,7 @@ MATRIX = {
     "account_logout":         ("post", {},                   "LLLLL"),
     "account_inactive":       ("get",  {},                   "OOOOO"),
     "no_role":                ("get",  {},                   "LOOOO"),
+    "time_zone":              ("get",  {},                   "LOOOO"),
     "openid_connect_login":   ("post", {},                   "NNNNN"),
     "openid_connect_callback": ("get", {},                   "NNNNN"),
     "socialaccount_login_cancelled": ("get", {},             "OOOOO"),
@@ -172,6 +174,10 @@ def reverse_sample(name: str, entry_pk: int) -> str:
             expires_at=timezone.now(), state=ChangeRequest.State.REJECTED,
         )  # fmt: skip
         kwargs = {"pk": decided.pk}
+    elif name == "audit:verification":
+        from statusadmin.worker.tasks import verify_audit
+
+        kwargs = {"result_id": verify_audit.enqueue().id}
     elif name in ("openid_connect_login", "openid_connect_callback"):
         kwargs = {"provider_id": "statusadmin"}
     elif name in ("mfa_edit_webauthn", "mfa_remove_webauthn"):
@@ -214,6 +220,7 @@ CSRF_POSTS = {
     "statuses:name": {"name": "Transferred"},
     "statuses:create": {"code": "AB1", "name": "x", "color": "#000000"},
     "audit:verify": {},
+    "time_zone": {"time_zone": "Europe/Paris"},
     "statuses:approve": {"note": "ok"},
     "statuses:reject": {"note": "no way"},
     "statuses:withdraw": {},
@@ -322,6 +329,12 @@ class LoginThrottleTests:
         response = self.attempt("wrong")
         assert response.status_code == 429
         assert b"Too many failed logins" in response.content
+
+    def test_the_locked_out_page_says_how_long_in_plain_words(self, supervisor, settings):
+        settings.AXES_FAILURE_LIMIT = 1
+        html = self.attempt("wrong").content.decode()
+        assert "Wait 15 minutes and try again" in html
+        assert "PT15M" not in html
 
 
 class IdleSessionTests:

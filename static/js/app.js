@@ -17,8 +17,9 @@
     }
   });
 
-  // A moment is given on the person's own clock: the catalogue screen's time zone field takes
-  // the browser's zone when nobody chose one (without script, the dashboard's zone is used).
+  // A moment is given on the person's own clock: a time zone field (the catalogue screen's, the
+  // person's own choice) takes the browser's zone when nobody chose one (without script, the
+  // dashboard's zone is used).
   document.querySelectorAll("input[data-browser-zone]").forEach(function (field) {
     if (field.value) return;
     try {

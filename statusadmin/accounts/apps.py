@@ -11,8 +11,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Users and roles"
 
     def ready(self) -> None:
-        # This app has no models, so Django sends it no post_migrate; auth's comes once per
-        # migrate, and login is what needs the cache.
+        # Auth's post_migrate comes once per migrate, and login is what needs the cache.
         post_migrate.connect(create_cache_table, sender=apps.get_app_config("auth"))
         from allauth.account.signals import user_logged_in
 

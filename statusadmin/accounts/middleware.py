@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib import messages
@@ -10,13 +11,18 @@ from django.contrib.auth import SESSION_KEY, get_user_model, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django_htmx.http import HttpResponseClientRedirect
 
 from . import identity
+from .models import Preferences
 
 # Where the sign-in page finds why the last session ended (read once, then gone).
 SIGNED_OUT_BECAUSE = "signed_out_because"
+# The person's chosen time zone ("" for the dashboard's), read from their Preferences once a
+# session and kept here.
+TIME_ZONE = "time_zone"
 
 
 class EndRevokedSessionsMiddleware:
@@ -157,3 +163,39 @@ def _go(request: HttpRequest, url: str) -> HttpResponse:
     if getattr(request, "htmx", False):
         return HttpResponseClientRedirect(url)
     return redirect(url)
+
+
+class TimeZoneMiddleware:
+    """Shows times in the zone the person chose (accounts.Preferences): Django's current time
+    zone, for this request only. Exports write UTC whatever it is."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zone = chosen_zone(request)
+        if zone is None:
+            timezone.deactivate()
+        else:
+            timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+def chosen_zone(request: HttpRequest) -> ZoneInfo | None:
+    if not request.user.is_authenticated:
+        return None
+    name = request.session.get(TIME_ZONE)
+    if name is None:
+        name = (
+            Preferences.objects.filter(user=request.user)
+            .values_list("time_zone", flat=True)
+            .first()
+        ) or ""
+        request.session[TIME_ZONE] = name
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None  # a zone this server's tz database no longer has: the dashboard's

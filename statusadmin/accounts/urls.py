@@ -15,6 +15,7 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="account_logout"),
     path("inactive/", views.inactive, name="account_inactive"),
     path("no-role/", views.no_role, name="no_role"),
+    path("time-zone/", views.time_zone, name="time_zone"),
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/done/",

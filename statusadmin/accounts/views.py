@@ -6,16 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
 
-from . import access_log, identity, oidc
-from .middleware import SIGNED_OUT_BECAUSE
+from statusadmin.htmx import HtmxHttpRequest
+
+from . import access_log, identity, oidc, services
+from .forms import TimeZoneForm, time_zones
+from .middleware import SIGNED_OUT_BECAUSE, TIME_ZONE
+from .models import Preferences
 
 LOCAL_LOGIN_OFF = (
     "Signing in with a password is only for administrators here (break-glass). "
@@ -90,4 +96,33 @@ def no_role(request: HttpRequest) -> HttpResponse:
         request,
         "registration/no_role.html",
         {"sso": single_sign_on(), "groups": sorted(settings.OIDC_ROLE_MAP.items())},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def time_zone(request: HtmxHttpRequest) -> HttpResponse:
+    """The zone this person's times are shown in: chosen once, remembered (Preferences)."""
+    back = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = ""
+    chosen = (
+        Preferences.objects.filter(user=request.user).values_list("time_zone", flat=True).first()
+    )
+    form = TimeZoneForm(request.POST or None, initial={"time_zone": chosen or ""})
+    if request.method == "POST" and form.is_valid():
+        name = form.cleaned_data["time_zone"]
+        services.preferences_set_time_zone(user=request.user, time_zone=name)
+        request.session[TIME_ZONE] = name
+        messages.success(request, f"Times are now shown in {name or settings.TIME_ZONE}.")
+        return redirect(back or "/")
+    return render(
+        request,
+        "registration/time_zone.html",
+        {
+            "form": form,
+            "next": back,
+            "zones": sorted(time_zones()),
+            "chosen": chosen is not None,
+            "default_zone": settings.TIME_ZONE,
+        },
     )

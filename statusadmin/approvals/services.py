@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from statusadmin.accounts.roles import editor_now
 from statusadmin.audit import services as audit
-from statusadmin.audit.models import Action
+from statusadmin.audit.models import Action, Outcome
 from statusadmin.audit.services import NotSent, Origin
 from statusadmin.convoso import errors, tenancy
 from statusadmin.convoso.connection import get_client
@@ -65,6 +65,7 @@ class ApprovalError(Exception):
 class StaleApproval(NotSent):
     """The status changed after the request was made: the approver must see it and confirm."""
 
+    outcome = Outcome.TO_CONFIRM
     failure_kind = "stale_approval"
 
     def __init__(self, request: ChangeRequest, current: Status | None) -> None:

@@ -6,7 +6,6 @@ Request flow only; the workflow itself is services.py.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -58,7 +57,6 @@ def _card(
         ),
         "now": now,
         "drift": describe_changes(before, now_values, drift) if drift else "",
-        "asked_at": request.requested_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "age": timezone.now() - request.requested_at,
         "own": request.requested_by_id == viewer,
         **extra,
@@ -118,7 +116,9 @@ def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             origin=origin_from_request(request),
         )
     except approvals.StaleApproval as exc:
-        return _list(request, pk=pk, error=exc.explanation, confirm=exc.version)
+        # The note typed stays in the form, for the "Approve anyway" that sends it.
+        note = request.POST.get("note", "")
+        return _list(request, pk=pk, error=exc.explanation, confirm=exc.version, approve_note=note)
     except (approvals.ApprovalError, NotSent, errors.ConvosoError, InvalidInput) as exc:
         return _list(request, pk=pk, error=explain(exc))
     messages.success(request, f"Approved: {result.status.code} was changed in Convoso.")

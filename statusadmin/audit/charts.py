@@ -22,6 +22,7 @@ SERIES = [
     ("pending", "Pending", "#1f5fbf"),
     ("recorded", "Approval steps", "#00838f"),
     ("unchanged", "No change", "#a0a0a0"),
+    ("to_confirm", "Not sent: needs confirmation", "#b8860b"),
 ]
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 160, 36, 22, 8
 

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-import functools
 import zoneinfo
 from datetime import UTC, date, datetime
 
 from django import forms
-from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
+from statusadmin.accounts.forms import time_zones
 from statusadmin.convoso.status import EDITABLE_FIELDS, FIELD_LABELS
 
 from .models import Action, Outcome
@@ -86,15 +85,10 @@ class EvidenceForm(forms.Form):
         return data
 
 
-@functools.cache
-def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 class MomentForm(forms.Form):
     """A moment of the catalogue, as a person gives it: a date and time on their own clock, in
-    their time zone (the browser's, which the page's script fills in; the dashboard's without
-    one), and a second moment to compare it with."""
+    their time zone (the one they chose; else the browser's, which the page's script fills in;
+    the dashboard's without either), and a second moment to compare it with."""
 
     at = forms.DateTimeField(
         label="Date and time", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
@@ -108,8 +102,9 @@ class MomentForm(forms.Form):
     q = forms.CharField(label="Status code or name", required=False, max_length=100)
 
     def clean_tz(self) -> zoneinfo.ZoneInfo:
-        name = (self.cleaned_data.get("tz") or "").strip() or settings.TIME_ZONE
-        if name not in _zones():
+        # Given none: the person's own (TimeZoneMiddleware), else the dashboard's.
+        name = (self.cleaned_data.get("tz") or "").strip() or timezone.get_current_timezone_name()
+        if name not in time_zones():
             raise forms.ValidationError(f"{name!r} is not a time zone, e.g. Europe/London.")
         return zoneinfo.ZoneInfo(name)
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Max, Min
 from django.utils import timezone
+
+from statusadmin import words
 
 from . import chain, history, keys, shipping, triggers
 from .evidence_verifier import BAD, UNKNOWN_KEY, UNSIGNED, VALID, check_signature, sign_checkpoint
@@ -202,6 +206,52 @@ def run_verification(*, ran_by: str = "", checkpoints: Path | None = None) -> Ve
         covered_seq=result.covered_seq,
         first_bad_seq=first_bad_seq,
         message=message,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    """What the last verification covered, for the panel's one line: how many of the entries
+    that exist now, and whether it is older than its schedule (VERIFY_AUDIT_EVERY)."""
+
+    verification: Verification | None
+    entries: int
+    every: timedelta
+    stale: bool
+
+    @property
+    def unverified(self) -> int:
+        """Entries written since (or otherwise not covered by) the last verification."""
+        checked = self.verification.checked if self.verification else 0
+        return max(self.entries - checked, 0)
+
+    @property
+    def every_text(self) -> str:
+        return words.every(self.every)
+
+    @property
+    def tone(self) -> str:
+        """ "ok" (green) only for a fresh verification that found the chain intact and covered
+        every entry; "bad" for a broken chain; "warn" (amber) for anything in between."""
+        if self.verification is None:
+            return "warn"
+        if not self.verification.ok:
+            return "bad"
+        intact = self.verification.state == Verification.State.INTACT
+        return "ok" if intact and not self.stale and not self.unverified else "warn"
+
+
+def badge() -> Badge:
+    last = Verification.objects.first()
+    every = timedelta(seconds=settings.VERIFY_AUDIT_EVERY)
+    # The chain numbers its entries without gaps (a retention purge only removes the oldest):
+    # its two ends tell how many there are, from the seq index, without counting the table.
+    ends = AuditEntry.objects.aggregate(first=Min("seq"), last=Max("seq"))
+    return Badge(
+        verification=last,
+        entries=ends["last"] - ends["first"] + 1 if ends["last"] is not None else 0,
+        every=every,
+        stale=last is not None and last.ran_at < timezone.now() - every,
     )
 
 

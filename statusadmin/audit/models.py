@@ -46,6 +46,9 @@ class Outcome(models.TextChoices):
     RECORDED = "recorded", "Recorded"
     # A save whose values Convoso already held: nothing was sent (statuses/services.py).
     UNCHANGED = "unchanged", "No change"
+    # An approval the dashboard held back because the status changed since the request: the
+    # approver must look and confirm ("Approve anyway"). Nothing was sent; nothing was refused.
+    TO_CONFIRM = "to_confirm", "Not sent: needs confirmation"
 
 
 class Action(models.TextChoices):
@@ -436,12 +439,8 @@ class AuditEntry(models.Model):
             if name in before or name in after or name in requested
         ]
 
-    # Worked out here, not by template filters: fifty rows of date formatting cost more than
-    # the rest of a page of the list (bench: audit list, first page).
-    @property
-    def when_iso(self) -> str:
-        return self.created_at.isoformat()
-
+    # Worked out here, not by template filters: a few thousand lines of date formatting cost
+    # more than the rest of an export. In UTC, as every export is.
     @property
     def when_text(self) -> str:
         return self.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")

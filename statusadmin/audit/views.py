@@ -5,16 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.http import (
     FileResponse,
+    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
@@ -23,12 +26,15 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.tasks import TaskResultStatus
+from django.tasks.exceptions import TaskResultDoesNotExist
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from statusadmin.accounts.middleware import chosen_zone
 from statusadmin.accounts.roles import (
     EDIT_STATUSES,
     EXPORT_AUDIT,
@@ -40,19 +46,22 @@ from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.status import EDITABLE_FIELDS, FIELD_LABELS, FLAG_LABELS, FLAGS
 from statusadmin.htmx import HtmxHttpRequest, wants_partial
 from statusadmin.statuses.models import MirrorStatus
+from statusadmin.worker.tasks import verify_audit
 
 from . import charts, evidence, export, history, integrity, keys, selectors, triggers
 from .evidence_verifier import fingerprint, key_id, public_key_pem
 from .forms import AuditFilterForm, EvidenceForm, MomentForm
-from .models import OUTSIDE_ACTOR, Action, AuditEntry, Checkpoint, Verification
+from .models import OUTSIDE_ACTOR, Action, AuditEntry, Checkpoint
 from .services import IN_FLIGHT_WINDOW
 
 
 def integrity_context() -> dict[str, object]:
+    badge = integrity.badge()
     return {
         # Asked live, not only at the last verification: it is what makes the log append-only.
         "guard_missing": triggers.missing(connection),
-        "last_verification": Verification.objects.first(),
+        "last_verification": badge.verification,
+        "badge": badge,
         "last_checkpoint": Checkpoint.objects.first(),
         "interrupted": selectors.stale_pending_count(older_than=IN_FLIGHT_WINDOW),
         "chain_key_configured": keys.chain_key() is not None,
@@ -165,20 +174,52 @@ def export_jsonl(request: HttpRequest) -> StreamingHttpResponse:
 
 
 @require_POST
-@permission_required(VERIFY_AUDIT, raise_exception=True)
+@permission_required(REVIEW_AUDIT, raise_exception=True)
 def verify_now(request: HtmxHttpRequest) -> HttpResponse:
-    integrity.run_verification(
-        ran_by=request.user.get_username(), checkpoints=integrity.checkpoint_path()
-    )
+    """Verify the chain: at once for an administrator; for compliance, queued for the worker
+    (a long chain takes a while, and a web request shouldn't hold a process for it). Either
+    way only a Verification is written: no audit entry is changed."""
+    queued = None
+    if request.user.has_perm(VERIFY_AUDIT):
+        integrity.run_verification(
+            ran_by=request.user.get_username(), checkpoints=integrity.checkpoint_path()
+        )
+    else:
+        queued = verify_audit.enqueue(ran_by=request.user.get_username())
     if wants_partial(request):
-        context = {
-            **integrity_context(),
-            "can_verify": True,
-            "can_export": request.user.has_perm(EXPORT_AUDIT),
-            "evidence_form": EvidenceForm(auto_id="evidence_%s"),
-        }
-        return render(request, "audit/list.html#integrity", context)
+        return _integrity_panel(request, queued=queued)
+    if queued is not None:
+        messages.info(request, f"{QUEUED} Reload this page in a moment to see its result.")
     return redirect("audit:list")
+
+
+QUEUED = "Verification queued…"
+
+
+@require_GET
+@permission_required(REVIEW_AUDIT, raise_exception=True)
+def verification_result(request: HtmxHttpRequest, result_id: uuid.UUID) -> HttpResponse:
+    """The panel while a queued verification waits (it asks again), then with its result."""
+    try:
+        result = verify_audit.get_result(str(result_id))
+    except TaskResultDoesNotExist:
+        raise Http404("No such verification.") from None
+    if not result.is_finished:
+        return _integrity_panel(request, queued=result)
+    failed = result.status == TaskResultStatus.FAILED
+    return _integrity_panel(request, verification_failed=failed)
+
+
+def _integrity_panel(request: HtmxHttpRequest, **extra: object) -> HttpResponse:
+    context = {
+        **integrity_context(),
+        "can_verify": request.user.has_perm(VERIFY_AUDIT),
+        "can_export": request.user.has_perm(EXPORT_AUDIT),
+        "evidence_form": EvidenceForm(auto_id="evidence_%s"),
+        "queued_text": QUEUED,
+        **extra,
+    }
+    return render(request, "audit/list.html#integrity", context)
 
 
 @require_GET
@@ -329,7 +370,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     form, asked = _moment_of(request)
     context: dict[str, object] = {
         "form": form, "columns": CATALOGUE_COLUMNS, "asked": asked,
-        "default_zone": settings.TIME_ZONE,
+        "default_zone": settings.TIME_ZONE, "chosen_zone": getattr(chosen_zone(request), "key", ""),
     }  # fmt: skip
     if asked is not None:
         page = max(1, _int(request.GET.get("page"), 1))

@@ -228,8 +228,8 @@ class DecisionTests:
             exc.value.explanation
         )
         assert SandboxStatus.objects.get(code="XFER").dnc is False
-        refused = AuditEntry.objects.get(action=Action.UPDATE)
-        assert (refused.outcome, refused.failure_kind) == ("rejected", "stale_approval")
+        held = AuditEntry.objects.get(action=Action.UPDATE)
+        assert (held.outcome, held.failure_kind) == ("to_confirm", "stale_approval")
         request.refresh_from_db()
         assert request.state == State.PENDING
         approvals.approve(

@@ -147,6 +147,38 @@ class ApprovalListTests:
         approver_client.post(f"/approvals/{request.pk}/approve/", {"confirmed": confirmed})
         assert SandboxStatus.objects.get(code="XFER").dnc is True
 
+    def test_approve_anyway_keeps_the_note_and_the_first_attempt_is_not_a_rejection(
+        self, supervisor_client, approver_client, compliance_user
+    ):
+        from statusadmin.audit.models import AuditEntry
+
+        ask(supervisor_client)
+        request = ChangeRequest.objects.get()
+        SandboxStatus.objects.filter(code="XFER").update(hex_color="FF0000")
+        note = "Checked with the opt-out list"
+        page = html(approver_client.post(f"/approvals/{request.pk}/approve/", {"note": note}))
+        assert "Approve anyway" in page
+        assert f'name="note" maxlength="500" value="{note}"' in page
+        first = AuditEntry.objects.get(action="update")
+        assert first.outcome == "to_confirm"
+        assert first.get_outcome_display() == "Not sent: needs confirmation"
+        assert first.approval_note == note
+        auditor = Client()
+        auditor.force_login(compliance_user)
+        log = html(auditor.get("/audit/"))
+        assert '<span class="outcome to_confirm">Not sent: needs confirmation</span>' in log
+        assert ">Rejected</span>" not in log
+        confirmed = re.search(r'name="confirmed" value="(\w+)"', page).group(1)
+        approver_client.post(
+            f"/approvals/{request.pk}/approve/", {"confirmed": confirmed, "note": note}
+        )
+        assert SandboxStatus.objects.get(code="XFER").dnc is True
+        request.refresh_from_db()
+        assert (request.state, request.decision_note) == ("applied", note)
+        sent = AuditEntry.objects.filter(action="update", outcome="succeeded").get()
+        assert sent.approval_note == note
+        assert AuditEntry.objects.get(action="approve").reason == note
+
     def test_the_requester_cannot_decide_even_as_an_approver(self, approver_client, approver_user):
         from django.contrib.auth.models import Group
 
