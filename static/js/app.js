@@ -2,6 +2,19 @@
 (function () {
   "use strict";
 
+  // Styles that only make sense with this script (the phone's folded filters) key on this.
+  document.documentElement.classList.add("js");
+
+  // On a phone the audit filters fold behind one button; it opens and closes them.
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest && event.target.closest("[data-filters-toggle]");
+    if (!toggle) return;
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    var target = document.getElementById(toggle.getAttribute("aria-controls"));
+    if (target) target.classList.toggle("open", open);
+  });
+
   // Escape inside an inline editor or the DNC reason prompt cancels it, sending nothing.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;

@@ -125,6 +125,8 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     if wants_partial(request):
         return render(request, "audit/list.html#results", context)
     context["people"] = selectors.people()
+    # The phone's folded filters say how many are in use, so none is forgotten behind the fold.
+    context["filters_in_use"] = len(query)
     # The integrity panel is outside the results, so a filter change doesn't redo it.
     return render(request, "audit/list.html", {**context, **integrity_context()})
 

@@ -40,7 +40,7 @@ def test_import_review_apply_and_watch_it_finish(session, supervisor, tmp_path):
     call_command("worker", "--batch", stdout=io.StringIO(), stderr=io.StringIO())
     # The page polls while the set is queued or running; it shows the end by itself.
     expect(page.get_by_role("heading", name="Finished")).to_be_visible(timeout=10_000)
-    expect(counts).to_contain_text("Done: 3. Failed: 0. Waiting: 0.")
+    expect(counts).to_contain_text("Sent: 3. Failed: 0. Still to send: 0.")
     assert SandboxStatus.objects.get(code="NEW2").reached is True
     assert SandboxStatus.objects.get(code="HOT").final is True
     assert session.console == []

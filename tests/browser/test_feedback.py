@@ -43,7 +43,7 @@ class FeedbackTests:
         session.open("/")
         page.locator("tbody#row-XFER").get_by_role("switch", name="Callback").click()
         expect(page.locator("tbody#row-XFER tr.row-message.ok")).to_have_count(1)
-        page.locator("tbody#row-HOT").get_by_role("switch", name="Final").click()
+        page.locator("tbody#row-HOT").get_by_role("switch", name="Voicemail").click()
         expect(page.locator("tbody#row-HOT tr.row-message.ok")).to_have_count(1)
         expect(page.locator("tbody#row-XFER tr.row-message.ok")).to_have_count(0)
 
