@@ -31,11 +31,19 @@ def violations(page) -> list[str]:  # type: ignore[no-untyped-def]
         ("approver_user", "/accounts/2fa/reauthenticate/"),
         ("supervisor", "/accounts/no-role/"),
         ("supervisor", "/accounts/social/login/cancelled/"),
+        # Finding work again, notices, and the person's clock (#26).
+        ("supervisor", "/changes/"),
+        ("supervisor", "/requests/"),
+        ("approver_user", "/notices/"),
+        ("compliance_user", "/accounts/time-zone/"),
     ],
 )
-def test_no_violations(session, request, who, path):  # type: ignore[no-untyped-def]
+# A desktop and a phone (390 px): every screen is checked at both widths.
+@pytest.mark.parametrize("width", [1280, 390])
+def test_no_violations(session, request, who, path, width):  # type: ignore[no-untyped-def]
     user = request.getfixturevalue(who)
     page = session.login_as(user, second_factor=who == "approver_user")
+    page.set_viewport_size({"width": width, "height": 844})
     session.open(path)
     assert page.url == session.base_url + path, "sent elsewhere"
     assert violations(page) == []
