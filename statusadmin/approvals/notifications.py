@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from statusadmin.accounts.roles import APPROVE_CHANGES, APPROVER
+from statusadmin.changesets.models import ChangeSet
 from statusadmin.convoso import tenancy
 from statusadmin.convoso.status import describe_changes
 
@@ -39,15 +40,43 @@ def _link(request: ChangeRequest, name: str) -> str:
     return settings.SITE_URL.rstrip("/") + _path(request, name)
 
 
-def _notify(user_ids: list[int], request: ChangeRequest, text: str, page: str) -> None:
+def _notify(user_ids: list[int], account: str, text: str, path: str) -> None:
     """The in-app notice, for the badge; like the e-mail, it never fails the workflow."""
     try:
         Notice.objects.bulk_create(
-            Notice(user_id=pk, account=request.account, text=text, link=_path(request, page))
-            for pk in user_ids
+            Notice(user_id=pk, account=account, text=text, link=path) for pk in user_ids
         )
     except Exception:  # a database hiccup after the decision committed: logged, not shown
         logger.warning("notice not saved: %s", text, exc_info=True)
+
+
+def _set_path(change_set: ChangeSet) -> str:
+    path = reverse("statuses:change_set", args=[change_set.pk], urlconf=settings.ROOT_URLCONF)
+    account = tenancy.by_key(change_set.account, enabled_only=False)
+    return account.url(path) if account else path
+
+
+def change_set_waits(change_set: ChangeSet) -> None:
+    """Approvers hear that a change set waits for one of them."""
+    ids = approver_users(change_set.account, change_set.created_by_id).values_list("pk", flat=True)
+    text = (
+        f"{change_set.created_by_username} asks for approval of change set {change_set.pk}: "
+        f"{change_set.title}"
+    )
+    _notify(list(ids), change_set.account, text, _set_path(change_set))
+
+
+def change_set_decided(change_set: ChangeSet) -> None:
+    """The planner hears what the second person decided."""
+    if change_set.created_by_id is None:
+        return
+    verdict = "rejected" if change_set.state == ChangeSet.State.REJECTED else "approved"
+    text = (
+        f"Your change set {change_set.pk} ({change_set.title}) was {verdict} by "
+        f"{change_set.decided_by_username}"
+    )
+    text += f": “{change_set.decision_note}”" if change_set.decision_note else ""
+    _notify([change_set.created_by_id], change_set.account, text, _set_path(change_set))
 
 
 def _what(request: ChangeRequest) -> str:
@@ -102,7 +131,7 @@ def request_arrived(request: ChangeRequest) -> None:
     ids = list(
         approver_users(request.account, request.requested_by_id).values_list("pk", flat=True)
     )
-    _notify(ids, request, f"{asks}: {_what(request)}", "statuses:approvals")
+    _notify(ids, request.account, f"{asks}: {_what(request)}", _path(request, "statuses:approvals"))
     _send(
         f"Approval needed: {request.status_code} ({_what(request)})",
         f"{request.requested_by_username} asks for a change to {request.status_code} in "
@@ -123,7 +152,7 @@ def decided(request_id: int) -> None:
     outcome = f"Your change to {request.status_code} ({_what(request)}) was {state}{by}"
     outcome += f": “{request.decision_note}”" if request.decision_note else ""
     outcome += f" ({request.failure})" if request.failure else ""
-    _notify([who.pk], request, outcome, "statuses:my_requests")
+    _notify([who.pk], request.account, outcome, _path(request, "statuses:my_requests"))
     if not who.email:
         return
     note = f"\n\nNote: {request.decision_note}" if request.decision_note else ""

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from statusadmin.accounts.roles import editor_now, may_use
+from statusadmin.approvals import notifications
 from statusadmin.audit import services as audit
 from statusadmin.audit.models import Action
 from statusadmin.audit.services import Origin
@@ -261,6 +262,8 @@ def apply(
                 requested_by=actor.get_username(), reason=reason, origin=origin,
                 change_set_ref=change_set.pk,
             )  # fmt: skip
+            waiting = ChangeSet.objects.get(pk=change_set.pk)
+            transaction.on_commit(lambda: notifications.change_set_waits(waiting))
     else:
         if not _move(change_set, SetState.PLANNED, SetState.QUEUED, applied_at=timezone.now()):
             raise ChangeSetError("This change set was applied meanwhile.")
@@ -326,6 +329,8 @@ def decide(
             requested_by=change_set.created_by_username, reason=note, origin=origin,
             change_set_ref=change_set.pk,
         )  # fmt: skip
+        decided = ChangeSet.objects.get(pk=change_set.pk)
+        transaction.on_commit(lambda: notifications.change_set_decided(decided))
     if approve:
         _enqueue(change_set.pk)
     change_set.refresh_from_db()

@@ -87,3 +87,21 @@ def test_nobody_sees_anothers_notices(django_capture_on_commit_callbacks):
     html = signed_in(other).get("/notices/").content.decode()
     assert "asks for a change" not in html
     assert "No notices yet" in html
+
+
+def test_change_sets_waiting_and_decided_are_noticed_too(django_capture_on_commit_callbacks):
+    from statusadmin.changesets import services as changesets
+
+    sue = make_user("sue", SUPERVISOR)
+    april = make_user("april", APPROVER)
+    plan = changesets.plan_bulk(actor=sue, codes=["XFER"], changes={"dnc": True}, title="DNC on")
+    with django_capture_on_commit_callbacks(execute=True):
+        changesets.apply(change_set_id=plan.pk, actor=sue, reason="Opt-outs")
+    approver = signed_in(april)
+    html = approver.get("/notices/").content.decode()
+    assert f"sue asks for approval of change set {plan.pk}: DNC on" in html
+    assert f'href="/changes/{plan.pk}/"' in html
+    with django_capture_on_commit_callbacks(execute=True):
+        changesets.decide(change_set_id=plan.pk, approver=april, approve=False, note="Not now")
+    html = signed_in(sue).get("/notices/").content.decode()
+    assert f"Your change set {plan.pk} (DNC on) was rejected by april: “Not now”" in html
