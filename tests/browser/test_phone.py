@@ -84,3 +84,25 @@ def test_the_create_forms_errors_are_not_under_the_header(session):
     assert header is not None
     assert field_box["y"] >= header["y"] + header["height"] - 1, (field_box, header)
     assert no_sideways_scroll(page)
+
+
+def test_confirm_and_undo_on_a_phone(session):
+    from statusadmin.convoso.models import SandboxStatus
+
+    page = session.login_as(make_user("sue", SUPERVISOR))
+    page.set_viewport_size(PHONE)
+    session.open("/?q=xfer")
+    row = page.locator("tbody#row-XFER")
+    row.get_by_role("switch", name="Final").click()
+    confirm = row.get_by_role("button", name="Turn Final on")
+    expect(confirm).to_be_in_viewport()
+    confirm.click()
+    expect(row.get_by_role("switch", name="Final")).to_have_attribute("aria-checked", "true")
+    # The message, and its Undo, at the foot of the screen, over nothing that needs a tap.
+    undo = page.locator("#toast").get_by_role("button", name="Undo")
+    expect(undo).to_be_in_viewport()
+    undo.click()
+    expect(row.get_by_role("switch", name="Final")).to_have_attribute("aria-checked", "false")
+    assert SandboxStatus.objects.get(code="XFER").final is False
+    assert no_sideways_scroll(page)
+    assert serious(Axe().run(page)) == []
