@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from statusadmin.convoso.status import describe_changes
+
 
 class ChangeRequest(models.Model):
     """A change that waits for a second person before anything is sent to Convoso (four eyes).
@@ -66,6 +68,16 @@ class ChangeRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.status_code} ({self.state})"
+
+    @property
+    def description(self) -> str:
+        """What is asked for, in the one wording of changes: "DNC No → Yes"; a create by the
+        flags it would have."""
+        if self.kind == self.Kind.CREATE:
+            return describe_changes(None, self.changes, [])
+        before = self.before or {}
+        after = {**before, **self.changes}
+        return describe_changes(before, after, [f for f in self.changes if f in after])
 
 
 class Notice(models.Model):

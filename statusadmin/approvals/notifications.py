@@ -18,7 +18,6 @@ from django.urls import reverse
 from statusadmin.accounts.roles import APPROVE_CHANGES, APPROVER
 from statusadmin.changesets.models import ChangeSet
 from statusadmin.convoso import tenancy
-from statusadmin.convoso.status import describe_changes
 
 from .models import ChangeRequest, Notice
 
@@ -79,14 +78,6 @@ def change_set_decided(change_set: ChangeSet) -> None:
     _notify([change_set.created_by_id], change_set.account, text, _set_path(change_set))
 
 
-def _what(request: ChangeRequest) -> str:
-    before = request.before or {}
-    after = {**before, **request.changes}
-    if request.kind == ChangeRequest.Kind.CREATE:
-        return describe_changes(None, request.changes, [])
-    return describe_changes(before, after, [f for f in request.changes if f in after])
-
-
 def _send(subject: str, body: str, to: list[str]) -> None:
     if not to:
         return
@@ -131,11 +122,13 @@ def request_arrived(request: ChangeRequest) -> None:
     ids = list(
         approver_users(request.account, request.requested_by_id).values_list("pk", flat=True)
     )
-    _notify(ids, request.account, f"{asks}: {_what(request)}", _path(request, "statuses:approvals"))
+    _notify(
+        ids, request.account, f"{asks}: {request.description}", _path(request, "statuses:approvals")
+    )
     _send(
-        f"Approval needed: {request.status_code} ({_what(request)})",
+        f"Approval needed: {request.status_code} ({request.description})",
         f"{request.requested_by_username} asks for a change to {request.status_code} in "
-        f"Convoso: {_what(request)}.\n\nReason: {request.reason}\n\n"
+        f"Convoso: {request.description}.\n\nReason: {request.reason}\n\n"
         f"Approve or reject it at {_link(request, 'statuses:approvals')}\n"
         f"It expires at {request.expires_at:%Y-%m-%d %H:%M %Z} if nobody decides.\n",
         approvers(request.account, excluding=request.requested_by_id),
@@ -149,7 +142,7 @@ def decided(request_id: int) -> None:
         return
     by = f" by {request.decided_by_username}" if request.decided_by_username else ""
     state = request.get_state_display().lower()
-    outcome = f"Your change to {request.status_code} ({_what(request)}) was {state}{by}"
+    outcome = f"Your change to {request.status_code} ({request.description}) was {state}{by}"
     outcome += f": “{request.decision_note}”" if request.decision_note else ""
     outcome += f" ({request.failure})" if request.failure else ""
     _notify([who.pk], request.account, outcome, _path(request, "statuses:my_requests"))
@@ -159,7 +152,7 @@ def decided(request_id: int) -> None:
     failure = f"\n\n{request.failure}" if request.failure else ""
     _send(
         f"{request.status_code}: your change was {request.get_state_display().lower()}",
-        f"Your change to {request.status_code} ({_what(request)}) was "
+        f"Your change to {request.status_code} ({request.description}) was "
         f"{state}{by}.{note}{failure}\n",
         [who.email],
     )

@@ -42,7 +42,6 @@ def _card(
     """One pending request as an approver sees it, with what Convoso holds now (the mirror,
     refreshed at most MIRROR_MAX_AGE ago) and whether that differs from what was asked on."""
     before = request.before or {}
-    after = {**before, **request.changes}
     now = mirrored.to_status() if mirrored else None
     now_values = asdict(now) if now else {}
     drift = []
@@ -50,11 +49,7 @@ def _card(
         drift = [f for f in before if f != "code" and now_values.get(f) != before.get(f)]
     return {
         "request": request,
-        "change": describe_changes(
-            None if request.kind == ChangeRequest.Kind.CREATE else before,
-            after,
-            [f for f in request.changes if f in after],
-        ),
+        "change": request.description,
         "now": now,
         "drift": describe_changes(before, now_values, drift) if drift else "",
         "age": timezone.now() - request.requested_at,
@@ -172,9 +167,7 @@ def my_requests(request: HtmxHttpRequest) -> HttpResponse:
     mine = [
         {
             "request": r,
-            "change": describe_changes(r.before, {**(r.before or {}), **r.changes}, list(r.changes))
-            if r.before is not None
-            else describe_changes(None, r.changes, []),
+            "change": r.description,
             # Expiry is applied lazily (by the worker): past its time, it no longer waits.
             "waiting": r.state == ChangeRequest.State.PENDING and r.expires_at > now,
         }
