@@ -117,22 +117,31 @@ def _lock_chain() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_KEY])
 
 
-def _head() -> tuple[int, str]:
+def _head() -> tuple[int, str, datetime | None]:
     row = (
         AuditEntry.objects.filter(seq__isnull=False)
         .order_by("-seq")
-        .values_list("seq", "hash")
+        .values_list("seq", "hash", "completed_at")
         .first()
     )
-    return (row[0] or 0, row[1]) if row else (0, GENESIS)
+    return (row[0] or 0, row[1], row[2]) if row else (0, GENESIS, None)
 
 
 def _link(values: dict[str, Any]) -> dict[str, Any]:
-    """Chain fields for an entry with these values, appended at the head. Needs the lock."""
-    head_seq, head_hash = _head()
+    """Chain fields for an entry with these values, appended at the head. Needs the lock.
+
+    Entries complete in chain order: one whose completion time was read before another took
+    the head (it waited for the lock) is stamped with the head's time instead. So the entries
+    done by any moment are a prefix of the chain, which the catalogue's rebuild reads by seq
+    (history.py) and its snapshots rest on."""
+    head_seq, head_hash, head_done = _head()
+    done = values.get("completed_at")
+    if done is not None and head_done is not None and done < head_done:
+        values["completed_at"] = head_done
     seq = head_seq + 1
     hash_ = entry_hash(head_hash, values, seq)
     return {
+        "completed_at": values.get("completed_at"),
         "seq": seq,
         "prev_hash": head_hash,
         "hash": hash_,

@@ -77,9 +77,23 @@ class CatalogueAt:
 def _rows(account: str, after_seq: int, upto: datetime) -> Iterable[dict[str, Any]]:
     """The entries the replay needs, after ``after_seq`` and completed by ``upto``, in chain
     order, as the replay reads them."""
+    # Entries complete in chain order (chain._link), so those done by ``upto`` end at the
+    # last one done by then: bounding the scan there spares reading the rest of the log
+    # (900,000 rows for a moment early in a log of a million). The time filter stays, as the
+    # rule itself.
+    last = (
+        AuditEntry.objects.filter(seq__isnull=False, completed_at__lte=upto)
+        .order_by("-completed_at", "-seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
     rows = (
         AuditEntry.objects.filter(
-            account=account, action__in=REPLAYED, seq__gt=after_seq, completed_at__lte=upto
+            account=account,
+            action__in=REPLAYED,
+            seq__gt=after_seq,
+            seq__lte=last or 0,
+            completed_at__lte=upto,
         )
         .order_by("seq")
         .values_list(*_COLUMNS)

@@ -280,6 +280,8 @@ class AuditEntry(models.Model):
         # Keyset pagination walks (created_at, id) backwards, alone or after one equality filter.
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="audit_time_idx"),
+            # The catalogue's rebuild: the last entry done by a moment (audit/history.py).
+            models.Index(fields=["completed_at", "seq"], name="audit_done_idx"),
             models.Index(fields=["actor_username", "-created_at", "-id"], name="audit_actor_idx"),
             models.Index(fields=["status_code", "-created_at", "-id"], name="audit_code_idx"),
             models.Index(fields=["outcome", "-created_at", "-id"], name="audit_outcome_idx"),

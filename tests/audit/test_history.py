@@ -178,6 +178,25 @@ class EdgeTests:
         assert rebuilt(entry.completed_at)["HOT"]["final"] is True
         assert rebuilt(entry.completed_at - timedelta(microseconds=1))["HOT"]["final"] is False
 
+    def test_entries_complete_in_chain_order(self, people, monkeypatch):
+        # A writer takes its completion time, then waits for the chain while another goes
+        # first: its entry is stamped no earlier than the one before it, so the entries done by
+        # any moment are a prefix of the chain (what the rebuild reads, and snapshots rest on).
+        early = timezone.now()
+        late = begin(
+            actor=people["sue"], origin=None, action=Action.UPDATE, code="HOT",
+            account=SANDBOX_ACCOUNT, requested={"final": True},
+        )  # fmt: skip
+        done = services.status_update(actor=people["sue"], code="XFER", changes={"name": "X"})
+        # Its time was read before XFER's entry took its place: as if it had waited on the lock.
+        monkeypatch.setattr("statusadmin.audit.services.timezone.now", lambda: early)
+        finish_with_error(late, errors.ConvosoUnavailable("timeout", kind="timeout"))
+        monkeypatch.undo()
+        first = AuditEntry.objects.get(pk=done.entry)
+        late.refresh_from_db()
+        assert late.seq > first.seq
+        assert late.completed_at >= first.completed_at > early
+
     def test_two_changes_within_a_second_are_told_apart(self, people):
         first = services.status_update(actor=people["sue"], code="HOT", changes={"final": "Y"})
         second = services.status_update(actor=people["sue"], code="HOT", changes={"name": "X"})
