@@ -95,6 +95,17 @@ class PlanTests:
             changesets.plan_import(actor=supervisor, data=loud, filename="b.csv")
         )
 
+    def test_names_are_compared_as_convoso_would_store_them(self, supervisor):
+        data = (
+            HEADER
+            + "XFER,  Transferred to Closer  ,6711D1,N,Y,Y,N,N,Y,N,,N\n"
+            + "NEW1, Brand new ,,N,N,N,N,N,N,N,,N\n"
+        ).encode()
+        plan = changesets.plan_import(actor=supervisor, data=data, filename="padded.csv")
+        planned = items(plan)
+        assert (planned["XFER"].plan, planned["XFER"].changes) == ("unchanged", {})
+        assert planned["NEW1"].changes["name"] == "Brand new"
+
     def test_a_bulk_edit(self, supervisor):
         plan = changesets.plan_bulk(
             actor=supervisor, codes=["XFER", "LVM", "COMP", "NOPE"], changes={"voicemail": True},
@@ -344,3 +355,90 @@ def test_approvers_find_a_change_set_that_waits_for_them(supervisor, approver_us
     assert '<span class="nav-count" aria-label="1 waiting">1</span>' in page
     plan_page = browser.get(f"/changes/{plan.pk}/").content.decode()
     assert "Approve and apply" in plan_page
+
+
+@pytest.mark.django_db
+class DecisionAndDiscardTests:
+    """What the planner and the approver are told, and what the log keeps, before anything
+    is sent."""
+
+    @pytest.fixture(autouse=True)
+    def _catalogue(self, db):  # type: ignore[no-untyped-def]
+        seed()
+
+    def awaiting(self, supervisor) -> ChangeSet:  # type: ignore[no-untyped-def]
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"dnc": True}, title="DNC on"
+        )
+        return changesets.apply(change_set_id=plan.pk, actor=supervisor, reason="Opt-outs")
+
+    def test_a_rejection_needs_a_reason_and_the_log_keeps_each_note(self, supervisor):
+        plan = self.awaiting(supervisor)
+        april = make_user("april", "Approver")
+        with pytest.raises(services.ReasonRequired):
+            changesets.decide(change_set_id=plan.pk, approver=april, approve=False, note=" ")
+        plan.refresh_from_db()
+        assert plan.state == "awaiting"
+        changesets.decide(
+            change_set_id=plan.pk, approver=april, approve=False, note="Wrong statuses"
+        )
+        plan.refresh_from_db()
+        assert (plan.state, plan.decision_note) == ("rejected", "Wrong statuses")
+        steps = AuditEntry.objects.filter(change_set_ref=plan.pk).order_by("seq")
+        assert [(e.action, e.actor_username, e.reason) for e in steps] == [
+            ("request", "sue", "Opt-outs"), ("reject", "april", "Wrong statuses"),
+        ]  # fmt: skip
+        assert SandboxStatus.objects.get(code="XFER").dnc is False
+
+    def test_an_approvals_note_is_in_the_log(self, supervisor):
+        plan = self.awaiting(supervisor)
+        april = make_user("april", "Approver")
+        changesets.decide(change_set_id=plan.pk, approver=april, approve=True, note="Agreed")
+        approval = AuditEntry.objects.get(change_set_ref=plan.pk, action=Action.APPROVE)
+        assert (approval.actor_username, approval.requested_by, approval.reason) == (
+            "april", "sue", "Agreed",
+        )  # fmt: skip
+
+    @pytest.mark.parametrize("dnc", [False, True])
+    def test_two_applies_at_once_queue_it_once(self, supervisor, monkeypatch, dnc):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"dnc": dnc, "final": True}, title="Set"
+        )
+        real = changesets.needs_reason
+
+        def other_tab_applies_first(change_set):  # type: ignore[no-untyped-def]
+            ChangeSet.objects.filter(pk=change_set.pk).update(state="queued")
+            return real(change_set)
+
+        monkeypatch.setattr(changesets, "needs_reason", other_tab_applies_first)
+        with pytest.raises(changesets.ChangeSetError) as exc:
+            changesets.apply(change_set_id=plan.pk, actor=supervisor, reason="Opt-outs")
+        assert exc.value.explanation == "This change set was applied meanwhile."
+        assert not AuditEntry.objects.filter(change_set_ref=plan.pk).exists()
+
+    def test_only_its_planner_discards_it_and_only_before_it_is_applied(self, supervisor):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"final": True}, title="Final on"
+        )
+        ben = make_user("ben", "Supervisor")
+        with pytest.raises(changesets.ChangeSetError) as exc:
+            changesets.discard(change_set_id=plan.pk, actor=ben)
+        assert exc.value.explanation == (
+            "Only the person who planned this change set can discard it."
+        )
+        changesets.discard(change_set_id=plan.pk, actor=supervisor)
+        plan.refresh_from_db()
+        assert plan.state == "discarded"
+        with pytest.raises(changesets.ChangeSetError, match="already Discarded"):
+            changesets.apply(change_set_id=plan.pk, actor=supervisor)
+        applied = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"final": True}, title="Final on"
+        )
+        changesets.apply(change_set_id=applied.pk, actor=supervisor)
+        with pytest.raises(changesets.ChangeSetError) as exc:
+            changesets.discard(change_set_id=applied.pk, actor=supervisor)
+        assert exc.value.explanation == (
+            "Only a change set that hasn't been applied can be discarded."
+        )
+        applied.refresh_from_db()
+        assert applied.state == "queued"
