@@ -15,11 +15,13 @@ from statusadmin.approvals import services as approvals
 from statusadmin.approvals.models import ChangeRequest
 from statusadmin.audit import chain
 from statusadmin.audit.models import Action, AuditEntry, Outcome
+from statusadmin.audit.services import Origin
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
 from statusadmin.convoso.validation import InvalidInput
 from statusadmin.statuses import services
+from statusadmin.statuses.mirror import mirror_refresh
 from statusadmin.statuses.selectors import status_version
 from tests.factories import make_user
 
@@ -126,11 +128,13 @@ class RequestTests:
     def test_a_change_of_something_unseen_is_refused(self, supervisor):
         shown = get_client().get("XFER")
         SandboxStatus.objects.filter(code="XFER").update(dnc=True)
-        with pytest.raises(services.EditConflict):
+        with pytest.raises(services.EditConflict) as exc:
             approvals.request_update(
                 actor=supervisor, code="XFER", changes={"dnc": "N"}, reason="Not opt-outs",
                 expected_version=status_version(shown),
             )  # fmt: skip
+        assert exc.value.explanation.startswith("XFER was changed after your page loaded")
+        assert not ChangeRequest.objects.exists()
 
     def test_approvers_are_told_by_email_but_not_the_requester(self, supervisor, approver):
         make_user("ada", is_superuser=True, email="ada@example.test")
@@ -240,14 +244,19 @@ class DecisionTests:
 
     def test_rejection_needs_a_reason_and_sends_nothing(self, supervisor, approver):
         request = ask_dnc_on(supervisor)
-        with pytest.raises(InvalidInput):
+        with pytest.raises(InvalidInput) as exc:
             approvals.reject(request_id=request.pk, approver=approver, note="  ")
+        assert (exc.value.field, exc.value.message) == (
+            "note", "Say briefly why. It goes in the audit log.",
+        )  # fmt: skip
         approvals.reject(request_id=request.pk, approver=approver, note="Not an opt-out status")
         with pytest.raises(approvals.ApprovalError, match="already rejected by april"):
             approvals.approve(request_id=request.pk, approver=approver)
         assert SandboxStatus.objects.get(code="XFER").dnc is False
         assert steps(request) == [("request", "recorded", "sue"), ("reject", "recorded", "april")]
-        assert AuditEntry.objects.get(action="reject").reason == "Not an opt-out status"
+        rejection = AuditEntry.objects.get(action="reject")
+        assert rejection.reason == "Not an opt-out status"
+        assert (rejection.requested_by, rejection.requested) == ("sue", {"dnc": True})
 
     def test_only_the_requester_withdraws(self, supervisor, approver):
         request = ask_dnc_on(supervisor)
@@ -292,6 +301,36 @@ class DecisionTests:
         assert (row.dnc, row.final, row.hex_color) == (True, True, "AA0000")
         created = AuditEntry.objects.get(action=Action.CREATE)
         assert (created.actor_username, created.requested_by) == ("april", "sue")
+
+    def test_a_new_status_records_where_each_person_asked_and_approved_from(
+        self, supervisor, approver
+    ):
+        request = approvals.create_or_request(
+            actor=supervisor, code="opt9", name="Opted out", color=None, flags={"dnc": True},
+            reason="SMS opt-outs", origin=Origin(ip="192.0.2.10", user_agent="Firefox/140"),
+        )  # fmt: skip
+        assert isinstance(request, ChangeRequest)
+        approvals.approve(
+            request_id=request.pk, approver=approver,
+            origin=Origin(ip="198.51.100.20", user_agent="Safari/18"),
+        )  # fmt: skip
+        where = dict(AuditEntry.objects.values_list("action", "remote_ip"))
+        assert where == {
+            Action.REQUEST: "192.0.2.10", Action.APPROVE: "198.51.100.20",
+            Action.CREATE: "198.51.100.20",
+        }  # fmt: skip
+
+    def test_a_new_status_whose_code_exists_is_refused_at_the_code(self, supervisor):
+        mirror_refresh()
+        with pytest.raises(InvalidInput) as exc:
+            approvals.create_or_request(
+                actor=supervisor, code="xfer", name="Again", color=None, flags={"dnc": True},
+                reason="SMS opt-outs",
+            )  # fmt: skip
+        assert (exc.value.field, exc.value.message) == (
+            "code", "A status with this code already exists in Convoso.",
+        )  # fmt: skip
+        assert not ChangeRequest.objects.exists()
 
     def test_the_requester_is_told_the_decision(self, supervisor, approver):
         supervisor.email = "sue@example.test"

@@ -209,7 +209,33 @@ class WithoutTheKeyTests:
         checkpoint()
         status, said = verify_exit()
         assert status == 0, said
-        assert "no chain key is configured (AUDIT_CHAIN_KEY)" in said
+        assert (
+            "no chain key is configured (AUDIT_CHAIN_KEY), so anyone with database access "
+            "could recompute the chain after an edit"
+        ) in said
+
+    @pytest.mark.usefixtures("no_audit_keys")
+    def test_a_key_configured_after_every_entry_is_said(self, settings):
+        five_entries()
+        settings.AUDIT_CHAIN_KEY = "k" * 40
+        checkpoint()
+        status, said = verify_exit()
+        assert status == 0, said
+        assert (
+            "no entry carries a chain-key tag yet (all were written before AUDIT_CHAIN_KEY "
+            "was configured)"
+        ) in said
+
+    def test_tagged_but_not_checkpointed_names_only_the_cut_tail(self, keyed_five):
+        # The tags already show a recomputed chain; only a cut tail needs a checkpoint.
+        status, said = verify_exit()
+        assert status == 2, said
+        result = Verification.objects.get()
+        assert result.state == "unanchored"
+        assert result.message.endswith(
+            "no checkpoint kept outside the database covers them, so entries cut from the end "
+            "would not show"
+        ), result.message
 
 
 class SystemCheckTests:

@@ -131,11 +131,13 @@ class BundleTests:
         )  # fmt: skip
 
     def test_the_command_runs_the_verifier_on_what_it_wrote(self, period, tmp_path):
-        out = io.StringIO()
+        out, err = io.StringIO(), io.StringIO()
         call_command(
             "audit_evidence", "--from", "2026-03-10", "--to", "2026-03-10",
-            str(tmp_path / "e.zip"), stdout=out, stderr=io.StringIO(),
+            str(tmp_path / "e.zip"), stdout=out, stderr=err,
         )  # fmt: skip
+        assert err.getvalue().startswith(f"Wrote {tmp_path / 'e.zip'}: 5 entries of the period ")
+        assert "(entries 1-" in err.getvalue(), err.getvalue()
         # Checked with this server's own keys, pinned: the bundle's are never taken on trust.
         said = out.getvalue()
         assert f"checkpoints checked with key {GENUINE} (key id {GENUINE[:16]}): pinned" in said
@@ -685,6 +687,7 @@ class CatalogueEvidenceTests:
 
         folder = bundle(tmp_path)
         claims = self.claims(folder)
+        assert claims["format"] == 1  # the layout an auditor's own tools read
         sandbox = claims["accounts"]["sandbox"]
         start = {row["status"]: row for row in sandbox["start"]}
         end = {row["status"]: row for row in sandbox["end"]}

@@ -340,6 +340,7 @@ class RetentionTests:
         assert rebuilt(timezone.now()) == truth()
         result = run_verification(ran_by="test", checkpoints=checkpoints)
         assert result.state != Verification.State.TAMPERED, result.message
+        assert result.message.startswith("1 entry verified (from entry"), result.message
         assert (
             f"the catalogue before entry {last_to_go + 1} rests on the one kept at the "
             "retention cut-off" in result.message

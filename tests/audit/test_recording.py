@@ -9,10 +9,12 @@ from django.contrib.auth.models import User
 from statusadmin.audit import chain
 from statusadmin.audit import services as audit
 from statusadmin.audit.models import Action, AuditEntry, Outcome
+from statusadmin.audit.selectors import Filters, entry_page
 from statusadmin.audit.services import Origin
 from statusadmin.convoso import errors
 from statusadmin.convoso.connection import SANDBOX_ACCOUNT, get_client
 from statusadmin.convoso.sandbox import seed
+from statusadmin.convoso.status import Status
 from statusadmin.convoso.validation import InvalidInput
 from statusadmin.statuses import mirror, services
 from tests.helpers import attempts, dropped, refused
@@ -395,3 +397,73 @@ def test_users_without_a_primary_key_are_not_linked():
         actor=entry_user, origin=None, action=Action.UPDATE, code="X", account="a", requested={}
     )
     assert (entry.actor, entry.actor_username) == (None, "ghost")
+
+
+class WhatEachEntryCarriesTests:
+    """Fields an auditor reads on a row or filters by, written by each kind of entry."""
+
+    def test_an_approved_change_names_both_people_the_note_and_its_change_set(self, supervisor):
+        approval = services.Approval(
+            request_id=None, requested_by="ann", note="Checked with legal",
+            claim=lambda current: None, approved_by="bob",
+        )  # fmt: skip
+        update(supervisor, changes={"dnc": "Y"}, reason="Opt-outs", approval=approval, change_set=7)
+        entry = only_entry()
+        assert entry.outcome == Outcome.SUCCEEDED
+        assert (entry.requested_by, entry.approved_by, entry.approval_note) == (
+            "ann", "bob", "Checked with legal",
+        )  # fmt: skip
+        assert entry.change_set_ref == 7
+
+    def test_a_save_of_values_convoso_already_holds_changed_nothing(self, supervisor):
+        held = get_client().get("XFER")
+        update(supervisor, changes={"callback": "Y" if held.callback else "N"})
+        entry = only_entry()
+        assert (entry.outcome, entry.changed_fields, entry.after) == (Outcome.UNCHANGED, [], None)
+        assert entry.note == audit.NOTHING_SENT
+        # The changed-field filter never offers it as a change.
+        assert entry_page(filters=Filters(field="callback")).entries == []
+
+    def test_overlong_codes_and_identities_are_recorded_cut_to_their_columns(self, supervisor):
+        # PostgreSQL refuses a value longer than its column: cut, the attempt is still recorded.
+        origin = Origin(auth_method="oidc", auth_issuer="i" * 300, auth_subject="s" * 300)
+        entry = audit.begin(
+            actor=supervisor, origin=origin, action=Action.UPDATE, code="C" * 100,
+            account="sandbox", requested={},
+        )  # fmt: skip
+        entry.refresh_from_db()
+        assert (entry.status_code, entry.auth_issuer, entry.auth_subject) == (
+            "C" * 64, "i" * 255, "s" * 255,
+        )  # fmt: skip
+        outside = audit.record_external(
+            account="sandbox", action=Action.CREATE, code="D" * 100, before=None,
+            after=Status(code="D" * 100, name="From elsewhere"),
+        )  # fmt: skip
+        outside.refresh_from_db()
+        assert outside.status_code == "D" * 64
+        assert chain.verify().ok
+
+    def test_a_failed_sign_in_names_the_name_that_was_typed(self):
+        entry = audit.record_access(
+            actor=None, action=Action.SIGN_IN_FAILED, origin=ORIGIN, username="mallory",
+            failure="Wrong password.", failure_kind="password",
+        )  # fmt: skip
+        entry.refresh_from_db()
+        assert (entry.actor, entry.actor_username) == (None, "mallory")
+        assert (entry.outcome, entry.error_message) == (Outcome.FAILED, "Wrong password.")
+        assert entry.remote_ip == "203.0.113.7"
+
+    def test_a_decision_reads_on_its_own(self, supervisor):
+        asked_against = {"code": "XFER", "name": "Transferred to Closer", "dnc": False}
+        entry = audit.record_step(
+            actor=supervisor, action=Action.APPROVE, account="sandbox", code="XFER",
+            request_ref=3, requested_by="ann", reason="Agreed", requested={"dnc": True},
+            before=asked_against, origin=ORIGIN,
+        )  # fmt: skip
+        entry.refresh_from_db()
+        assert (entry.actor, entry.actor_username, entry.remote_ip) == (
+            supervisor, "sue", "203.0.113.7",
+        )  # fmt: skip
+        assert (entry.requested, entry.before) == ({"dnc": True}, asked_against)
+        assert (entry.request_ref, entry.requested_by, entry.reason) == (3, "ann", "Agreed")
+        assert (entry.outcome, entry.changed_fields, entry.after) == (Outcome.RECORDED, [], None)

@@ -96,7 +96,8 @@ class ForgedCheckpointTests:
         rewrite_lines(settings, [{**line, "seq": 1, "hash": add_entry_hash(1)}])
         status, said = verify_exit()
         assert status == 1
-        assert "carries a signature that does not match key" in said
+        key_id = ev.key_id(signing_key.public_key())
+        assert f"carries a signature that does not match key {key_id}" in said
         assert "it was altered or forged" in said
 
     def test_a_forged_database_copy_is_tampering(self, signing_key, settings):

@@ -121,11 +121,15 @@ class UnanchoredTests:
             "would not show, nor a chain recomputed after an edit"
         ) in said
         assert Verification.objects.get().state == "unanchored"
+        assert "but it is missing" not in said  # no checkpoint was ever written
 
     def test_only_a_checkpoint_of_the_empty_log(self):
         checkpoint()  # as `make run` writes on a new install
         add_entry()
-        assert verify_exit()[0] == 2
+        status, said = verify_exit()
+        assert status == 2
+        assert "no checkpoint kept outside the database covers it" in said
+        assert "but it is missing" not in said  # the file is there
 
     def test_a_chain_recomputed_after_an_edit_is_not_called_intact(
         self, five_intact, entries_table_unlocked
@@ -165,6 +169,7 @@ class TamperTests:
         raw(f"UPDATE {TABLE} SET reason = 'nothing to see' WHERE seq = 3")
         message = verify_fails()
         assert "entry 3 was changed after it was written" in message
+        assert "catalogue snapshots" not in message  # a broken chain vouches for nothing
         result = Verification.objects.get()
         assert (result.ok, result.first_bad_seq) == (False, 3)
 

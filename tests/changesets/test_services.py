@@ -117,6 +117,17 @@ class PlanTests:
             changesets.plan_import(actor=supervisor, data=loud, filename="b.csv")
         )
 
+    def test_names_are_compared_as_convoso_would_store_them(self, supervisor):
+        data = (
+            HEADER
+            + "XFER,  Transferred to Closer  ,6711D1,N,Y,Y,N,N,Y,N,,N\n"
+            + "NEW1, Brand new ,,N,N,N,N,N,N,N,,N\n"
+        ).encode()
+        plan = changesets.plan_import(actor=supervisor, data=data, filename="padded.csv")
+        planned = items(plan)
+        assert (planned["XFER"].plan, planned["XFER"].changes) == ("unchanged", {})
+        assert planned["NEW1"].changes["name"] == "Brand new"
+
     def test_a_bulk_edit(self, supervisor):
         plan = changesets.plan_bulk(
             actor=supervisor, codes=["XFER", "LVM", "COMP", "NOPE"], changes={"voicemail": True},
@@ -264,6 +275,141 @@ class ApplyTests:
         assert "already applied" in planned["XFER"].outcome
         assert planned["HOT"].state == "done"
 
+    def test_a_new_status_from_a_file_is_created_with_its_approval(self, supervisor):
+        data = (HEADER + "NEW1,Brand new,#123456,N,N,N,Y,N,N,N,,N\n").encode()
+        plan = changesets.plan_import(actor=supervisor, data=data, filename="new.csv")
+        assert plan.needs_approval
+        changesets.apply(change_set_id=plan.pk, actor=supervisor, reason="SMS opt-outs")
+        april = make_user("april", "Approver")
+        changesets.decide(change_set_id=plan.pk, approver=april, approve=True, note="OK")
+        run_worker()
+        row = SandboxStatus.objects.get(code="NEW1")
+        assert (row.name, row.hex_color, row.dnc, row.final) == ("Brand new", "123456", True, False)
+        created = AuditEntry.objects.get(change_set_ref=plan.pk, action=Action.CREATE)
+        assert (created.actor_username, created.outcome, created.reason) == (
+            "sue", "succeeded", "SMS opt-outs",
+        )  # fmt: skip
+        # The set was approved as a whole: no one request, no requester but the planner.
+        assert (created.approved_by, created.approval_note, created.requested_by) == (
+            "april", f"Change set {plan.pk} approved by april: OK", "",
+        )  # fmt: skip
+        assert plan.items.get().outcome == "Done."
+
+    def test_a_write_cut_short_before_convoso_had_it_is_sent_on_resume(
+        self, supervisor, monkeypatch
+    ):
+        data = (HEADER + "NEW1,Brand new,,N,N,N,N,N,N,N,,N\n").encode()
+        created = changesets.plan_import(actor=supervisor, data=data, filename="new.csv")
+        updated = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER", "HOT"], changes={"final": True}, title="Final on"
+        )
+        for plan in (created, updated):
+            changesets.apply(change_set_id=plan.pk, actor=supervisor)
+        # A worker died after marking these "sending", before Convoso had them.
+        ChangeSetItem.objects.filter(code__in=["NEW1", "XFER"]).update(state="sending")
+        ChangeSet.objects.update(
+            state="running", worker_token="dead",
+            heartbeat_at=timezone.now() - runner.STALE_AFTER * 2,
+        )  # fmt: skip
+        from statusadmin.convoso.client import ConvosoClient
+
+        real = ConvosoClient.call
+        sent: list[tuple[str, str]] = []
+
+        def count(self, endpoint, fields):  # type: ignore[no-untyped-def]
+            if endpoint in ("update", "insert"):
+                code = fields["status"]
+                # Each item is marked "sending" before its write, so a crash now is resumed
+                # by reading Convoso first.
+                sent.append((code, ChangeSetItem.objects.get(code=code).state))
+            return real(self, endpoint, fields)
+
+        monkeypatch.setattr(ConvosoClient, "call", count)
+        assert changesets.resume_stalled() == 2
+        run_worker()
+        assert sorted(sent) == [("HOT", "sending"), ("NEW1", "sending"), ("XFER", "sending")]
+        assert SandboxStatus.objects.get(code="NEW1").name == "Brand new"
+        assert SandboxStatus.objects.filter(code__in=["XFER", "HOT"], final=True).count() == 2
+        assert {(i.code, i.state, i.outcome) for i in ChangeSetItem.objects.all()} == {
+            ("NEW1", "done", "Done."), ("XFER", "done", "Done."), ("HOT", "done", "Done."),
+        }  # fmt: skip
+
+    def test_a_planner_deleted_before_the_worker_ran_sends_nothing(self, supervisor):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"final": True}, title="Final on"
+        )
+        changesets.apply(change_set_id=plan.pk, actor=supervisor)
+        supervisor.delete()
+        run_worker()
+        item = plan.items.get()
+        assert (item.state, item.outcome) == (
+            "failed", "The person who planned it no longer exists.",
+        )  # fmt: skip
+        assert SandboxStatus.objects.get(code="XFER").final is False
+
+    def test_a_change_that_came_under_four_eyes_after_it_was_applied_is_not_sent(
+        self, supervisor, settings
+    ):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"final": True}, title="Final on"
+        )
+        changesets.apply(change_set_id=plan.pk, actor=supervisor)
+        settings.APPROVAL_FIELDS = ["dnc", "final"]
+        run_worker()
+        item = plan.items.get()
+        assert (item.state, item.outcome) == (
+            "failed", "This change needs approval (the policy changed).",
+        )  # fmt: skip
+        assert SandboxStatus.objects.get(code="XFER").final is False
+
+    def test_a_long_write_keeps_proving_its_worker_is_alive(self, supervisor, monkeypatch):
+        import time
+
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"final": True}, title="Final on"
+        )
+        changesets.apply(change_set_id=plan.pk, actor=supervisor)
+        monkeypatch.setattr(runner, "HEARTBEAT_SECONDS", 0.02)
+        from statusadmin.convoso.client import ConvosoClient
+
+        real = ConvosoClient.call
+        beats = []
+
+        def slow(self, endpoint, fields):  # type: ignore[no-untyped-def]
+            if endpoint == "update":
+                beats.append(ChangeSet.objects.get(pk=plan.pk).heartbeat_at)
+                time.sleep(0.3)
+                beats.append(ChangeSet.objects.get(pk=plan.pk).heartbeat_at)
+            return real(self, endpoint, fields)
+
+        monkeypatch.setattr(ConvosoClient, "call", slow)
+        run_worker()
+        assert beats[1] > beats[0]  # a resume would not take it from under the live worker
+        assert plan.items.get().state == "done"
+
+    def test_a_second_run_during_a_write_sends_nothing_twice(self, supervisor, monkeypatch):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"final": True}, title="Final on"
+        )
+        changesets.apply(change_set_id=plan.pk, actor=supervisor)
+        from statusadmin.convoso.client import ConvosoClient
+
+        real = ConvosoClient.call
+        sent: list[str] = []
+        second: list[str] = []
+
+        def duplicate_task_meanwhile(self, endpoint, fields):  # type: ignore[no-untyped-def]
+            if endpoint == "update":
+                sent.append(fields["status"])
+                if not second:  # the same set's task, delivered twice, starts now
+                    second.append(runner.run(plan.pk))
+            return real(self, endpoint, fields)
+
+        monkeypatch.setattr(ConvosoClient, "call", duplicate_task_meanwhile)
+        assert runner.run(plan.pk) == "1 done, 0 failed"
+        assert second == ["not queued, or another worker is applying it"]
+        assert sent == ["XFER"]
+
     def test_a_live_worker_is_not_doubled(self, supervisor):
         plan = changesets.plan_bulk(
             actor=supervisor, codes=["XFER"], changes={"final": True}, title="Final on"
@@ -366,3 +512,90 @@ def test_approvers_find_a_change_set_that_waits_for_them(supervisor, approver_us
     assert '<span class="nav-count" aria-label="1 waiting">1</span>' in page
     plan_page = browser.get(f"/changes/{plan.pk}/").content.decode()
     assert "Approve and apply" in plan_page
+
+
+@pytest.mark.django_db
+class DecisionAndDiscardTests:
+    """What the planner and the approver are told, and what the log keeps, before anything
+    is sent."""
+
+    @pytest.fixture(autouse=True)
+    def _catalogue(self, db):  # type: ignore[no-untyped-def]
+        seed()
+
+    def awaiting(self, supervisor) -> ChangeSet:  # type: ignore[no-untyped-def]
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"dnc": True}, title="DNC on"
+        )
+        return changesets.apply(change_set_id=plan.pk, actor=supervisor, reason="Opt-outs")
+
+    def test_a_rejection_needs_a_reason_and_the_log_keeps_each_note(self, supervisor):
+        plan = self.awaiting(supervisor)
+        april = make_user("april", "Approver")
+        with pytest.raises(services.ReasonRequired):
+            changesets.decide(change_set_id=plan.pk, approver=april, approve=False, note=" ")
+        plan.refresh_from_db()
+        assert plan.state == "awaiting"
+        changesets.decide(
+            change_set_id=plan.pk, approver=april, approve=False, note="Wrong statuses"
+        )
+        plan.refresh_from_db()
+        assert (plan.state, plan.decision_note) == ("rejected", "Wrong statuses")
+        steps = AuditEntry.objects.filter(change_set_ref=plan.pk).order_by("seq")
+        assert [(e.action, e.actor_username, e.reason) for e in steps] == [
+            ("request", "sue", "Opt-outs"), ("reject", "april", "Wrong statuses"),
+        ]  # fmt: skip
+        assert SandboxStatus.objects.get(code="XFER").dnc is False
+
+    def test_an_approvals_note_is_in_the_log(self, supervisor):
+        plan = self.awaiting(supervisor)
+        april = make_user("april", "Approver")
+        changesets.decide(change_set_id=plan.pk, approver=april, approve=True, note="Agreed")
+        approval = AuditEntry.objects.get(change_set_ref=plan.pk, action=Action.APPROVE)
+        assert (approval.actor_username, approval.requested_by, approval.reason) == (
+            "april", "sue", "Agreed",
+        )  # fmt: skip
+
+    @pytest.mark.parametrize("dnc", [False, True])
+    def test_two_applies_at_once_queue_it_once(self, supervisor, monkeypatch, dnc):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"dnc": dnc, "final": True}, title="Set"
+        )
+        real = changesets.needs_reason
+
+        def other_tab_applies_first(change_set):  # type: ignore[no-untyped-def]
+            ChangeSet.objects.filter(pk=change_set.pk).update(state="queued")
+            return real(change_set)
+
+        monkeypatch.setattr(changesets, "needs_reason", other_tab_applies_first)
+        with pytest.raises(changesets.ChangeSetError) as exc:
+            changesets.apply(change_set_id=plan.pk, actor=supervisor, reason="Opt-outs")
+        assert exc.value.explanation == "This change set was applied meanwhile."
+        assert not AuditEntry.objects.filter(change_set_ref=plan.pk).exists()
+
+    def test_only_its_planner_discards_it_and_only_before_it_is_applied(self, supervisor):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"final": True}, title="Final on"
+        )
+        ben = make_user("ben", "Supervisor")
+        with pytest.raises(changesets.ChangeSetError) as exc:
+            changesets.discard(change_set_id=plan.pk, actor=ben)
+        assert exc.value.explanation == (
+            "Only the person who planned this change set can discard it."
+        )
+        changesets.discard(change_set_id=plan.pk, actor=supervisor)
+        plan.refresh_from_db()
+        assert plan.state == "discarded"
+        with pytest.raises(changesets.ChangeSetError, match="already Discarded"):
+            changesets.apply(change_set_id=plan.pk, actor=supervisor)
+        applied = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"final": True}, title="Final on"
+        )
+        changesets.apply(change_set_id=applied.pk, actor=supervisor)
+        with pytest.raises(changesets.ChangeSetError) as exc:
+            changesets.discard(change_set_id=applied.pk, actor=supervisor)
+        assert exc.value.explanation == (
+            "Only a change set that hasn't been applied can be discarded."
+        )
+        applied.refresh_from_db()
+        assert applied.state == "queued"

@@ -27,6 +27,16 @@ class MirrorRefreshTests:
         assert mirrored("XFER").custom is True
         assert mirrored("COMP").custom is False
 
+    def test_the_search_finds_a_mirrored_status_by_code_or_name(self):
+        from statusadmin.statuses.selectors import status_page
+
+        mirror.mirror_refresh()
+        SandboxStatus.objects.filter(code="XFER").update(name="Warm Handover")
+        mirror.mirror_refresh(force=True)  # renamed in Convoso: the row is updated
+        for query in ("xfer", "warm hand"):
+            found = status_page(account=SANDBOX_ACCOUNT, query=query, custom=True)
+            assert [s.code for s in found.statuses] == ["XFER"], query
+
     def test_a_fresh_mirror_is_not_refreshed(self, settings, monkeypatch):
         mirror.mirror_refresh()
         calls: list[str] = []

@@ -60,7 +60,12 @@ class UpdateTests:
         assert (resolution.actor, resolution.actor_username) == (supervisor, "sue")
         assert resolution.changed_fields == ["dnc"]
         assert (resolution.before["dnc"], resolution.after["dnc"]) == (False, True)
-        assert f"reply to entry {attempt.seq} was lost" in resolution.note
+        assert re.fullmatch(
+            rf"Convoso's reply to entry {attempt.seq} was lost; a read of Convoso at .+ shows "
+            r"the change was made\.",
+            resolution.note,
+        ), resolution.note
+        assert resolution.requested == attempt.requested == {"dnc": True}
         assert MirrorStatus.objects.get(code="XFER").dnc is True
         # Filtering by the changed field (and by person) finds the change.
         found = entry_page(filters=Filters(field="dnc", actor="sue")).entries
