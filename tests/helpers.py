@@ -25,6 +25,15 @@ from statusadmin.convoso.status import FLAGS
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def signed_in(user: Any) -> Any:
+    """A test client of its own, signed in as ``user`` (for tests with several people)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
 def database_url() -> str:
     """The test database, for a command or worker in another process."""
     db = connection.settings_dict

@@ -11,6 +11,7 @@ from statusadmin.accounts.roles import APPROVER, SUPERVISOR
 from statusadmin.approvals import services as approvals
 from statusadmin.convoso.sandbox import seed
 from tests.factories import make_user
+from tests.helpers import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -18,12 +19,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _catalogue(db):  # type: ignore[no-untyped-def]
     seed()
-
-
-def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def nav(client: Client) -> str:

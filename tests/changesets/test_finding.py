@@ -9,13 +9,13 @@ import re
 
 import pytest
 from django.core.management import call_command
-from django.test import Client
 
 from statusadmin.accounts.roles import SUPERVISOR
 from statusadmin.approvals import services as approvals
 from statusadmin.changesets import services as changesets
 from statusadmin.convoso.sandbox import seed
 from tests.factories import make_user
+from tests.helpers import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -28,12 +28,6 @@ def _catalogue(db):  # type: ignore[no-untyped-def]
 def page(response) -> str:  # type: ignore[no-untyped-def]
     assert response.status_code == 200
     return response.content.decode()
-
-
-def signed_in(user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def bulk(user, codes: list[str], **changes: object):  # type: ignore[no-untyped-def]

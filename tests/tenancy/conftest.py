@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import responses
 
 from statusadmin.convoso import tenancy, tokens
 from statusadmin.convoso.models import ConvosoAccount, Membership
@@ -47,3 +48,10 @@ def west(db):  # type: ignore[no-untyped-def]
 
 # The audit tests' keys, for the accounts' evidence bundles.
 from tests.audit.conftest import chain_key, signing_key  # noqa: E402, F401
+
+
+@pytest.fixture
+def convoso():  # type: ignore[no-untyped-def]
+    """Convoso's search, for the token check an account is added with (token_check.py)."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock

@@ -7,7 +7,6 @@ import secrets
 from typing import Any
 
 import pytest
-import responses
 from django.contrib.auth.models import Permission
 from django.test import Client
 
@@ -16,10 +15,10 @@ from statusadmin.convoso.models import ConvosoAccount, Membership
 from statusadmin.convoso.sandbox import token_for
 from tests.factories import make_user
 from tests.helpers import REAL_API, pass_second_factor
+from tests.tenancy.token_check import accepts, refuses
 
 LIST = "/admin/convoso/convosoaccount/"
 ADD = LIST + "add/"
-SEARCH = f"{REAL_API}/status/search"
 
 
 def change_url(slug: str) -> str:
@@ -66,22 +65,6 @@ def superuser_client(db):  # type: ignore[no-untyped-def]
     client.force_login(ada)
     pass_second_factor(client, ada)
     return client
-
-
-@pytest.fixture
-def convoso():  # type: ignore[no-untyped-def]
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-def accepts(mock: responses.RequestsMock) -> None:
-    mock.add(responses.POST, SEARCH, json={"data": []})
-
-
-def refuses(mock: responses.RequestsMock) -> None:
-    mock.add(
-        responses.POST, SEARCH, json={"success": False, "error": "Invalid authentication token"}
-    )
 
 
 class AddTests:

@@ -19,8 +19,7 @@ from statusadmin.convoso.models import ConvosoAccount, Membership
 from statusadmin.convoso.sandbox import token_for
 from tests.factories import make_user
 from tests.helpers import REAL_API, ROOT, subprocess_environment
-
-SEARCH = f"{REAL_API}/status/search"
+from tests.tenancy.token_check import SEARCH, accepts, refuses
 
 
 def fake_token() -> str:
@@ -31,21 +30,6 @@ def run(*args: str, stdin: str = "") -> str:
     out = io.StringIO()
     call_command("convoso_account", *args, stdin=io.StringIO(stdin), stdout=out)
     return out.getvalue()
-
-
-@pytest.fixture
-def convoso():  # type: ignore[no-untyped-def]
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-def accepts(mock: responses.RequestsMock) -> None:
-    mock.add(responses.POST, SEARCH, json={"data": []})
-
-
-def refuses(mock: responses.RequestsMock) -> None:
-    body = {"success": False, "error": "Invalid authentication token"}
-    mock.add(responses.POST, SEARCH, json=body, status=200)
 
 
 @pytest.mark.django_db
