@@ -68,7 +68,7 @@ class SearchResult:
 def status_search(
     *,
     account: str,
-    query: str = "",
+    query: str,
     limit: int = PAGE_SIZE,
     waiting: SqlCondition | None = None,
 ) -> SearchResult:

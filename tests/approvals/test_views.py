@@ -43,6 +43,18 @@ def ask(client: Client, code: str = "XFER") -> str:
 
 
 class RowTests:
+    def test_a_request_still_shows_after_its_status_became_a_system_status(self, supervisor_client):
+        # Convoso made XFER a system status while its DNC change waited: the row moves to the
+        # system table, and still says a change waits there, so the requester can take it back.
+        ask(supervisor_client)
+        SandboxStatus.objects.filter(code="XFER").update(custom=False)
+        supervisor_client.post("/refresh/", {"q": "XFER"}, **HX)
+        page = html(supervisor_client.get("/", {"q": "XFER"}))
+        system = page[page.index('id="system-heading"') :]
+        assert 'id="row-XFER"' in system
+        assert "waiting for approval" in system
+        assert "Withdraw the request" in system
+
     def test_a_dnc_change_waits_and_the_row_says_so(self, supervisor_client):
         row = ask(supervisor_client)
         assert "DNC No → Yes: waiting for approval by a second person (asked by sue," in row
