@@ -221,9 +221,10 @@ def finish_with_error(
 
 
 def record_external(
-    *, account: str, action: str, code: str, before: Status | None, after: Status | None
+    *, account: str, action: str, before: Status | None, after: Status | None
 ) -> AuditEntry:
-    """A change made outside the dashboard (Convoso's own UI, another tool), seen at a sync."""
+    """A change made outside the dashboard (Convoso's own UI, another tool), seen at a sync.
+    The status is the one the snapshots name (after, or before for a removal)."""
     now = timezone.now()
     changed = before.changed_fields(after) if before and after else []
     return chain.append(

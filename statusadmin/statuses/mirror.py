@@ -123,15 +123,13 @@ def _replace_mirror(account: str, statuses: list[Status], *, fetched_at: datetim
             if mirrored is None:
                 if not baseline and code not in explained:
                     audit.record_external(
-                        account=account, action=Action.EXTERNAL_CREATE, code=code,
-                        before=None, after=status,
+                        account=account, action=Action.EXTERNAL_CREATE, before=None, after=status,
                     )  # fmt: skip
             elif mirrored.to_status() != status:
                 before = mirrored.to_status()
                 if code not in explained:
                     audit.record_external(
-                        account=account, action=Action.EXTERNAL_UPDATE, code=code,
-                        before=before, after=status,
+                        account=account, action=Action.EXTERNAL_UPDATE, before=before, after=status,
                     )  # fmt: skip
             else:
                 continue
@@ -147,8 +145,8 @@ def _replace_mirror(account: str, statuses: list[Status], *, fetched_at: datetim
         ]
         for mirrored in gone:
             audit.record_external(
-                account=account, action=Action.EXTERNAL_REMOVE, code=mirrored.code,
-                before=mirrored.to_status(), after=None,
+                account=account, action=Action.EXTERNAL_REMOVE, before=mirrored.to_status(),
+                after=None,
             )  # fmt: skip
         if upserts:
             MirrorStatus.objects.bulk_create(

@@ -436,7 +436,7 @@ class WhatEachEntryCarriesTests:
             "C" * 64, "i" * 255, "s" * 255,
         )  # fmt: skip
         outside = audit.record_external(
-            account="sandbox", action=Action.CREATE, code="D" * 100, before=None,
+            account="sandbox", action=Action.CREATE, before=None,
             after=Status(code="D" * 100, name="From elsewhere"),
         )  # fmt: skip
         outside.refresh_from_db()

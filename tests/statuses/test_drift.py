@@ -161,6 +161,17 @@ class DriftTests:
         # stays as it was.
         assert MirrorStatus.objects.get(code="HOT").final is False
 
+    def test_a_write_in_flight_in_another_account_hides_no_drift_here(self, supervisor):
+        # Another Convoso account has a write to its own HOT under way; this account's HOT,
+        # changed behind the dashboard's back, is still drift here.
+        begin(
+            actor=supervisor, origin=None, action=Action.UPDATE, code="HOT",
+            account="east", requested={"final": True},
+        )  # fmt: skip
+        SandboxStatus.objects.filter(code="HOT").update(final=True)
+        sync()
+        assert [(e.status_code, e.changed_fields) for e in external()] == [("HOT", ["final"])]
+
     def test_a_catalogue_older_than_the_mirror_row_is_not_drift(self, supervisor, monkeypatch):
         """A refresh read Convoso, then a dashboard write landed, then the refresh compared."""
         client = services.get_client()

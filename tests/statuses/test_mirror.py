@@ -103,6 +103,18 @@ class MirrorRefreshTests:
         assert (row.color, row.workflow) == ("", "w" * 255)
         assert row.to_status().color is None
 
+    def test_codes_too_long_to_mirror_are_counted_in_the_log(self, real_convoso, caplog):
+        # An operator reading the log learns how many statuses the dashboard does not show.
+        for n in (1, 2):
+            real_convoso.catalogue.append(status_item("Z" * 70 + str(n), "Too long"))
+        real_convoso.serve_catalogue()
+        with caplog.at_level("WARNING", logger="statusadmin.statuses.mirror"):
+            mirror.mirror_refresh()
+        assert "Convoso listed 2 status(es) with a code longer than 64 characters" in caplog.text
+        assert set(
+            MirrorStatus.objects.filter(account=get_client().account).values_list("code", flat=True)
+        ) == {"XFER", "COMP"}
+
     def test_after_a_failure_the_next_try_waits(self, real_convoso):
         real_convoso.mock.post(real_convoso.url("search"), body=refused())
         mirror.mirror_refresh()
