@@ -26,12 +26,16 @@ _APP, _CODENAME = APPROVE_CHANGES.split(".")
 PERMISSION = Q(codename=_CODENAME, content_type__app_label=_APP)
 
 
-def _path(request: ChangeRequest, name: str) -> str:
-    """The page ``name`` of the request's own account (a worker has no request whose URLconf
-    would say which account: tenancy.Account.url does)."""
-    path = reverse(name, urlconf=settings.ROOT_URLCONF)
-    account = tenancy.by_key(request.account, enabled_only=False)
+def _page(account_key: str, name: str, *args: object) -> str:
+    """The page ``name`` of that account (a worker has no request whose URLconf would say
+    which account: tenancy.Account.url does)."""
+    path = reverse(name, args=args, urlconf=settings.ROOT_URLCONF)
+    account = tenancy.by_key(account_key, enabled_only=False)
     return account.url(path) if account else path
+
+
+def _path(request: ChangeRequest, name: str) -> str:
+    return _page(request.account, name)
 
 
 def _link(request: ChangeRequest, name: str) -> str:
@@ -50,9 +54,7 @@ def _notify(user_ids: list[int], account: str, text: str, path: str) -> None:
 
 
 def _set_path(change_set: ChangeSet) -> str:
-    path = reverse("statuses:change_set", args=[change_set.pk], urlconf=settings.ROOT_URLCONF)
-    account = tenancy.by_key(change_set.account, enabled_only=False)
-    return account.url(path) if account else path
+    return _page(change_set.account, "statuses:change_set", change_set.pk)
 
 
 def change_set_waits(change_set: ChangeSet) -> None:
