@@ -31,6 +31,7 @@ from statusadmin.convoso.connection import SANDBOX_ACCOUNT
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import SYSTEM_STATUSES, _row
 from statusadmin.convoso.status import FLAGS
+from statusadmin.statuses import counts
 from statusadmin.statuses.models import MirrorStatus, MirrorSync
 
 WORDS = [
@@ -87,6 +88,7 @@ def build_statuses(n: int) -> list[str]:
             ],
             batch_size=2000,
         )
+        counts.mirror_changed(SANDBOX_ACCOUNT)  # a search must not serve an earlier run's counts
         MirrorSync.objects.update_or_create(
             account=SANDBOX_ACCOUNT,
             defaults={"synced_at": now, "attempted_at": now, "last_error": "", "lease_until": None},

@@ -18,13 +18,14 @@ def pending_for(account: str, codes: Iterable[str] | None = None) -> dict[str, C
     """The requests waiting in an account (for ``codes`` only, if given), by status code.
     Expired ones are not waiting. No codes, no query: a search that matched nothing custom
     costs nothing here."""
-    waiting = ChangeRequest.objects.filter(
-        account=account, state=State.PENDING, expires_at__gt=timezone.now()
-    )
     if codes is not None:
         codes = list(codes)
         if not codes:
             return {}
+    waiting = ChangeRequest.objects.filter(
+        account=account, state=State.PENDING, expires_at__gt=timezone.now()
+    )
+    if codes is not None:
         waiting = waiting.filter(status_code__in=codes)
     return {r.status_code: r for r in waiting}
 

@@ -24,6 +24,7 @@ from statusadmin.convoso import errors
 from statusadmin.convoso.connection import get_client
 from statusadmin.convoso.status import Status
 
+from . import counts
 from .models import MirrorStatus, MirrorSync
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,13 @@ def mirror_store(*, account: str, status: Status) -> None:
     MirrorStatus.objects.update_or_create(
         account=account, code=status.code, defaults={**values, "synced_at": timezone.now()}
     )
+    counts.mirror_changed(account)
+
+
+def mirror_remove(*, account: str, code: str) -> None:
+    """Convoso has no status ``code`` (any more): the mirror neither."""
+    MirrorStatus.objects.filter(account=account, code=code).delete()
+    counts.mirror_changed(account)
 
 
 def mirror_refresh(*, force: bool = False) -> MirrorSync:
@@ -157,6 +165,8 @@ def _replace_mirror(account: str, statuses: list[Status], *, fetched_at: datetim
                 batch_size=500,
             )
         MirrorStatus.objects.filter(pk__in=[m.pk for m in gone]).delete()
+        if upserts or gone:
+            counts.mirror_changed(account)
         MirrorSync.objects.filter(account=account).update(
             synced_at=now, last_error="", lease_until=None
         )

@@ -13,6 +13,7 @@ from django.db import connection
 
 from statusadmin.convoso.status import FLAGS, Status
 
+from . import counts
 from .models import MirrorStatus, MirrorSync
 
 # A condition on a mirror row's ``code`` in SQL, with its parameters: a higher layer (the
@@ -98,9 +99,9 @@ def status_page(
     Plain SQL, because it runs on every keystroke and building it through the ORM costs as
     much as running it (bench: "search partial, a code"; see bench/README.md). It walks the
     (account, custom, code) index and stops after one row more than a page; only then does
-    it count the rest. Whether a change waits (``waiting``) rides along in the same query
-    (one hashed lookup, not a second query per keystroke), so the requests are read only
-    when one does.
+    it count the rest, a count kept until the mirror changes (counts.py). Whether a change
+    waits (``waiting``) rides along in the same query (one hashed lookup, not a second query
+    per keystroke), so the requests are read only when one does.
     """
     table = MirrorStatus._meta.db_table
     where = "account = %s AND custom = %s"
@@ -124,8 +125,13 @@ def status_page(
         fetched = cursor.fetchall()
         rows, remaining = fetched[:limit], 0
         if len(fetched) > limit:
-            cursor.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)  # noqa: S608
-            remaining = cursor.fetchone()[0] - limit
+            counting = f"SELECT COUNT(*) FROM {table} WHERE {where}"  # noqa: S608
+
+            def count() -> int:
+                cursor.execute(counting, params)
+                return int(cursor.fetchone()[0])
+
+            remaining = counts.kept(account, repr([counting, params]), count) - limit
         statuses = [MirrorStatus.status_from(tuple(row[:-1])) for row in rows]
     return Page(
         statuses=statuses,

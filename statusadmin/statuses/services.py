@@ -30,8 +30,7 @@ from statusadmin.convoso.status import EDITABLE_FIELDS, FLAG_LABELS, FLAGS, Stat
 from statusadmin.convoso.validation import REASON_MISSING, InvalidInput, clean_changes, clean_reason
 
 from .locks import LockTimeout, status_write_lock
-from .mirror import mirror_store
-from .models import MirrorStatus
+from .mirror import mirror_remove, mirror_store
 from .selectors import changed_since
 
 logger = logging.getLogger(__name__)
@@ -322,7 +321,7 @@ def status_update(
         except Exception as exc:
             audit.finish_with_error(entry, exc, before=before)
             if isinstance(exc, errors.StatusNotFound):
-                MirrorStatus.objects.filter(account=client.account, code=code).delete()
+                mirror_remove(account=client.account, code=code)
             elif before is not None:
                 mirror_store(account=client.account, status=before)
             if _reply_lost(exc):
@@ -392,7 +391,7 @@ def _after_lost_reply(
         raise exc from None
     resolution = audit.record_resolution(entry, current)
     if current is None:
-        MirrorStatus.objects.filter(account=client.account, code=entry.status_code).delete()
+        mirror_remove(account=client.account, code=entry.status_code)
     else:
         mirror_store(account=client.account, status=current)
     if current is not None and resolution.outcome == Outcome.SUCCEEDED:
