@@ -238,7 +238,11 @@ if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
     CACHES = {"default": {"BACKEND": "statusadmin.cache.RedisCache", "LOCATION": CACHE_URL}}
     # Sessions read from Redis, written through to the database (which keeps them durable).
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # Search keeps counts of matches there (statuses/counts.py). Not in the database cache:
+    # there each new search would write a row to spare a count that costs about as much.
+    SEARCH_COUNTS_KEPT = True
 else:
+    SEARCH_COUNTS_KEPT = False
     # Shared by every worker and host, unlike the per-process local-memory cache.
     CACHES = {
         "default": {

@@ -19,6 +19,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -42,7 +43,10 @@ def mirror_changed(account: str) -> None:
 
 def kept(account: str, what: str, count: Callable[[], int]) -> int:
     """``count()``, or what it gave before if the account's mirror hasn't changed since.
-    ``what`` says what was counted (the query and its parameters): one count per ``what``."""
+    ``what`` says what was counted (the query and its parameters): one count per ``what``.
+    Only where the cache is Redis (settings.SEARCH_COUNTS_KEPT); elsewhere it always counts."""
+    if not settings.SEARCH_COUNTS_KEPT:
+        return count()
     token_key = _token_key(account)
     digest = hashlib.blake2b(what.encode(), digest_size=16).hexdigest()
     count_key = f"mirror-count:{account}:{digest}"

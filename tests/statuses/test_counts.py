@@ -25,6 +25,11 @@ MORE = PAGE_SIZE + 15  # more than a page, so the search has to count
 
 
 @pytest.fixture(autouse=True)
+def _counts_kept(settings):  # type: ignore[no-untyped-def]
+    settings.SEARCH_COUNTS_KEPT = True  # as with Redis; the tests' cache is the database's
+
+
+@pytest.fixture(autouse=True)
 def _catalogue(db):  # type: ignore[no-untyped-def]
     """The sandbox's statuses plus MORE named "Quokka n" in Convoso, mirrored."""
     seed()
@@ -105,6 +110,12 @@ def test_a_count_taken_while_a_change_commits_is_not_kept_past_it(
         assert counts.kept("sandbox", what, lambda: -1) == MORE  # kept, for now
     assert counts.kept("sandbox", what, lambda: MORE + 1) == MORE + 1
     assert matches(supervisor_client) == MORE + 1
+
+
+def test_without_redis_every_search_counts(supervisor_client, settings):
+    settings.SEARCH_COUNTS_KEPT = False
+    assert counted(supervisor_client)
+    assert counted(supervisor_client)
 
 
 def test_counts_are_kept_per_account():
