@@ -25,5 +25,9 @@ def convoso(request: HttpRequest) -> dict[str, object]:
         from statusadmin.changesets import selectors as changesets
 
         context["can_approve"] = True
-        context["approvals_waiting"] = approvals.waiting_count() + changesets.waiting_count()
+        # Counted only where the header shows it, like the notices: an approver's keystrokes
+        # ran these two counts for fragments that never show them.
+        context["approvals_waiting"] = lambda: (
+            approvals.waiting_count() + changesets.waiting_count()
+        )
     return context

@@ -126,6 +126,18 @@ class ApprovalListTests:
         assert "nav-count" not in html(supervisor_client.get("/"))
         assert supervisor_client.get("/approvals/").status_code == 403
 
+    def test_an_approvers_keystroke_counts_nothing_waiting(
+        self, supervisor_client, approver_client
+    ):
+        """The count is the header's; a search fragment has no header to show it in."""
+        ask(supervisor_client)
+        with CaptureQueriesContext(connection) as queries:
+            page = html(approver_client.get("/", {"q": "XF"}, HTTP_HX_REQUEST="true"))
+        assert "XFER" in page
+        counted = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"]]
+        assert counted == []
+        assert re.search(r'<span class="nav-count"[^>]*>1</span>', html(approver_client.get("/")))
+
     def test_approve(self, supervisor_client, approver_client):
         ask(supervisor_client)
         request = ChangeRequest.objects.get()
