@@ -294,6 +294,7 @@ class ApplyTests:
             "april", f"Change set {plan.pk} approved by april: OK", "",
         )  # fmt: skip
         assert plan.items.get().outcome == "Done."
+        assert plan.items.get().entry_id == created.pk  # the item names the entry of its write
 
     def test_a_write_cut_short_before_convoso_had_it_is_sent_on_resume(
         self, supervisor, monkeypatch
