@@ -112,6 +112,19 @@ class RequestTests:
                 ask_dnc_on(supervisor, reason=reason)
         assert not ChangeRequest.objects.exists()
 
+    def test_a_request_for_a_new_status_needs_a_reason_too(self, supervisor, settings):
+        """Even when what needs the second person is not DNC (here Final), the approver is told
+        why: a request without a real reason is refused and nothing is recorded."""
+        settings.APPROVAL_FIELDS = ["final"]
+        for reason in ("", "  "):
+            with pytest.raises(services.ReasonRequired):
+                approvals.create_or_request(
+                    actor=supervisor, code="FIN9", name="Closed", color=None,
+                    flags={"final": True}, reason=reason,
+                )  # fmt: skip
+        assert not ChangeRequest.objects.exists()
+        assert not AuditEntry.objects.exists()
+
     def test_one_request_at_a_time_per_status(self, supervisor):
         ask_dnc_on(supervisor)
         other = make_user("ben", "Supervisor")

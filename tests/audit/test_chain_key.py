@@ -8,6 +8,7 @@ SQL; the forger has this code but not the key (the settings hold none while they
 from __future__ import annotations
 
 import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -82,6 +83,18 @@ class TaggingTests:
         assert status == 0, said
         assert "6 entries verified" in said
 
+    def test_a_checkpoint_of_an_empty_log_claims_no_tag(self, chain_key, tmp_path):
+        """A new installation checkpoints its log before anything is in it (make run): that
+        checkpoint must not claim a chain-key tag that no entry carries."""
+        from statusadmin.audit.integrity import write_checkpoint
+        from statusadmin.audit.models import Checkpoint
+
+        path = tmp_path / "checkpoints.jsonl"
+        write_checkpoint(path)
+        (line,) = path.read_text().splitlines()
+        assert (json.loads(line)["seq"], json.loads(line)["keyed"]) == (0, False)
+        assert Checkpoint.objects.get().keyed is False
+
     def test_a_completed_pending_entry_is_tagged(self, chain_key, supervisor):
         from statusadmin.audit.services import begin, finish
         from statusadmin.convoso.status import Status
@@ -131,6 +144,9 @@ class ForgeryTests:
         status, said = verify_exit()
         assert status == 1
         assert "entry 5 lost the chain-key tag that the checkpoint" in said
+        # What it means, as the integrity panel shows it.
+        verdict = Verification.objects.get().message
+        assert verdict.endswith("recorded: the chain was rewritten without the key"), verdict
 
     def test_tag_copied_from_another_entry(self):
         raw(f"UPDATE {TABLE} SET reason = 'forged' WHERE seq = 5")
@@ -148,6 +164,7 @@ class ForgeryTests:
         status, said = verify_exit()
         assert status == 1
         assert "entry 6 carries no chain-key tag, though entry 5 before it does" in said
+        assert "it was written without AUDIT_CHAIN_KEY, or by someone without the key" in said
 
     def test_an_entry_inserted_and_the_rest_recomputed(self):
         for seq in (5, 4, 3):

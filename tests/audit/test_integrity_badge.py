@@ -49,6 +49,13 @@ class BadgeTests:
         said = '<span class="ok" id="verified">3 of 3 entries verified at <time datetime="'
         assert f"{said}{when}" in shown, shown
 
+    def test_an_empty_log_verified_is_green_with_nothing_waiting(self, compliance_client):
+        """A new installation: nothing recorded yet, so nothing is waiting to be verified."""
+        verified(0)
+        shown = badge(page(compliance_client.get("/audit/")))
+        assert '<span class="ok" id="verified">0 of 0 entries verified at' in shown, shown
+        assert "not verified yet" not in shown
+
     def test_older_than_its_schedule_is_amber(self, compliance_client, settings):
         settings.VERIFY_AUDIT_EVERY = 3600
         result = verified(3)

@@ -161,6 +161,8 @@ class GuardTests:
         assert status == 3
         assert "no longer refuses changes to entries" in said
         assert "run `manage.py migrate`" in said
+        # The chain itself was still verified, and the verdict says so first.
+        assert "5 entries verified; but the database no longer refuses changes" in said
         assert Verification.objects.get().state == "unguarded"
 
 

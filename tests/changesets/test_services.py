@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from statusadmin.audit.models import Action, AuditEntry
+from statusadmin.audit.services import Origin
 from statusadmin.changesets import runner
 from statusadmin.changesets import selectors as changeset_selectors
 from statusadmin.changesets import services as changesets
@@ -128,6 +129,13 @@ class PlanTests:
         assert (planned["XFER"].plan, planned["XFER"].changes) == ("unchanged", {})
         assert planned["NEW1"].changes["name"] == "Brand new"
 
+    def test_a_code_in_lower_case_is_the_status_with_that_code(self, supervisor):
+        """Convoso's codes are upper case: a file's "hot" is HOT, changed, not a new status."""
+        data = (HEADER + "hot,Hot Lead,00AA00,N,Y,Y,N,Y,Y,Y,,N\n").encode()
+        plan = changesets.plan_import(actor=supervisor, data=data, filename="lower.csv")
+        (item,) = plan.items.all()
+        assert (item.plan, item.changes) == ("update", {"voicemail": True})
+
     def test_a_bulk_edit(self, supervisor):
         plan = changesets.plan_bulk(
             actor=supervisor, codes=["XFER", "LVM", "COMP", "NOPE"], changes={"voicemail": True},
@@ -205,6 +213,33 @@ class ApplyTests:
         assert (applied.reason, applied.approval_note) == (
             "Opt-out campaign", f"Change set {plan.pk} approved by april: OK",
         )  # fmt: skip
+
+    def test_lines_that_cant_be_applied_are_skipped_and_never_sent(self, supervisor):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER", "COMP", "NOPE"], changes={"final": True},
+            title="Final on",
+        )  # fmt: skip
+        changesets.apply(change_set_id=plan.pk, actor=supervisor)
+        run_worker()
+        plan.refresh_from_db()
+        assert plan.state == "finished"
+        assert {c: i.state for c, i in items(plan).items()} == {
+            "XFER": "done", "COMP": "skipped", "NOPE": "skipped",
+        }  # fmt: skip
+        sent = AuditEntry.objects.filter(change_set_ref=plan.pk)
+        assert [e.status_code for e in sent] == ["XFER"]  # the others were never attempted
+
+    def test_the_request_for_approval_names_the_set_and_where_it_came_from(self, supervisor):
+        plan = changesets.plan_bulk(
+            actor=supervisor, codes=["XFER"], changes={"dnc": True}, title="DNC on"
+        )
+        origin = Origin(ip="203.0.113.7", user_agent="Firefox/140")
+        changesets.apply(
+            change_set_id=plan.pk, actor=supervisor, reason="Opt-out campaign", origin=origin
+        )
+        request = AuditEntry.objects.get(change_set_ref=plan.pk, action="request")
+        assert request.status_code == f"change set {plan.pk}"  # what the audit list shows
+        assert (request.remote_ip, request.user_agent) == ("203.0.113.7", "Firefox/140")
 
     def test_a_set_whose_planner_lost_the_right_to_edit_is_not_approved(self, supervisor):
         plan = changesets.plan_bulk(
@@ -294,6 +329,7 @@ class ApplyTests:
             "april", f"Change set {plan.pk} approved by april: OK", "",
         )  # fmt: skip
         assert plan.items.get().outcome == "Done."
+        assert plan.items.get().entry_id == created.pk  # the item names the entry of its write
 
     def test_a_write_cut_short_before_convoso_had_it_is_sent_on_resume(
         self, supervisor, monkeypatch

@@ -12,6 +12,7 @@ import responses
 
 from statusadmin.convoso import errors
 from statusadmin.convoso.client import ConvosoClient, parse_status
+from statusadmin.convoso.services import TokenNotAccepted, token_check
 from statusadmin.convoso.status import FLAGS, Status
 from statusadmin.convoso.validation import InvalidInput
 from tests.helpers import dropped, refused
@@ -456,6 +457,9 @@ class FailureKindTests:
         assert exc.value.kind == "http_error"
         assert str(status) in exc.value.explanation
         assert (exc.value.endpoint, exc.value.upstream_message) == ("search", f"HTTP {status}")
+        # A search changes nothing: a failed one is a failure, never "may have been made".
+        assert (exc.value.may_have_applied, exc.value.outcome) == (False, "failed")
+        assert "may or may not" not in exc.value.explanation
 
     @pytest.mark.parametrize("body", ["<html>Gateway</html>", "[1, 2]", '"text"', ""])
     def test_malformed_json(self, client, mocked, body):
@@ -488,6 +492,28 @@ class FailureKindTests:
         with pytest.raises(errors.ConvosoUnavailable) as exc:
             client.search()
         assert exc.value.kind == "malformed"
+        assert (exc.value.may_have_applied, exc.value.outcome) == (False, "failed")
+
+    @pytest.mark.parametrize("status", [400, 404])
+    @pytest.mark.parametrize("endpoint", ["insert", "update"])
+    def test_a_write_refused_with_a_page_instead_of_json_is_a_refusal(
+        self, client, mocked, endpoint, status
+    ):
+        """A 4xx with a web page (a proxy's, or a wrong address): refused, so nothing was
+        changed; not an unreadable reply that may have been carried out."""
+        mocked.post(url(endpoint), status=status, body="<html>Bad Request</html>")
+        with pytest.raises(errors.UnexpectedConvosoError) as exc:
+            client.call(endpoint, {})
+        assert exc.value.outcome == "rejected"
+        assert f"(HTTP {status})" in exc.value.explanation
+
+    def test_a_token_tried_at_an_address_that_answers_with_a_page_says_what_came_back(self, mocked):
+        """Adding an account: the administrator is told the HTTP status that came back (a
+        404 points at the API URL), not "no reason given"."""
+        mocked.post(url("search"), status=404, body="<html>Not Found</html>")
+        with pytest.raises(TokenNotAccepted) as exc:
+            token_check(api_url=API, token=TOKEN)
+        assert "Convoso refused this token (HTTP 404)" in str(exc.value)
 
 
 ELSEWHERE = "https://elsewhere.test/grab"

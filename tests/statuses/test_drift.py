@@ -75,6 +75,32 @@ class DriftTests:
         assert copies.count() == 1
         assert not attempts().filter(account=other).exists()  # and no drift
 
+    def test_a_log_that_predates_copies_gets_one_at_the_next_sync(self):
+        """The same upgrade, with entries in the log from before copies existed: the next sync
+        still records the copy, so the log's catalogue holds every status, not only those the
+        older entries name."""
+        from statusadmin.audit import history
+        from statusadmin.audit.services import record_external
+        from statusadmin.statuses.models import MirrorSync
+
+        other = "upgraded-account"
+        now = timezone.now()
+        statuses = [m.to_status() for m in MirrorStatus.objects.all()]
+        MirrorSync.objects.create(account=other, synced_at=now)
+        MirrorStatus.objects.bulk_create(
+            MirrorStatus(account=other, code=s.code, synced_at=now, **MirrorStatus.values_from(s))
+            for s in statuses
+        )
+        hot = next(s for s in statuses if s.code == "HOT")
+        record_external(account=other, action=Action.EXTERNAL_UPDATE, before=hot, after=hot)
+        mirror._replace_mirror(other, statuses, fetched_at=timezone.now())
+        copies = AuditEntry.objects.filter(action=Action.CATALOGUE_COPY, account=other)
+        assert copies.count() == 1
+        catalogue = history.catalogue_at(account=other, at=timezone.now())
+        assert sorted(s.code for s in catalogue.statuses if s.known) == sorted(
+            s.code for s in statuses
+        )
+
     def test_a_change_made_elsewhere_is_recorded_once(self):
         SandboxStatus.objects.filter(code="HOT").update(dnc=True, name="Hot (edited in Convoso)")
         assert "1 change made outside the dashboard recorded" in sync()

@@ -124,6 +124,10 @@ class UpdateTests:
         with pytest.raises(errors.StatusNotFound):
             services.status_update(actor=supervisor, code="HOT", changes={"final": "Y"})
         assert not MirrorStatus.objects.filter(code="HOT").exists()
+        # Only that status: search still finds every other one.
+        left = set(MirrorStatus.objects.values_list("code", flat=True))
+        assert left == set(SandboxStatus.objects.values_list("code", flat=True))
+        assert "XFER" in left
 
     def test_every_remark_goes_in_the_audit_note(self, supervisor, real_convoso):
         """The page showed another name, and Convoso can't be read back after the update."""
@@ -161,6 +165,21 @@ class UpdateTests:
         assert result.stale is True
         assert result.before.name == "Someone else renamed it"
         assert result.status.name == "Someone else renamed it"
+
+    def test_a_conflict_on_a_flag_says_what_the_flag_is_now(self, supervisor):
+        """The person's page showed Final off; someone else turned it on; their change asks
+        for off again: refused, and told that Final is on now."""
+        mirror.mirror_refresh()
+        loaded = mirrored("XFER").to_status()
+        assert loaded.final is False
+        SandboxStatus.objects.filter(code="XFER").update(final=True)
+        with pytest.raises(services.EditConflict) as exc:
+            services.status_update(
+                actor=supervisor, code="XFER", changes={"final": "N", "callback": "Y"},
+                expected_version=status_version(loaded),
+            )  # fmt: skip
+        assert "XFER was changed after your page loaded (now Final on)" in exc.value.explanation
+        assert SandboxStatus.objects.get(code="XFER").final is True
 
     def test_unchanged_since_the_page_loaded(self, supervisor):
         mirror.mirror_refresh()
