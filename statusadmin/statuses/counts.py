@@ -31,11 +31,17 @@ def _token_key(account: str) -> str:
     return f"mirror-token:{account}"
 
 
+def _new_token() -> str:
+    # Kept for the cache's default timeout: a token that lapses is replaced by the next
+    # search, which then counts once more; a count is only ever served under its own token.
+    return secrets.token_hex(8)
+
+
 def mirror_changed(account: str) -> None:
     """Mirror rows of ``account`` change (or have just changed) in the transaction under way."""
 
     def replace() -> None:
-        cache.set(_token_key(account), secrets.token_hex(8), None)
+        cache.set(_token_key(account), _new_token())
 
     replace()
     transaction.on_commit(replace)
@@ -48,15 +54,14 @@ def kept(account: str, what: str, count: Callable[[], int]) -> int:
     if not settings.SEARCH_COUNTS_KEPT:
         return count()
     token_key = _token_key(account)
-    digest = hashlib.blake2b(what.encode(), digest_size=16).hexdigest()
-    count_key = f"mirror-count:{account}:{digest}"
+    count_key = f"mirror-count:{account}:{hashlib.sha256(what.encode()).hexdigest()}"
     found = cache.get_many([token_key, count_key])  # one round trip for both
     token, known = found.get(token_key), found.get(count_key)
     if token is not None and known is not None and known[0] == token:
         return int(known[1])
     if token is None:
         # The first search since the cache was emptied sets a token; racing ones agree on it.
-        cache.add(token_key, secrets.token_hex(8), None)
+        cache.add(token_key, _new_token())
         token = cache.get(token_key)
     value = count()
     if token is not None:

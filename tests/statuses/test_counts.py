@@ -9,6 +9,7 @@ next search says the new number.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from django.db import connection
@@ -125,3 +126,13 @@ def test_counts_are_kept_per_account():
     counts.mirror_changed("two")
     assert counts.kept("one", "q", lambda: 0) == 5
     assert counts.kept("two", "q", lambda: 8) == 8
+
+
+def test_a_count_whose_change_went_unannounced_lags_at_most_count_timeout(monkeypatch):
+    """Should a process stop between a commit and its token's replacement, the count it left
+    is still served no longer than COUNT_TIMEOUT (the module's promise)."""
+    monkeypatch.setattr(counts, "COUNT_TIMEOUT", 1)
+    assert counts.kept("sandbox", "q", lambda: 5) == 5
+    assert counts.kept("sandbox", "q", lambda: 6) == 5  # the change was never announced
+    time.sleep(1.2)
+    assert counts.kept("sandbox", "q", lambda: 6) == 6

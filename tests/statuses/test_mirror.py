@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from statusadmin.convoso.connection import SANDBOX_ACCOUNT, get_client
@@ -64,6 +66,48 @@ class MirrorRefreshTests:
         SandboxStatus.objects.filter(code="HOT").delete()
         mirror.mirror_refresh(force=True)
         assert not MirrorStatus.objects.filter(code="HOT").exists()
+
+    def test_a_status_gone_from_one_account_stays_in_anothers_mirror(self):
+        mirror.mirror_refresh()
+        MirrorStatus.objects.create(
+            account="other", code="HOT", name="Hot lead", search_text="hot hot lead",
+            synced_at=timezone.now(),
+        )  # fmt: skip
+        mirror.mirror_remove(account=SANDBOX_ACCOUNT, code="HOT")
+        assert not MirrorStatus.objects.filter(account=SANDBOX_ACCOUNT, code="HOT").exists()
+        assert MirrorStatus.objects.filter(account="other", code="HOT").exists()
+
+    def test_a_refresh_that_fails_midway_leaves_no_lease_behind(self, monkeypatch):
+        """Else the next refresh would wait for the lease to run out, its copy kept stale."""
+        mirror.mirror_refresh()
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("failed midway")
+
+        monkeypatch.setattr(mirror, "_replace_mirror", broken)
+        with pytest.raises(RuntimeError):
+            mirror.mirror_refresh(force=True)
+        assert MirrorSync.objects.get(account=SANDBOX_ACCOUNT).lease_until is None
+
+    def test_a_mirror_found_fresh_is_refreshed_once_its_age_has_passed(self, settings, monkeypatch):
+        """A page view that found the mirror fresh a moment before its age ran out doesn't
+        keep it 'fresh' after: the next view once the age has passed refreshes it."""
+        settings.MIRROR_MAX_AGE = 60
+        mirror.mirror_refresh()
+        MirrorSync.objects.filter(account=SANDBOX_ACCOUNT).update(
+            attempted_at=timezone.now() - timedelta(seconds=59.5)
+        )
+        cache.clear()  # what the first refresh shared, as if it were long ago
+        calls: list[str] = []
+        original = type(get_client()).search
+        monkeypatch.setattr(
+            type(get_client()), "search", lambda self, q="": calls.append(q) or original(self, q)
+        )
+        mirror.mirror_refresh()  # still fresh, for half a second
+        assert calls == []
+        time.sleep(0.7)
+        mirror.mirror_refresh()
+        assert calls == [""]
 
     def test_a_refresh_in_progress_elsewhere_is_not_repeated(self, monkeypatch):
         MirrorSync.objects.create(
