@@ -14,8 +14,9 @@ from statusadmin.audit.services import begin, finish_with_error
 from statusadmin.convoso import errors
 from statusadmin.convoso.models import SandboxStatus
 from statusadmin.convoso.sandbox import seed
+from statusadmin.convoso.status import Status
 from statusadmin.statuses import mirror, services
-from statusadmin.statuses.models import MirrorStatus
+from statusadmin.statuses.models import MirrorStatus, MirrorSync
 from tests.helpers import attempts, refused
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +45,19 @@ def external() -> list[AuditEntry]:
     return list(AuditEntry.objects.filter(actor_username="outside the dashboard").order_by("id"))
 
 
+def upgraded_mirror(account: str) -> list[Status]:
+    """A second account as an installation from before catalogue copies left it: its mirror
+    synced (the sandbox's statuses), its log without a copy. Returns the mirrored statuses."""
+    now = timezone.now()
+    statuses = [m.to_status() for m in MirrorStatus.objects.all()]
+    MirrorSync.objects.create(account=account, synced_at=now)
+    MirrorStatus.objects.bulk_create(
+        MirrorStatus(account=account, code=s.code, synced_at=now, **MirrorStatus.values_from(s))
+        for s in statuses
+    )
+    return statuses
+
+
 class DriftTests:
     def test_first_sync_of_an_account_records_the_copy_and_no_drift(self):
         (copy,) = AuditEntry.objects.all()
@@ -60,16 +74,8 @@ class DriftTests:
     def test_a_mirror_that_predates_copies_gets_one_at_the_next_sync(self):
         """An installation upgraded from before copies existed (its mirror synced, its log
         without a copy): the history of its statuses starts at the next sync."""
-        from statusadmin.statuses.models import MirrorSync
-
         other = "upgraded-account"
-        now = timezone.now()
-        statuses = [m.to_status() for m in MirrorStatus.objects.all()]
-        MirrorSync.objects.create(account=other, synced_at=now)
-        MirrorStatus.objects.bulk_create(
-            MirrorStatus(account=other, code=s.code, synced_at=now, **MirrorStatus.values_from(s))
-            for s in statuses
-        )
+        statuses = upgraded_mirror(other)
         mirror._replace_mirror(other, statuses, fetched_at=timezone.now())
         copies = AuditEntry.objects.filter(action=Action.CATALOGUE_COPY, account=other)
         assert copies.count() == 1
@@ -81,16 +87,9 @@ class DriftTests:
         older entries name."""
         from statusadmin.audit import history
         from statusadmin.audit.services import record_external
-        from statusadmin.statuses.models import MirrorSync
 
         other = "upgraded-account"
-        now = timezone.now()
-        statuses = [m.to_status() for m in MirrorStatus.objects.all()]
-        MirrorSync.objects.create(account=other, synced_at=now)
-        MirrorStatus.objects.bulk_create(
-            MirrorStatus(account=other, code=s.code, synced_at=now, **MirrorStatus.values_from(s))
-            for s in statuses
-        )
+        statuses = upgraded_mirror(other)
         hot = next(s for s in statuses if s.code == "HOT")
         record_external(account=other, action=Action.EXTERNAL_UPDATE, before=hot, after=hot)
         mirror._replace_mirror(other, statuses, fetched_at=timezone.now())
