@@ -642,7 +642,14 @@ def throughput_benchmark(scale: dict, users: dict, codes: list[str]) -> None:
         return
     from django.conf import settings
 
-    session = users["supervisor"].cookies[settings.SESSION_COOKIE_NAME].value
+    supervisor = users["supervisor"]
+    # As a browser types: signed in, and holding the CSRF cookie the full page set (without it
+    # every response would make and set a new one).
+    get_ok(supervisor, "/")
+    cookies = "; ".join(
+        f"{name}={supervisor.cookies[name].value}"
+        for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME)
+    )
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -671,7 +678,7 @@ def throughput_benchmark(scale: dict, users: dict, codes: list[str]) -> None:
         for label, query in (("a code", "CB001"), ("one character", "e")):
             out = subprocess.run(
                 [wrk, "-t2", "-c8", f"-d{scale['wrk_seconds']}s", "--latency",
-                 "-H", f"Cookie: {settings.SESSION_COOKIE_NAME}={session}",
+                 "-H", f"Cookie: {cookies}",
                  "-H", "HX-Request: true", "-H", "Accept-Encoding: gzip",
                  f"http://127.0.0.1:{port}/?q={query}"],
                 capture_output=True, text=True, check=True,

@@ -164,8 +164,9 @@ MIDDLEWARE = [
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A search response holds up to 25 rows of switches per table; compressed, a tenth the size.
-    # Django's GZipMiddleware pads responses against BREACH, and CSRF tokens are masked.
-    "django.middleware.gzip.GZipMiddleware",
+    # Django's GZipMiddleware at a chosen level (GZIP_LEVEL); padded against BREACH as Django
+    # pads, and CSRF tokens are masked.
+    "statusadmin.middleware.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -191,6 +192,9 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]
+# How hard responses are compressed, 1 (fastest) to 9 (smallest); gzip's own default is 6.
+# 3: under half the time of 6 for about a tenth more bytes (README, Performance).
+GZIP_LEVEL = min(max(int(env_number("GZIP_LEVEL", 3)), 1), 9)
 
 ROOT_URLCONF = "statusadmin.urls"
 WSGI_APPLICATION = "statusadmin.wsgi.application"
