@@ -188,10 +188,26 @@ def main() -> None:
     }
     # BENCH_ONLY=search,edit runs just those groups (to compare one change quickly).
     only = [g for g in os.environ.get("BENCH_ONLY", "").split(",") if g] or list(groups)
+    speeds = [f"{host_speed():.0f} ms at the start"]
     for name in only:
+        if name == "throughput":
+            speeds.append(f"{host_speed():.0f} ms before throughput")
         groups[name]()
+    speeds.append(f"{host_speed():.0f} ms at the end")
+    # A virtual machine's CPU can slow down by half or more while neighbours are busy (seen
+    # here: this loop from 650 to 1,600 ms within a minute); every figure moves with it.
+    report("reference: host CPU, a fixed Python loop", ", ".join(speeds))
     reset_audit_tail(scale["audit"])
     print_table(scale_name, time.monotonic() - began)
+
+
+def host_speed() -> float:
+    """CPU milliseconds for the same pure-Python work every time: how fast the host is now."""
+    start = time.process_time()
+    total = 0
+    for i in range(3_000_000):
+        total += i
+    return (time.process_time() - start) * 1000
 
 
 def ensure_data(scale: dict) -> list[str]:
