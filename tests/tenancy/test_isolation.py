@@ -215,3 +215,26 @@ class SwitcherTests:
         client.force_login(member("eve", east))
         page = client.get("/a/east/").content.decode()
         assert '<span class="account-name" title="Convoso account">East office</span>' in page
+
+
+class RowLinkTests:
+    """A status row's links and switches go to the account whose page shows it, even when
+    another account holds the very same status (the standard dispositions, in every account)
+    and its row was shown there first."""
+
+    @pytest.mark.parametrize("first", ["/a/east/", "/"])
+    def test_the_same_status_in_two_accounts_keeps_its_own_links(
+        self, client, supervisor, east, first
+    ):
+        Membership.objects.create(user=supervisor, account_id=east.pk, role="Supervisor")
+        client.force_login(supervisor)
+        pages = {}
+        for prefix in (first, "/" if first != "/" else "/a/east/"):
+            html = client.get(prefix, {"q": "XFER"}, HTTP_HX_REQUEST="true").content.decode()
+            start = html.index('<tbody id="row-XFER"')
+            pages[prefix] = html[start : html.index("</tbody>", start)]
+        assert 'formaction="/statuses/XFER/flag/?v=' in pages["/"]
+        assert 'href="/statuses/XFER/history/"' in pages["/"]
+        assert "/a/east/" not in pages["/"]
+        assert 'formaction="/a/east/statuses/XFER/flag/?v=' in pages["/a/east/"]
+        assert 'href="/a/east/statuses/XFER/history/"' in pages["/a/east/"]
