@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import call_command
@@ -13,6 +14,7 @@ from django.core.management import call_command
 from statusadmin.accounts.roles import SUPERVISOR
 from statusadmin.approvals import services as approvals
 from statusadmin.changesets import services as changesets
+from statusadmin.changesets.models import ChangeSet
 from statusadmin.convoso.sandbox import seed
 from tests.factories import make_user
 from tests.helpers import signed_in
@@ -128,3 +130,36 @@ class ChangeSetPageTests:
         assert "Regulator asked" in html
         assert "Done: Done." not in html
         assert "Sent" in html
+
+
+class ChangeSetTimesTests:
+    """When it was planned, decided, handed to the worker and finished: what an auditor asks
+    of a change set first, shown as the audit log shows times."""
+
+    MOMENTS = {
+        "created_at": datetime(2026, 3, 2, 9, 15, 7, tzinfo=UTC),
+        "decided_at": datetime(2026, 3, 2, 10, 40, 0, tzinfo=UTC),
+        "applied_at": datetime(2026, 3, 2, 10, 40, 1, tzinfo=UTC),
+        "finished_at": datetime(2026, 3, 2, 10, 41, 30, tzinfo=UTC),
+    }
+
+    def test_each_moment_is_on_the_page(self, supervisor):
+        plan = bulk(supervisor, ["XFER"], dnc=True)
+        ChangeSet.objects.filter(pk=plan.pk).update(
+            state=ChangeSet.State.FINISHED, decided_by_username="april", **self.MOMENTS
+        )
+        html = page(signed_in(supervisor).get(f"/changes/{plan.pk}/"))
+        text = " ".join(re.sub(r"<[^>]+>", "", html).split())
+        for moment in self.MOMENTS.values():
+            assert f'<time datetime="{moment.isoformat()}"' in html, moment
+        assert "planned by sue on 2026-03-02 09:15 UTC." in text
+        assert "Finished; approved by april on 2026-03-02 10:40 UTC" in text
+        queued = "Queued for sending on 2026-03-02 10:40 UTC; finished on 2026-03-02 10:41 UTC."
+        assert queued in text
+
+    def test_a_plan_shows_only_when_it_was_planned(self, supervisor):
+        plan = bulk(supervisor, ["XFER"], dnc=True)
+        html = page(signed_in(supervisor).get(f"/changes/{plan.pk}/"))
+        assert html.count("<time ") == 1
+        assert f'<time datetime="{plan.created_at.astimezone(UTC).isoformat()}"' in html
+        assert "Queued for sending" not in html
