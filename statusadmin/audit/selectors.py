@@ -220,8 +220,10 @@ def activity(*, filters: Filters, today: date | None = None) -> Activity:
     # the next sequence number). The newest id and sequence number therefore say exactly
     # whether these counts can have changed, and a review session asking again (another
     # page, the same filter) is answered without counting again.
+    # The days are the person's own (their time zone), so the zone is part of the key too.
     newest = AuditEntry.objects.aggregate(id=Max("id"), seq=Max("seq"))
-    state = f"{ranged!r}:{unit}:{newest['id']}:{newest['seq']}"
+    zone = timezone.get_current_timezone_name()
+    state = f"{ranged!r}:{unit}:{zone}:{newest['id']}:{newest['seq']}"
     key = "audit-activity:" + hashlib.sha256(state.encode()).hexdigest()
     if (cached := cache.get(key)) is not None:
         return cached

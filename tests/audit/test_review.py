@@ -586,3 +586,23 @@ class ReportTests:
 
     def test_supervisors_cannot_export_it(self, supervisor_client):
         assert supervisor_client.get("/audit/report.csv").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_chart_counts_days_in_each_persons_own_time_zone():
+    """Two reviewers in different zones, the same filters, one after the other: each sees the
+    entry on their own day, not on the day of whoever asked first (the counts are kept)."""
+    from datetime import UTC, date
+
+    from statusadmin.audit import selectors
+
+    add_entry(at=datetime(2026, 3, 2, 2, 0, tzinfo=UTC))  # 1 March, 21:00 in New York
+    filters = selectors.Filters(date_from=date(2026, 3, 1), date_to=date(2026, 3, 2))
+
+    def days(zone: str) -> dict[date, dict[str, int]]:
+        with timezone.override(zone):
+            found = selectors.activity(filters=filters)
+        return {bucket.start: bucket.counts for bucket in found.buckets if bucket.counts}
+
+    assert days("Europe/London") == {date(2026, 3, 2): {"succeeded": 1}}
+    assert days("America/New_York") == {date(2026, 3, 1): {"succeeded": 1}}
