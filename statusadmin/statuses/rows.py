@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
-from django.urls import get_urlconf, reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import SafeString
@@ -177,19 +177,22 @@ def make_row(status: Status, can_edit: bool, **kwargs: object) -> Row:
 
 def render_row(row: Row, request: HttpRequest | None = None) -> SafeString:
     if row.plain:
-        return _render_plain_row(row.status, row.editable, get_urlconf())
+        return _render_plain_row(row.status, row.editable, get_urlconf(), get_script_prefix())
     return render_to_string(ROW_TEMPLATE, {"row": row}, request=request)
 
 
 @lru_cache(maxsize=10_000)
-def _render_plain_row(status: Status, editable: bool, urlconf: object) -> SafeString:
-    """A plain row depends only on the status, whether it is editable and the URLconf its links
-    are reversed in (each Convoso account has its own: /a/<slug>/...), so its HTML is kept
+def _render_plain_row(
+    status: Status, editable: bool, urlconf: object, script_prefix: str
+) -> SafeString:
+    """A plain row depends only on the status, whether it is editable, and the URLconf and
+    script prefix its links are reversed with (each Convoso account has its own URLconf,
+    /a/<slug>/...; the prefix is the request's SCRIPT_NAME), so its HTML is kept
     (bench: "search partial, one character": 200 rows re-rendered per keystroke otherwise).
     Status is a frozen value: a changed status is another key, never served stale. Without the
     URLconf in the key, a status two accounts both have (the standard dispositions) was served
     with the links of whichever account showed it first: its switches changed that account."""
-    del urlconf  # the key only: reverse() reads the request's URLconf itself
+    del urlconf, script_prefix  # the key only: reverse() reads both from the request itself
     return render_to_string(ROW_TEMPLATE, {"row": Row(status, editable)})
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, set_script_prefix
 
 from statusadmin.approvals import services as approvals
 from statusadmin.approvals.models import ChangeRequest
@@ -17,7 +17,7 @@ from statusadmin.changesets import services as changesets
 from statusadmin.changesets.models import ChangeSet
 from statusadmin.convoso import tenancy
 from statusadmin.convoso.models import ConvosoAccount, Membership
-from statusadmin.statuses import services
+from statusadmin.statuses import rows, services
 from statusadmin.urls import account_screens
 from tests.factories import make_user
 from tests.helpers import pass_second_factor
@@ -222,6 +222,11 @@ class RowLinkTests:
     another account holds the very same status (the standard dispositions, in every account)
     and its row was shown there first."""
 
+    @pytest.fixture(autouse=True)
+    def _no_kept_rows(self):  # type: ignore[no-untyped-def]
+        # Rows are kept per process: start each test with none, whatever ran before.
+        rows._render_plain_row.cache_clear()
+
     @pytest.mark.parametrize("first", ["/a/east/", "/"])
     def test_the_same_status_in_two_accounts_keeps_its_own_links(
         self, client, supervisor, east, first
@@ -238,3 +243,18 @@ class RowLinkTests:
         assert "/a/east/" not in pages["/"]
         assert 'formaction="/a/east/statuses/XFER/flag/?v=' in pages["/a/east/"]
         assert 'href="/a/east/statuses/XFER/history/"' in pages["/a/east/"]
+
+    def test_a_row_shown_under_another_script_prefix_keeps_its_own_links(self, client, supervisor):
+        # gunicorn takes SCRIPT_NAME from a trusted proxy's header, and Django makes it the
+        # prefix of every link of that request; the next request, without it, is another page.
+        client.force_login(supervisor)
+        set_script_prefix("/elsewhere/")
+        try:
+            client.get("/", {"q": "XFER"}, HTTP_HX_REQUEST="true")
+        finally:
+            set_script_prefix("/")
+        html = client.get("/", {"q": "XFER"}, HTTP_HX_REQUEST="true").content.decode()
+        start = html.index('<tbody id="row-XFER"')
+        row = html[start : html.index("</tbody>", start)]
+        assert 'formaction="/statuses/XFER/flag/?v=' in row
+        assert "/elsewhere/" not in row
