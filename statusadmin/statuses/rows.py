@@ -175,24 +175,29 @@ def make_row(status: Status, can_edit: bool, **kwargs: object) -> Row:
     return Row(status=status, editable=editable, **kwargs)  # type: ignore[arg-type]
 
 
-def render_row(row: Row, request: HttpRequest | None = None) -> SafeString:
+def links_key() -> tuple[object, str]:
+    """What a row's links are reversed with: the request's URLconf (each Convoso account has its
+    own, /a/<slug>/...) and script prefix (its SCRIPT_NAME). Read once per page, not per row."""
+    return get_urlconf(), get_script_prefix()
+
+
+def render_row(
+    row: Row, request: HttpRequest | None = None, links: tuple[object, str] | None = None
+) -> SafeString:
     if row.plain:
-        return _render_plain_row(row.status, row.editable, get_urlconf(), get_script_prefix())
+        return _render_plain_row(row.status, row.editable, links or links_key())
     return render_to_string(ROW_TEMPLATE, {"row": row}, request=request)
 
 
 @lru_cache(maxsize=10_000)
-def _render_plain_row(
-    status: Status, editable: bool, urlconf: object, script_prefix: str
-) -> SafeString:
-    """A plain row depends only on the status, whether it is editable, and the URLconf and
-    script prefix its links are reversed with (each Convoso account has its own URLconf,
-    /a/<slug>/...; the prefix is the request's SCRIPT_NAME), so its HTML is kept
-    (bench: "search partial, one character": 200 rows re-rendered per keystroke otherwise).
-    Status is a frozen value: a changed status is another key, never served stale. Without the
-    URLconf in the key, a status two accounts both have (the standard dispositions) was served
-    with the links of whichever account showed it first: its switches changed that account."""
-    del urlconf, script_prefix  # the key only: reverse() reads both from the request itself
+def _render_plain_row(status: Status, editable: bool, links: tuple[object, str]) -> SafeString:
+    """A plain row depends only on the status, whether it is editable and what its links are
+    reversed with (links_key), so its HTML is kept (bench: "search partial, one character":
+    200 rows re-rendered per keystroke otherwise). Status is a frozen value: a changed status
+    is another key, never served stale. Without the links in the key, a status two accounts
+    both have (the standard dispositions) was served with the links of whichever account
+    showed it first: its switches changed that account."""
+    del links  # the key only: reverse() reads both from the request itself
     return render_to_string(ROW_TEMPLATE, {"row": Row(status, editable)})
 
 
@@ -345,7 +350,8 @@ def page_rows(
         )
         for s in page.statuses
     )
-    return rows_html([render_row(row, request) for row in made])
+    links = links_key()
+    return rows_html([render_row(row, request, links) for row in made])
 
 
 def current_row(request: HttpRequest, code: str, **kwargs: Any) -> Row | None:
